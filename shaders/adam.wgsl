@@ -1,0 +1,44 @@
+// Adam, as torch.optim.Adam with its defaults (no weight decay, no amsgrad):
+// https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+// One invocation per parameter, over all parameters at once (they live in one flat
+// buffer). The host works out the bias corrections for step t in float64, as
+// PyTorch does in Python:
+//   step_size = lr / (1 - beta1^t),  bias_correction2_sqrt = sqrt(1 - beta2^t)
+//
+//   exp_avg    = exp_avg + (grad - exp_avg) * (1 - beta1)        (lerp)
+//   exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * grad * grad
+//   param     -= step_size * exp_avg / (sqrt(exp_avg_sq) / bias_correction2_sqrt + eps)
+
+override WG: u32 = 64;
+
+struct Params {
+  count: u32,
+  step_size: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  bias_correction2_sqrt: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> exp_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
+
+fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
+  return id.x + id.y * groups.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn step(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = params;
+  let i = invocation_index(id, groups);
+  if (i >= p.count) { return; }
+  let g = grad[i];
+  let m = exp_avg[i] + (g - exp_avg[i]) * (1.0 - p.beta1);
+  let v = exp_avg_sq[i] * p.beta2 + (1.0 - p.beta2) * g * g;
+  exp_avg[i] = m;
+  exp_avg_sq[i] = v;
+  param[i] -= p.step_size * m / (sqrt(v) / p.bias_correction2_sqrt + p.eps);
+}

@@ -1,0 +1,77 @@
+// Max-pooling, 2x2 window, stride 2, floor mode (PyTorch's default), NCHW.
+// Planes are (n, c) pairs; H' = floor(H / 2), W' = floor(W / 2).
+//
+//   forward    output[p,y,x] = max_{dy,dx in {0,1}} input[p, 2y+dy, 2x+dx]
+//              argmax[p,y,x] = (2y+dy)*W + (2x+dx) of that maximum, the first in scan
+//                              order on ties (as PyTorch's CPU kernel)
+//   backward   dinput[p,iy,ix] = doutput[p, iy/2, ix/2] if saved_argmax there is iy*W+ix, else 0
+//
+// Windows do not overlap, so backward is a gather: each input element looks at the
+// one window it belongs to (rows and columns left over by floor mode get 0).
+
+override WG: u32 = 64;
+
+struct Params {
+  planes: u32,
+  height: u32,
+  width: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read_write> output: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(4) var<storage, read> saved_argmax: array<u32>;
+@group(0) @binding(5) var<storage, read> doutput: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dinput: array<f32>;
+
+fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
+  return id.x + id.y * groups.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = params;
+  let oh = p.height / 2u;
+  let ow = p.width / 2u;
+  let i = invocation_index(id, groups);
+  if (i >= p.planes * oh * ow) { return; }
+  let x = i % ow;
+  let y = (i / ow) % oh;
+  let plane = i / (ow * oh);
+  let base = plane * p.height * p.width;
+  var best = 2u * y * p.width + 2u * x;
+  var value = input[base + best];
+  for (var dy = 0u; dy < 2u; dy++) {
+    for (var dx = 0u; dx < 2u; dx++) {
+      let at = (2u * y + dy) * p.width + 2u * x + dx;
+      let v = input[base + at];
+      if (v > value) {
+        value = v;
+        best = at;
+      }
+    }
+  }
+  output[i] = value;
+  argmax[i] = best;
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = params;
+  let oh = p.height / 2u;
+  let ow = p.width / 2u;
+  let i = invocation_index(id, groups);
+  if (i >= p.planes * p.height * p.width) { return; }
+  let ix = i % p.width;
+  let iy = (i / p.width) % p.height;
+  let plane = i / (p.width * p.height);
+  var grad = 0.0;
+  if (iy / 2u < oh && ix / 2u < ow) {
+    let o = (plane * oh + iy / 2u) * ow + ix / 2u;
+    if (saved_argmax[o] == iy * p.width + ix) {
+      grad = doutput[o];
+    }
+  }
+  dinput[i] = grad;
+}

@@ -1,0 +1,79 @@
+// Negative log-likelihood loss, mean over the batch, on log-probabilities
+// log_probs [batch, classes] (log-softmax output) and integer labels [batch];
+// with log-softmax before it, this is PyTorch's cross-entropy.
+//
+//   forward           loss = -(1/batch) * sum_n log_probs[n, labels[n]]
+//   backward          dlog_probs[n,c] = -1/batch if c == labels[n], else 0      (d loss = 1)
+//   backward_fused    dlogits[n,c] = (exp(log_probs[n,c]) - [c == labels[n]]) / batch
+//                     the gradient through log-softmax and the loss in one pass
+//   accumulate        metrics += (sum_n -log_probs[n, labels[n]], #correct, batch):
+//                     running totals for logging, kept on the GPU and read rarely
+//
+// The sums over the batch run in one invocation, in order: bitwise reproducible.
+
+override WG: u32 = 64;
+
+struct Params {
+  batch: u32,
+  classes: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> log_probs: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlog_probs: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(6) var<storage, read_write> metrics: array<f32>;
+
+fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
+  return id.x + id.y * groups.x * WG;
+}
+
+fn loss_sum() -> f32 {
+  var sum = 0.0;
+  for (var n = 0u; n < params.batch; n++) {
+    sum -= log_probs[n * params.classes + labels[n]];
+  }
+  return sum;
+}
+
+@compute @workgroup_size(1)
+fn forward() {
+  loss[0] = loss_sum() / f32(params.batch);
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= params.batch * params.classes) { return; }
+  let c = i % params.classes;
+  let n = i / params.classes;
+  dlog_probs[i] = select(0.0, -1.0 / f32(params.batch), c == labels[n]);
+}
+
+@compute @workgroup_size(WG)
+fn backward_fused(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= params.batch * params.classes) { return; }
+  let c = i % params.classes;
+  let n = i / params.classes;
+  let target_prob = select(0.0, 1.0, c == labels[n]);
+  dlogits[i] = (exp(log_probs[i]) - target_prob) / f32(params.batch);
+}
+
+@compute @workgroup_size(1)
+fn accumulate() {
+  var correct = 0u;
+  for (var n = 0u; n < params.batch; n++) {
+    let base = n * params.classes;
+    var best = 0u;
+    for (var c = 1u; c < params.classes; c++) {
+      if (log_probs[base + c] > log_probs[base + best]) { best = c; }
+    }
+    correct += select(0u, 1u, best == labels[n]);
+  }
+  metrics[0] += loss_sum();
+  metrics[1] += f32(correct);
+  metrics[2] += f32(params.batch);
+}

@@ -1,0 +1,12 @@
+// WGSL sources are imported as text (esbuild's `text` loader in build.mjs), so the
+// same shader files serve the Node bundle and the browser page.
+declare module '*.wgsl' {
+  const source: string;
+  export default source;
+}
+
+// wgsl_reflect's package entry is CommonJS inside a `type: module` package; its ES
+// module build is imported by path and has the same types.
+declare module 'wgsl_reflect/wgsl_reflect.module.js' {
+  export * from 'wgsl_reflect';
+}

@@ -1,0 +1,87 @@
+/**
+ * Opening a device on an adapter, the same way in Node and in the browser, and
+ * describing the adapter in words a user can act on.
+ */
+
+export interface AdapterDescription {
+  /** A short name, e.g. "llvmpipe (OpenGL ES, compatibility)". */
+  name: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** "vulkan", "opengles", "metal", "d3d12", or "browser" where the page cannot tell. */
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  /** True for CPU implementations (SwiftShader, llvmpipe, WARP). */
+  software: boolean;
+  timestamps: boolean;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapter: AdapterDescription;
+  /** Destroys the device (and, in Node, lets the process exit). */
+  destroy(): void;
+}
+
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i;
+
+export function describeAdapter(
+  adapter: GPUAdapter,
+  backend: string,
+  featureLevel: 'core' | 'compatibility',
+): AdapterDescription {
+  const info = adapter.info;
+  const vendor = info.vendor ?? '';
+  const architecture = info.architecture ?? '';
+  const device = info.device ?? '';
+  const description = info.description ?? '';
+  const text = `${vendor} ${architecture} ${device} ${description}`;
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const software = fallback || SOFTWARE.test(text);
+  const chip = /llvmpipe/i.test(text)
+    ? 'llvmpipe'
+    : /swiftshader/i.test(text)
+      ? 'SwiftShader'
+      : [vendor, architecture, device].filter(Boolean).join(' ') || description || 'unknown adapter';
+  const api = { vulkan: 'Vulkan', opengles: 'OpenGL ES', metal: 'Metal', d3d12: 'D3D12', browser: 'browser' }[backend] ?? backend;
+  const name = `${chip} (${api}${featureLevel === 'compatibility' ? ', compatibility' : ''})`;
+  return {
+    name,
+    vendor,
+    architecture,
+    device,
+    description,
+    backend,
+    featureLevel,
+    software,
+    timestamps: adapter.features.has('timestamp-query'),
+  };
+}
+
+/**
+ * Requests a device with the limits the kernels need. Compatibility mode starts
+ * from lower defaults (4 storage buffers, 128 invocations per workgroup), so we ask
+ * for what the adapter has.
+ */
+export async function openDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBuffersPerShaderStage: Math.min(a.maxStorageBuffersPerShaderStage, 10),
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+  };
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  if (device.limits.maxStorageBuffersPerShaderStage < 6) {
+    throw new Error(
+      `the adapter allows only ${device.limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the kernels need 6`,
+    );
+  }
+  return device;
+}

@@ -1,0 +1,48 @@
+/**
+ * A dispatch is a kernel with its bind group and grid, made once at set-up and
+ * encoded as often as needed. A training step is a list of them in one compute pass.
+ */
+import type { Kernel } from './kernel';
+import { range, type Runtime, type Tensor } from './runtime';
+
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  grid: [number, number, number];
+}
+
+/** Binds `params` and the named tensors to a kernel, for `invocations` threads. */
+export function dispatch(
+  kernel: Kernel,
+  params: GPUBuffer,
+  tensors: Record<string, Tensor>,
+  invocations: number,
+): Dispatch {
+  const resources: Record<string, GPUBuffer | ReturnType<typeof range>> = { params };
+  for (const [name, t] of Object.entries(tensors)) resources[name] = range(t);
+  return { kernel, bindGroup: kernel.bind(resources), grid: kernel.grid(invocations) };
+}
+
+export function encode(pass: GPUComputePassEncoder, list: readonly Dispatch[]): void {
+  for (const d of list) {
+    pass.setPipeline(d.kernel.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.grid[0], d.grid[1], d.grid[2]);
+  }
+}
+
+/** Records the dispatches into one compute pass and submits them; does not wait. */
+export function submit(rt: Runtime, list: readonly Dispatch[], label = 'dispatches'): void {
+  const encoder = rt.device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass({ label });
+  encode(pass, list);
+  pass.end();
+  rt.device.queue.submit([encoder.finish()]);
+}
+
+/** Checks that a tensor has the number of elements an op expects. */
+export function expectLength(op: string, name: string, t: Tensor, length: number): void {
+  if (t.length !== length) {
+    throw new Error(`${op}: ${name} has ${t.length} elements [${t.shape.join(', ')}], expected ${length}`);
+  }
+}

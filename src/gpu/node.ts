@@ -1,0 +1,120 @@
+/**
+ * WebGPU in Node through Dawn (the `webgpu` package), with the choice of adapter:
+ *
+ *   hardware      a real GPU through Dawn's default backends (Vulkan, Metal, D3D12)
+ *   llvmpipe      Dawn's OpenGL ES backend on Mesa's llvmpipe (CPU), compatibility mode
+ *   swiftshader   Dawn's Vulkan backend on SwiftShader (CPU), as Debian's chromium ships it
+ *   auto          the first of these that works (the default)
+ *
+ * llvmpipe comes before SwiftShader because it ran matmul-like kernels about 5x faster
+ * on the same machine. LENET_ADAPTER picks one from the environment.
+ */
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { describeAdapter, openDevice, type Gpu } from './device';
+
+export const ADAPTERS = ['auto', 'hardware', 'llvmpipe', 'swiftshader'] as const;
+export type AdapterChoice = (typeof ADAPTERS)[number];
+
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/snap/chromium/current/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+];
+
+export const SETUP_HINT =
+  'No WebGPU adapter was found. On a machine without a GPU, install a software one with\n' +
+  '  sudo scripts/install-deps.sh\n' +
+  "(Debian/Ubuntu: Mesa's EGL and llvmpipe for Dawn's OpenGL ES backend, and chromium for its SwiftShader Vulkan driver),\n" +
+  'or install your GPU vendor\'s Vulkan driver.';
+
+// Dawn's GPU object must stay referenced while its devices are in use: released
+// early, Node exits silently or crashes. Every instance we make lives here.
+const instances: GPU[] = [];
+
+Object.assign(globalThis, globals);
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+function instance(options: string[]): GPU {
+  const gpu = create(options);
+  instances.push(gpu);
+  return gpu;
+}
+
+interface Candidate {
+  adapter: GPUAdapter;
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+}
+
+async function tryHardware(): Promise<Candidate | null> {
+  const adapter = await instance([]).requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const d = describeAdapter(adapter, 'native', 'core');
+  if (d.software) return null;
+  return { adapter, backend: process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan', featureLevel: 'core' };
+}
+
+async function tryLlvmpipe(): Promise<Candidate | null> {
+  if (process.platform !== 'linux') return null;
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+  return adapter ? { adapter, backend: 'opengles', featureLevel: 'compatibility' } : null;
+}
+
+async function trySwiftShader(): Promise<Candidate | null> {
+  const icd = process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICDS.find((p) => existsSync(p));
+  if (!icd) return null;
+  // The Vulkan loader reads this when Dawn first loads it, so it must be set first.
+  process.env.VK_ICD_FILENAMES = icd;
+  const adapter = await instance(['backend=vulkan']).requestAdapter();
+  return adapter ? { adapter, backend: 'vulkan', featureLevel: 'core' } : null;
+}
+
+const finders: Record<Exclude<AdapterChoice, 'auto'>, () => Promise<Candidate | null>> = {
+  hardware: tryHardware,
+  llvmpipe: tryLlvmpipe,
+  swiftshader: trySwiftShader,
+};
+
+export function parseAdapterChoice(value: string | undefined, source: string): AdapterChoice {
+  const v = (value ?? 'auto').toLowerCase();
+  if (!(ADAPTERS as readonly string[]).includes(v)) {
+    throw new Error(`${source}: unknown adapter "${value}"; choose one of ${ADAPTERS.join(', ')}`);
+  }
+  return v as AdapterChoice;
+}
+
+/** Opens a device on the chosen adapter (default: LENET_ADAPTER, else auto). */
+export async function requestGpu(choice?: AdapterChoice): Promise<Gpu> {
+  const wanted = choice ?? parseAdapterChoice(process.env.LENET_ADAPTER, 'LENET_ADAPTER');
+  const order: Exclude<AdapterChoice, 'auto'>[] =
+    wanted === 'auto' ? ['hardware', 'llvmpipe', 'swiftshader'] : [wanted];
+  for (const name of order) {
+    let found: Candidate | null = null;
+    try {
+      found = await finders[name]();
+    } catch {
+      found = null; // a backend that cannot load is the same as an absent one
+    }
+    if (!found) continue;
+    const device = await openDevice(found.adapter);
+    const adapter = describeAdapter(found.adapter, found.backend, found.featureLevel);
+    return { device, adapter, destroy: () => device.destroy() };
+  }
+  const what = wanted === 'auto' ? 'No WebGPU adapter was found.' : `The ${wanted} adapter is not available.`;
+  throw new Error(SETUP_HINT.replace('No WebGPU adapter was found.', what));
+}
+
+/** Which adapters this machine has (for tests and benchmarks that run on each). */
+export async function availableAdapters(): Promise<Exclude<AdapterChoice, 'auto'>[]> {
+  const out: Exclude<AdapterChoice, 'auto'>[] = [];
+  for (const name of ['hardware', 'llvmpipe', 'swiftshader'] as const) {
+    try {
+      if (await finders[name]()) out.push(name);
+    } catch {
+      /* absent */
+    }
+  }
+  return out;
+}

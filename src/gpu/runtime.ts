@@ -1,0 +1,135 @@
+/**
+ * The engine's hold on a device: compiled kernels (cached by file, entry point and
+ * overrides), buffer helpers, and GPU errors turned into exceptions.
+ */
+import { SHADERS, type ShaderName } from '../shaders';
+import type { Gpu, AdapterDescription } from './device';
+import { Kernel, type Constants } from './kernel';
+
+/** A tensor on the GPU: a range of a buffer and its shape. */
+export interface Tensor {
+  buffer: GPUBuffer;
+  /** Byte offset, a multiple of 256. */
+  offset: number;
+  shape: readonly number[];
+  /** Number of elements (4 bytes each). */
+  length: number;
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The byte range a kernel binding takes from a tensor. */
+export function range(t: Tensor): { buffer: GPUBuffer; offset: number; size: number } {
+  return { buffer: t.buffer, offset: t.offset, size: Math.max(4, t.length * 4) };
+}
+
+/** Usage for tensors: bound as storage, written and read back by copies. */
+function storageUsage(): number {
+  // A function, not a constant: in Node the GPU* globals exist only once src/gpu/node.ts has run.
+  return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  private readonly kernels = new Map<string, Promise<Kernel>>();
+  private errors: Error[] = [];
+
+  constructor(readonly gpu: Gpu) {
+    this.device = gpu.device;
+    this.adapter = gpu.adapter;
+    this.device.addEventListener('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      this.errors.push(new Error(`WebGPU error: ${e.message}`));
+    });
+    void this.device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.errors.push(new Error(`GPU device lost: ${info.message}`));
+    });
+  }
+
+  /** A compiled kernel, made once per (file, entry point, overrides). */
+  kernel(file: ShaderName, entry: string, constants: Constants = {}): Promise<Kernel> {
+    const key = `${file}.${entry}${JSON.stringify(constants)}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = Kernel.create(this.device, file, SHADERS[file], entry, constants);
+      this.kernels.set(key, k);
+      k.catch(() => this.kernels.delete(key));
+    }
+    return k;
+  }
+
+  /** Throws the first GPU error seen since the last check. */
+  throwIfFailed(): void {
+    if (this.errors.length > 0) {
+      const [first] = this.errors;
+      this.errors = [];
+      throw first;
+    }
+  }
+
+  /** Waits for the queue, then throws any GPU error it raised. */
+  async sync(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  buffer(label: string, bytes: number, usage: number = storageUsage()): GPUBuffer {
+    return this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  }
+
+  /** A tensor with its own buffer. */
+  tensor(label: string, shape: readonly number[]): Tensor {
+    const length = numel(shape);
+    return { buffer: this.buffer(label, length * 4), offset: 0, shape, length };
+  }
+
+  upload(label: string, data: Float32Array | Uint32Array | Int32Array | Uint8Array, usage: number = storageUsage()): GPUBuffer {
+    const buffer = this.device.createBuffer({
+      label,
+      size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+      usage,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buffer.unmap();
+    return buffer;
+  }
+
+  write(t: Tensor, data: Float32Array | Uint32Array): void {
+    if (data.length !== t.length) throw new Error(`write: ${data.length} values for a tensor of ${t.length}`);
+    this.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies a byte range back to the CPU (a sync point: not for the hot path). */
+  async readBytes(buffer: GPUBuffer, offset = 0, size = buffer.size - offset): Promise<ArrayBuffer> {
+    const padded = Math.ceil(size / 4) * 4;
+    const staging = this.device.createBuffer({
+      label: `read ${buffer.label}`,
+      size: padded,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const encoder = this.device.createCommandEncoder({ label: 'readback' });
+    encoder.copyBufferToBuffer(buffer, offset, staging, 0, padded);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, size);
+    staging.destroy();
+    this.throwIfFailed();
+    return out;
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    return new Float32Array(await this.readBytes(t.buffer, t.offset, t.length * 4));
+  }
+
+  async readU32(t: Tensor): Promise<Uint32Array> {
+    return new Uint32Array(await this.readBytes(t.buffer, t.offset, t.length * 4));
+  }
+
+  destroy(): void {
+    this.gpu.destroy();
+  }
+}

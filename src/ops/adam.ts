@@ -1,0 +1,58 @@
+// Host side of shaders/adam.wgsl: one dispatch updates every parameter.
+// https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import type { Kernel } from '../gpu/kernel';
+import type { Runtime, Tensor } from '../gpu/runtime';
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+export class Adam {
+  private constructor(
+    readonly count: number,
+    readonly hyper: AdamHyper,
+    private readonly kernel: Kernel,
+    private readonly params: GPUBuffer,
+    private readonly device: GPUDevice,
+  ) {}
+
+  static async create(rt: Runtime, count: number, hyper: AdamHyper = ADAM_DEFAULTS): Promise<Adam> {
+    const kernel = await rt.kernel('adam', 'step');
+    const adam = new Adam(count, hyper, kernel, kernel.uniformBuffer(Adam.uniforms(count, hyper, 1)), rt.device);
+    return adam;
+  }
+
+  /** The uniforms for step t (1-based): bias corrections in float64, as PyTorch. */
+  private static uniforms(count: number, h: AdamHyper, t: number) {
+    const biasCorrection1 = 1 - h.beta1 ** t;
+    const biasCorrection2 = 1 - h.beta2 ** t;
+    return {
+      count,
+      step_size: h.lr / biasCorrection1,
+      beta1: h.beta1,
+      beta2: h.beta2,
+      eps: h.eps,
+      bias_correction2_sqrt: Math.sqrt(biasCorrection2),
+    };
+  }
+
+  /**
+   * Queues the uniforms for step t. Call before submitting the command buffer that
+   * holds `step()`'s dispatch: queue writes land in submission order.
+   */
+  setStep(t: number): void {
+    if (!(Number.isInteger(t) && t >= 1)) throw new Error(`adam: step must be an integer >= 1, got ${t}`);
+    this.device.queue.writeBuffer(this.params, 0, this.kernel.encodeUniform(Adam.uniforms(this.count, this.hyper, t)));
+  }
+
+  step(t: { param: Tensor; grad: Tensor; exp_avg: Tensor; exp_avg_sq: Tensor }): Dispatch {
+    for (const [name, tensor] of Object.entries(t)) expectLength('adam.step', name, tensor, this.count);
+    return dispatch(this.kernel, this.params, t, this.count);
+  }
+}

@@ -1,0 +1,72 @@
+// Host side of shaders/linear.wgsl: y = x W^T + b, with W [out_features, in_features].
+import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import type { Kernel } from '../gpu/kernel';
+import type { Runtime, Tensor } from '../gpu/runtime';
+
+export interface LinearShape {
+  batch: number;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export class Linear {
+  private constructor(
+    readonly shape: LinearShape,
+    private readonly k: Record<'forward' | 'backward_input' | 'backward_weight' | 'backward_bias', Kernel>,
+    private readonly params: GPUBuffer,
+  ) {}
+
+  static async create(rt: Runtime, shape: LinearShape): Promise<Linear> {
+    const [forward, backward_input, backward_weight, backward_bias] = await Promise.all(
+      ['forward', 'backward_input', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e)),
+    );
+    const params = forward.uniformBuffer({
+      batch: shape.batch,
+      in_features: shape.inFeatures,
+      out_features: shape.outFeatures,
+    });
+    return new Linear(shape, { forward, backward_input, backward_weight, backward_bias }, params);
+  }
+
+  private sizes() {
+    const s = this.shape;
+    return {
+      input: s.batch * s.inFeatures,
+      output: s.batch * s.outFeatures,
+      weight: s.outFeatures * s.inFeatures,
+      bias: s.outFeatures,
+    };
+  }
+
+  forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('linear.forward', 'input', t.input, n.input);
+    expectLength('linear.forward', 'weight', t.weight, n.weight);
+    expectLength('linear.forward', 'bias', t.bias, n.bias);
+    expectLength('linear.forward', 'output', t.output, n.output);
+    return dispatch(this.k.forward, this.params, t, n.output);
+  }
+
+  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('linear.backward_input', 'doutput', t.doutput, n.output);
+    expectLength('linear.backward_input', 'weight', t.weight, n.weight);
+    expectLength('linear.backward_input', 'dinput', t.dinput, n.input);
+    return dispatch(this.k.backward_input, this.params, t, n.input);
+  }
+
+  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('linear.backward_weight', 'doutput', t.doutput, n.output);
+    expectLength('linear.backward_weight', 'input', t.input, n.input);
+    expectLength('linear.backward_weight', 'dweight', t.dweight, n.weight);
+    return dispatch(this.k.backward_weight, this.params, t, n.weight);
+  }
+
+  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('linear.backward_bias', 'doutput', t.doutput, n.output);
+    expectLength('linear.backward_bias', 'dbias', t.dbias, n.bias);
+    return dispatch(this.k.backward_bias, this.params, t, n.bias);
+  }
+}

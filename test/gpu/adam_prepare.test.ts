@@ -1,0 +1,80 @@
+// adam.wgsl and prepare_mnist.wgsl against the float64 reference.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { submit } from '../../src/gpu/dispatch';
+import type { Runtime } from '../../src/gpu/runtime';
+import { Adam, ADAM_DEFAULTS } from '../../src/ops/adam';
+import { FLIP_BIT, PrepareMnist } from '../../src/ops/prepare_mnist';
+import * as ref from '../../src/reference/ops';
+import { Rng } from '../../src/util/rng';
+import { assertClose, freshSeed, openRuntime, poisoned, poisonedU32, randomInput } from '../helpers/gpu';
+
+const test = suite('adam + prepare_mnist');
+let rt: Runtime;
+test.before(async () => {
+  rt = await openRuntime();
+});
+test.after(() => rt.destroy());
+
+for (const count of [1, 61_706, 1000_003]) {
+  test(`adam on ${count} parameters: three steps match torch.optim.Adam's algorithm`, async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const hyper = { ...ADAM_DEFAULTS, lr: 3e-3 };
+    const adam = await Adam.create(rt, count, hyper);
+    const param = randomInput(rt, rng, 'param', [count]);
+    const grad = randomInput(rt, rng, 'grad', [count]);
+    const m = randomInput(rt, rng, 'exp_avg', [count], -0.1, 0.1);
+    const v = randomInput(rt, rng, 'exp_avg_sq', [count], 0, 0.01);
+    const p = param.values.slice();
+    const em = m.values.slice();
+    const ev = v.values.slice();
+    const d = adam.step({ param: param.tensor, grad: grad.tensor, exp_avg: m.tensor, exp_avg_sq: v.tensor });
+    for (let t = 1; t <= 3; t++) {
+      adam.setStep(t);
+      submit(rt, [d]);
+      ref.adamStep(p, grad.values, em, ev, t, hyper);
+    }
+    assertClose('param', await rt.read(param.tensor), p, seed);
+    assertClose('exp_avg', await rt.read(m.tensor), em, seed);
+    assertClose('exp_avg_sq', await rt.read(v.tensor), ev, seed);
+  });
+}
+
+for (const batch of [64, 1, 37]) {
+  test(`prepare_mnist, batch ${batch}: gather, resize, normalise and flip match the reference`, async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const images = 101; // an odd count, so the last image ends inside a u32 word
+    const bytes = Uint8Array.from({ length: images * 784 }, () => rng.int(256));
+    const labelBytes = Uint8Array.from({ length: images }, () => rng.int(10));
+    const indices = Uint32Array.from({ length: batch }, () => rng.int(images));
+    const flip = Uint8Array.from({ length: batch }, () => rng.int(2));
+    const prepare = await PrepareMnist.create(rt, batch);
+    const packed = (b: Uint8Array) => {
+      const words = new Uint32Array(Math.ceil(b.length / 4));
+      new Uint8Array(words.buffer).set(b);
+      return words;
+    };
+    const t = (label: string, data: Uint32Array) => {
+      const tensor = rt.tensor(label, [data.length]);
+      rt.write(tensor, data);
+      return tensor;
+    };
+    const output = poisoned(rt, 'output', [batch, 1, 32, 32]);
+    const labels = poisonedU32(rt, 'labels', [batch]);
+    submit(rt, [
+      prepare.forward({
+        images: t('images', packed(bytes)),
+        all_labels: t('all_labels', packed(labelBytes)),
+        batch_indices: t('batch_indices', indices.map((i, n) => (flip[n] ? (i | FLIP_BIT) >>> 0 : i))),
+        output,
+        labels,
+      }),
+    ]);
+    assertClose('output', await rt.read(output), ref.prepareMnist(bytes, indices, flip), seed);
+    assert.equal(Array.from(await rt.readU32(labels)), Array.from(indices, (i) => labelBytes[i]), `labels (seed ${seed})`);
+  });
+}
+
+test.run();
