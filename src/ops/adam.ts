@@ -35,8 +35,9 @@ export class Adam {
     return {
       count,
       step_size: h.lr / biasCorrection1,
-      beta1: h.beta1,
+      one_minus_beta1: 1 - h.beta1,
       beta2: h.beta2,
+      one_minus_beta2: 1 - h.beta2,
       eps: h.eps,
       bias_correction2_sqrt: Math.sqrt(biasCorrection2),
     };
