@@ -32,9 +32,12 @@ const node = {
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  outbase: '.',
   outdir: 'dist',
-  entryPoints: [...files('src/cli', '.ts'), ...files('test', '.test.ts')],
+  // src/cli/train.ts -> dist/cli/train.js, test/gpu/x.test.ts -> dist/test/gpu/x.test.js
+  entryPoints: [...files('src/cli', '.ts'), ...files('test', '.test.ts')].map((path) => ({
+    in: path,
+    out: path.replace(/^src\//, '').replace(/\.ts$/, ''),
+  })),
 };
 
 const builds = [node];

@@ -9,6 +9,8 @@ export interface Dispatch {
   kernel: Kernel;
   bindGroup: GPUBindGroup;
   grid: [number, number, number];
+  /** Which layer this is, for profiles (e.g. "conv1"). */
+  label?: string;
 }
 
 /** Binds `params` and the named tensors to a kernel, for `invocations` threads. */

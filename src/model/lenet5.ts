@@ -120,6 +120,16 @@ export class Lenet5 {
     }
   }
 
+  /** Writes a prepared batch ([n,1,32,32] floats and n labels) to the front of the input buffers. */
+  writeBatch(input: Float32Array, labels?: Uint32Array): void {
+    const n = input.length / (INPUT_SIZE * INPUT_SIZE);
+    if (!Number.isInteger(n) || n > this.maxBatch) throw new Error(`writeBatch: ${input.length} values is not a batch of at most ${this.maxBatch} 32x32 images`);
+    if (labels && labels.length !== n) throw new Error(`writeBatch: ${labels.length} labels for ${n} images`);
+    const q = this.rt.device.queue;
+    q.writeBuffer(this.act.input.buffer, this.act.input.offset, input.buffer, input.byteOffset, input.byteLength);
+    if (labels) q.writeBuffer(this.labels.buffer, this.labels.offset, labels.buffer, labels.byteOffset, labels.byteLength);
+  }
+
   async readFlat(which: keyof ParameterBuffers = 'param'): Promise<Float32Array> {
     return new Float32Array(await this.rt.readBytes(this.flat[which], 0, FLAT_LENGTH * 4));
   }
@@ -133,6 +143,10 @@ export class Lenet5 {
     const [loss, correct, samples] = await this.rt.read(this.metrics);
     return { loss: samples ? loss / samples : NaN, accuracy: samples ? correct / samples : NaN, samples };
   }
+}
+
+function named(label: string, d: Dispatch): Dispatch {
+  return { ...d, label };
 }
 
 /** A view of the first `batch` samples of a tensor sized for the model's maxBatch. */
@@ -184,52 +198,55 @@ export class Plan {
     const g = m.grads;
 
     const forward = [
-      conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.conv1 }),
-      relu1.forward({ input: a.conv1, output: a.relu1 }),
-      pool1.forward({ input: a.relu1, output: a.pool1, argmax: argmax1 }),
-      conv2.forward({ input: a.pool1, weight: p['conv2.weight'], bias: p['conv2.bias'], output: a.conv2 }),
-      pool2.forward({ input: a.conv2, output: a.pool2, argmax: argmax2 }),
-      fc1.forward({ input: flat400(a.pool2), weight: p['fc1.weight'], bias: p['fc1.bias'], output: a.fc1 }),
-      relu3.forward({ input: a.fc1, output: a.relu3 }),
-      fc2.forward({ input: a.relu3, weight: p['fc2.weight'], bias: p['fc2.bias'], output: a.fc2 }),
-      relu4.forward({ input: a.fc2, output: a.relu4 }),
-      fc3.forward({ input: a.relu4, weight: p['fc3.weight'], bias: p['fc3.bias'], output: a.fc3 }),
-      logSoftmax.forward({ input: a.fc3, output: a.log_probs }),
-      nll.forward({ log_probs: a.log_probs, labels, loss: m.loss }),
-      nll.accumulate({ log_probs: a.log_probs, labels, metrics: m.metrics }),
+      named('conv1', conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.conv1 })),
+      named('relu1', relu1.forward({ input: a.conv1, output: a.relu1 })),
+      named('pool1', pool1.forward({ input: a.relu1, output: a.pool1, argmax: argmax1 })),
+      named('conv2', conv2.forward({ input: a.pool1, weight: p['conv2.weight'], bias: p['conv2.bias'], output: a.conv2 })),
+      named('pool2', pool2.forward({ input: a.conv2, output: a.pool2, argmax: argmax2 })),
+      named('fc1', fc1.forward({ input: flat400(a.pool2), weight: p['fc1.weight'], bias: p['fc1.bias'], output: a.fc1 })),
+      named('relu3', relu3.forward({ input: a.fc1, output: a.relu3 })),
+      named('fc2', fc2.forward({ input: a.relu3, weight: p['fc2.weight'], bias: p['fc2.bias'], output: a.fc2 })),
+      named('relu4', relu4.forward({ input: a.fc2, output: a.relu4 })),
+      named('fc3', fc3.forward({ input: a.relu4, weight: p['fc3.weight'], bias: p['fc3.bias'], output: a.fc3 })),
+      named('log_softmax', logSoftmax.forward({ input: a.fc3, output: a.log_probs })),
+      named('loss', nll.forward({ log_probs: a.log_probs, labels, loss: m.loss })),
+      named('metrics', nll.accumulate({ log_probs: a.log_probs, labels, metrics: m.metrics })),
     ];
 
     // d.X holds the gradient of the loss w.r.t. activation X.
     const backward = [
-      nll.backwardFused({ log_probs: a.log_probs, labels, dlogits: d.fc3 }),
-      fc3.backwardWeight({ doutput: d.fc3, input: a.relu4, dweight: g['fc3.weight'] }),
-      fc3.backwardBias({ doutput: d.fc3, dbias: g['fc3.bias'] }),
-      fc3.backwardInput({ doutput: d.fc3, weight: p['fc3.weight'], dinput: d.relu4 }),
-      relu4.backward({ doutput: d.relu4, saved_output: a.relu4, dinput: d.fc2 }),
-      fc2.backwardWeight({ doutput: d.fc2, input: a.relu3, dweight: g['fc2.weight'] }),
-      fc2.backwardBias({ doutput: d.fc2, dbias: g['fc2.bias'] }),
-      fc2.backwardInput({ doutput: d.fc2, weight: p['fc2.weight'], dinput: d.relu3 }),
-      relu3.backward({ doutput: d.relu3, saved_output: a.relu3, dinput: d.fc1 }),
-      fc1.backwardWeight({ doutput: d.fc1, input: flat400(a.pool2), dweight: g['fc1.weight'] }),
-      fc1.backwardBias({ doutput: d.fc1, dbias: g['fc1.bias'] }),
-      fc1.backwardInput({ doutput: d.fc1, weight: p['fc1.weight'], dinput: flat400(d.pool2) }),
-      pool2.backward({ doutput: d.pool2, saved_argmax: argmax2, dinput: d.conv2 }),
-      conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] }),
-      conv2.backwardBias({ doutput: d.conv2, dbias: g['conv2.bias'] }),
-      conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 }),
-      pool1.backward({ doutput: d.pool1, saved_argmax: argmax1, dinput: d.relu1 }),
-      relu1.backward({ doutput: d.relu1, saved_output: a.relu1, dinput: d.conv1 }),
-      conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] }),
-      conv1.backwardBias({ doutput: d.conv1, dbias: g['conv1.bias'] }),
+      named('loss', nll.backwardFused({ log_probs: a.log_probs, labels, dlogits: d.fc3 })),
+      named('fc3', fc3.backwardWeight({ doutput: d.fc3, input: a.relu4, dweight: g['fc3.weight'] })),
+      named('fc3', fc3.backwardBias({ doutput: d.fc3, dbias: g['fc3.bias'] })),
+      named('fc3', fc3.backwardInput({ doutput: d.fc3, weight: p['fc3.weight'], dinput: d.relu4 })),
+      named('relu4', relu4.backward({ doutput: d.relu4, saved_output: a.relu4, dinput: d.fc2 })),
+      named('fc2', fc2.backwardWeight({ doutput: d.fc2, input: a.relu3, dweight: g['fc2.weight'] })),
+      named('fc2', fc2.backwardBias({ doutput: d.fc2, dbias: g['fc2.bias'] })),
+      named('fc2', fc2.backwardInput({ doutput: d.fc2, weight: p['fc2.weight'], dinput: d.relu3 })),
+      named('relu3', relu3.backward({ doutput: d.relu3, saved_output: a.relu3, dinput: d.fc1 })),
+      named('fc1', fc1.backwardWeight({ doutput: d.fc1, input: flat400(a.pool2), dweight: g['fc1.weight'] })),
+      named('fc1', fc1.backwardBias({ doutput: d.fc1, dbias: g['fc1.bias'] })),
+      named('fc1', fc1.backwardInput({ doutput: d.fc1, weight: p['fc1.weight'], dinput: flat400(d.pool2) })),
+      named('pool2', pool2.backward({ doutput: d.pool2, saved_argmax: argmax2, dinput: d.conv2 })),
+      named('conv2', conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] })),
+      named('conv2', conv2.backwardBias({ doutput: d.conv2, dbias: g['conv2.bias'] })),
+      named('conv2', conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 })),
+      named('pool1', pool1.backward({ doutput: d.pool1, saved_argmax: argmax1, dinput: d.relu1 })),
+      named('relu1', relu1.backward({ doutput: d.relu1, saved_output: a.relu1, dinput: d.conv1 })),
+      named('conv1', conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] })),
+      named('conv1', conv1.backwardBias({ doutput: d.conv1, dbias: g['conv1.bias'] })),
     ];
 
     const whole = (buffer: GPUBuffer): Tensor => ({ buffer, offset: 0, shape: [FLAT_LENGTH], length: FLAT_LENGTH });
-    const adamStep = adam.step({
-      param: whole(m.flat.param),
-      grad: whole(m.flat.grad),
-      exp_avg: whole(m.flat.exp_avg),
-      exp_avg_sq: whole(m.flat.exp_avg_sq),
-    });
+    const adamStep = named(
+      'adam',
+      adam.step({
+        param: whole(m.flat.param),
+        grad: whole(m.flat.grad),
+        exp_avg: whole(m.flat.exp_avg),
+        exp_avg_sq: whole(m.flat.exp_avg_sq),
+      }),
+    );
     return new Plan(batch, forward, backward, adam, adamStep);
   }
 }

@@ -30,8 +30,7 @@ for (const [maxBatch, batch] of [
     const model = new Lenet5(rt, maxBatch);
     const plan = await model.plan(batch);
     model.setParameters(flat);
-    rt.device.queue.writeBuffer(model.act.input.buffer, 0, input);
-    rt.device.queue.writeBuffer(model.labels.buffer, 0, labels);
+    model.writeBatch(input, labels);
     model.resetMetrics();
     plan.adam.setStep(1);
     submit(rt, plan.trainStep, 'train step');
@@ -66,8 +65,7 @@ test('two identical runs give bitwise identical weights', async () => {
     const model = new Lenet5(rt, 64);
     const plan = await model.plan(64);
     model.setParameters(flat);
-    rt.device.queue.writeBuffer(model.act.input.buffer, 0, input);
-    rt.device.queue.writeBuffer(model.labels.buffer, 0, labels);
+    model.writeBatch(input, labels);
     for (let t = 1; t <= 3; t++) {
       plan.adam.setStep(t);
       submit(rt, plan.trainStep, 'train step');

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system packages that give WebGPU an adapter on a machine without a
+# GPU (Debian/Ubuntu), and the browser the page's tests drive:
+#   - Mesa's EGL and llvmpipe, for Dawn's OpenGL ES backend (the faster CPU adapter);
+#     Dawn opens the unversioned libEGL.so, which libegl-dev provides;
+#   - the Vulkan loader and Debian's chromium, whose SwiftShader Vulkan driver Dawn
+#     can use (/usr/lib/chromium/vk_swiftshader_icd.json), and which runs the page.
+# Run as root or with sudo. Idempotent.
+set -euo pipefail
+
+packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root (missing: ${missing[*]})" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,55 @@
+// npm test: builds, runs the CPU tests once, then the GPU tests on every WebGPU
+// adapter this machine has (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the
+// browser tests. LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader makes a missing
+// adapter a failure instead of a skip (CI sets it).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+if (!process.stdout.isTTY) env.NO_COLOR = '1';
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+
+function run(title, args, extraEnv = {}) {
+  console.log(`\n=== ${title}`);
+  const r = spawnSync(process.execPath, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // Dawn writes adapter-probing chatter to stderr; keep everything else.
+  const noise = /^(Warning: max|Warning: Couldn't load|\s+at (operator|InitializeImpl)|\s*- While initializing adapter|$)/;
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr.split('\n').filter((l) => !noise.test(l)).join('\n') + '\n');
+  const total = Number(/Total:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  totals.passed += passed;
+  totals.skipped += skipped;
+  let failed = total - passed - skipped;
+  if (r.status !== 0 && failed === 0) failed = 1; // a crash before any test reported
+  totals.failed += failed;
+  if (failed > 0) failures.push(title);
+}
+
+const build = spawnSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const uvu = 'node_modules/uvu/bin.js';
+run('CPU reference and host tests', [uvu, 'dist/test', '.test.js$', '-i', 'gpu/', '-i', 'e2e/']);
+
+const listed = spawnSync(process.execPath, ['dist/cli/adapters.js', '--json'], { env, encoding: 'utf8' });
+const found = listed.status === 0 ? JSON.parse(listed.stdout) : [];
+const wanted = process.env.LENET_TEST_ADAPTERS ? process.env.LENET_TEST_ADAPTERS.split(',') : found;
+const required = (process.env.LENET_REQUIRE_ADAPTERS ?? '').split(',').filter(Boolean);
+for (const name of required) {
+  if (!found.includes(name)) {
+    console.error(`\nrequired adapter "${name}" is not available (found: ${found.join(', ') || 'none'}); see scripts/install-deps.sh`);
+    totals.failed++;
+    failures.push(`adapter ${name}`);
+  }
+}
+if (found.length === 0) console.warn('\nno WebGPU adapter found: GPU tests not run (see scripts/install-deps.sh)');
+for (const adapter of wanted.filter((a) => found.includes(a))) {
+  run(`GPU kernels on ${adapter}`, [uvu, 'dist/test/gpu', '.test.js$'], { LENET_ADAPTER: adapter });
+}
+if (existsSync('dist/test/e2e')) run('browser', [uvu, 'dist/test/e2e', '.test.js$']);
+
+console.log(`\n${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed > 0 ? 1 : 0);

@@ -1,0 +1,313 @@
+/**
+ * CPU reference for every op of LeNet-5 training, in float64: the dumbest correct
+ * loop nest for each forward and backward, used to check the GPU kernels.
+ * All arrays are flat, row-major, NCHW; conv weights are [out, in, kh, kw] and
+ * linear weights [out, in], as in PyTorch.
+ */
+
+// ---------------------------------------------------------------- conv2d
+
+/** Stride 1, no padding: output is (height-kernel+1) x (width-kernel+1). */
+export interface Conv2dShape {
+  batch: number;
+  inChannels: number;
+  outChannels: number;
+  height: number;
+  width: number;
+  kernel: number;
+}
+
+export function conv2dForward(s: Conv2dShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
+  const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
+  const OH = H - K + 1, OW = W - K + 1;
+  const output = new Float64Array(N * O * OH * OW);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let y = 0; y < OH; y++)
+        for (let x = 0; x < OW; x++) {
+          let sum = bias[o];
+          for (let c = 0; c < C; c++)
+            for (let ky = 0; ky < K; ky++)
+              for (let kx = 0; kx < K; kx++)
+                sum += input[((n * C + c) * H + y + ky) * W + x + kx] * weight[((o * C + c) * K + ky) * K + kx];
+          output[((n * O + o) * OH + y) * OW + x] = sum;
+        }
+  return output;
+}
+
+export function conv2dBackwardInput(s: Conv2dShape, doutput: Float64Array, weight: Float64Array): Float64Array {
+  const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
+  const OH = H - K + 1, OW = W - K + 1;
+  const dinput = new Float64Array(N * C * H * W);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let y = 0; y < OH; y++)
+        for (let x = 0; x < OW; x++) {
+          const g = doutput[((n * O + o) * OH + y) * OW + x];
+          for (let c = 0; c < C; c++)
+            for (let ky = 0; ky < K; ky++)
+              for (let kx = 0; kx < K; kx++)
+                dinput[((n * C + c) * H + y + ky) * W + x + kx] += g * weight[((o * C + c) * K + ky) * K + kx];
+        }
+  return dinput;
+}
+
+export function conv2dBackwardWeight(s: Conv2dShape, doutput: Float64Array, input: Float64Array): Float64Array {
+  const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
+  const OH = H - K + 1, OW = W - K + 1;
+  const dweight = new Float64Array(O * C * K * K);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let y = 0; y < OH; y++)
+        for (let x = 0; x < OW; x++) {
+          const g = doutput[((n * O + o) * OH + y) * OW + x];
+          for (let c = 0; c < C; c++)
+            for (let ky = 0; ky < K; ky++)
+              for (let kx = 0; kx < K; kx++)
+                dweight[((o * C + c) * K + ky) * K + kx] += g * input[((n * C + c) * H + y + ky) * W + x + kx];
+        }
+  return dweight;
+}
+
+export function conv2dBackwardBias(s: Conv2dShape, doutput: Float64Array): Float64Array {
+  const { batch: N, outChannels: O, height: H, width: W, kernel: K } = s;
+  const plane = (H - K + 1) * (W - K + 1);
+  const dbias = new Float64Array(O);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < plane; i++) dbias[o] += doutput[(n * O + o) * plane + i];
+  return dbias;
+}
+
+// ---------------------------------------------------------------- maxpool2d
+
+/** 2x2 window, stride 2, floor mode (PyTorch default): output is floor(h/2) x floor(w/2). */
+export interface Pool2dShape {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** argmax = iy*width+ix within its (n,c) plane; ties go to the first in scan order (ky, then kx), as PyTorch CPU. */
+export function maxpool2dForward(s: Pool2dShape, input: Float64Array): { output: Float64Array; argmax: Uint32Array } {
+  const { batch: N, channels: C, height: H, width: W } = s;
+  const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+  const output = new Float64Array(N * C * OH * OW);
+  const argmax = new Uint32Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++)
+    for (let y = 0; y < OH; y++)
+      for (let x = 0; x < OW; x++) {
+        let best = -Infinity, bestAt = 2 * y * W + 2 * x;
+        for (let ky = 0; ky < 2; ky++)
+          for (let kx = 0; kx < 2; kx++) {
+            const at = (2 * y + ky) * W + 2 * x + kx;
+            const v = input[p * H * W + at];
+            if (v > best) { best = v; bestAt = at; } // strict: a tie keeps the earlier one
+          }
+        output[(p * OH + y) * OW + x] = best;
+        argmax[(p * OH + y) * OW + x] = bestAt;
+      }
+  return { output, argmax };
+}
+
+/** Zeros except at each window's argmax (odd leftover rows/columns stay 0). */
+export function maxpool2dBackward(s: Pool2dShape, doutput: Float64Array, argmax: Uint32Array): Float64Array {
+  const { batch: N, channels: C, height: H, width: W } = s;
+  const plane = Math.floor(H / 2) * Math.floor(W / 2);
+  const dinput = new Float64Array(N * C * H * W);
+  for (let p = 0; p < N * C; p++)
+    for (let i = 0; i < plane; i++) dinput[p * H * W + argmax[p * plane + i]] += doutput[p * plane + i];
+  return dinput;
+}
+
+// ---------------------------------------------------------------- linear
+
+export interface LinearShape {
+  batch: number;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** output[n, o] = bias[o] + sum_i input[n, i] * weight[o, i]. */
+export function linearForward(s: LinearShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
+  const { batch: N, inFeatures: I, outFeatures: O } = s;
+  const output = new Float64Array(N * O);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++) {
+      let sum = bias[o];
+      for (let i = 0; i < I; i++) sum += input[n * I + i] * weight[o * I + i];
+      output[n * O + o] = sum;
+    }
+  return output;
+}
+
+export function linearBackwardInput(s: LinearShape, doutput: Float64Array, weight: Float64Array): Float64Array {
+  const { batch: N, inFeatures: I, outFeatures: O } = s;
+  const dinput = new Float64Array(N * I);
+  for (let n = 0; n < N; n++)
+    for (let i = 0; i < I; i++) {
+      let sum = 0;
+      for (let o = 0; o < O; o++) sum += doutput[n * O + o] * weight[o * I + i];
+      dinput[n * I + i] = sum;
+    }
+  return dinput;
+}
+
+export function linearBackwardWeight(s: LinearShape, doutput: Float64Array, input: Float64Array): Float64Array {
+  const { batch: N, inFeatures: I, outFeatures: O } = s;
+  const dweight = new Float64Array(O * I);
+  for (let o = 0; o < O; o++)
+    for (let i = 0; i < I; i++) {
+      let sum = 0;
+      for (let n = 0; n < N; n++) sum += doutput[n * O + o] * input[n * I + i];
+      dweight[o * I + i] = sum;
+    }
+  return dweight;
+}
+
+export function linearBackwardBias(s: LinearShape, doutput: Float64Array): Float64Array {
+  const { batch: N, outFeatures: O } = s;
+  const dbias = new Float64Array(O);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++) dbias[o] = doutput[n * O + o];
+  return dbias;
+}
+
+// ---------------------------------------------------------------- relu
+
+export function reluForward(input: Float64Array): Float64Array {
+  return input.map((v) => (v > 0 ? v : 0));
+}
+
+/** Gradient passes where output > 0 (PyTorch's threshold_backward on the result). */
+export function reluBackward(doutput: Float64Array, output: Float64Array): Float64Array {
+  return doutput.map((g, i) => (output[i] > 0 ? g : 0));
+}
+
+// ---------------------------------------------------------------- log-softmax, NLL loss
+
+/** Row-wise log-softmax over [batch, classes], subtracting the row max first. */
+export function logSoftmaxForward(batch: number, classes: number, input: Float64Array): Float64Array {
+  const output = new Float64Array(batch * classes);
+  for (let n = 0; n < batch; n++) {
+    const row = input.subarray(n * classes, (n + 1) * classes);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const logSum = Math.log(sum);
+    for (let k = 0; k < classes; k++) output[n * classes + k] = row[k] - max - logSum;
+  }
+  return output;
+}
+
+/** dinput = doutput - exp(output) * sum(doutput), per row. */
+export function logSoftmaxBackward(batch: number, classes: number, doutput: Float64Array, output: Float64Array): Float64Array {
+  const dinput = new Float64Array(batch * classes);
+  for (let n = 0; n < batch; n++) {
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += doutput[n * classes + k];
+    for (let k = 0; k < classes; k++)
+      dinput[n * classes + k] = doutput[n * classes + k] - Math.exp(output[n * classes + k]) * sum;
+  }
+  return dinput;
+}
+
+/** Mean over the batch of -logp[n, label[n]]. */
+export function nllLossForward(batch: number, classes: number, logp: Float64Array, labels: Uint32Array): number {
+  let sum = 0;
+  for (let n = 0; n < batch; n++) sum -= logp[n * classes + labels[n]];
+  return sum / batch;
+}
+
+/** Gradient of the mean NLL loss (with d(loss) = 1): -1/batch at the label, 0 elsewhere. */
+export function nllLossBackward(batch: number, classes: number, labels: Uint32Array): Float64Array {
+  const dlogp = new Float64Array(batch * classes);
+  for (let n = 0; n < batch; n++) dlogp[n * classes + labels[n]] = -1 / batch;
+  return dlogp;
+}
+
+/** Fused log-softmax + mean NLL backward w.r.t. the logits: (exp(logp) - onehot) / batch. */
+export function crossEntropyBackward(batch: number, classes: number, logp: Float64Array, labels: Uint32Array): Float64Array {
+  const dinput = new Float64Array(batch * classes);
+  for (let n = 0; n < batch; n++)
+    for (let k = 0; k < classes; k++)
+      dinput[n * classes + k] = (Math.exp(logp[n * classes + k]) - (k === labels[n] ? 1 : 0)) / batch;
+  return dinput;
+}
+
+// ---------------------------------------------------------------- Adam
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/** torch.optim.Adam defaults. */
+export const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/**
+ * One Adam step in place, exactly torch.optim.Adam's single-tensor algorithm
+ * (no weight decay, no amsgrad), https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+ * `step` is 1-based and already incremented for this step.
+ */
+export function adamStep(param: Float64Array, grad: Float64Array, expAvg: Float64Array, expAvgSq: Float64Array, step: number, h: AdamHyper): void {
+  const bc1 = 1 - Math.pow(h.beta1, step);
+  const bc2 = 1 - Math.pow(h.beta2, step);
+  const stepSize = h.lr / bc1;
+  const bc2Sqrt = Math.sqrt(bc2);
+  for (let i = 0; i < param.length; i++) {
+    const g = grad[i];
+    expAvg[i] = expAvg[i] + (g - expAvg[i]) * (1 - h.beta1);
+    expAvgSq[i] = expAvgSq[i] * h.beta2 + (1 - h.beta2) * g * g;
+    const denom = Math.sqrt(expAvgSq[i]) / bc2Sqrt + h.eps;
+    param[i] -= (stepSize * expAvg[i]) / denom;
+  }
+}
+
+// ---------------------------------------------------------------- MNIST input
+
+export interface PrepareOptions {
+  mean: number;
+  std: number;
+}
+
+export const MNIST_MEAN = 0.1307;
+export const MNIST_STD = 0.3081;
+
+const SRC = 28;
+const DST = 32;
+
+/** Bilinear source taps of one output coordinate, as PyTorch's align_corners=False. */
+function bilinearTap(dst: number): { i0: number; i1: number; lambda: number } {
+  const src = Math.max((dst + 0.5) * (SRC / DST) - 0.5, 0);
+  const i0 = Math.floor(src);
+  return { i0, i1: Math.min(i0 + 1, SRC - 1), lambda: src - i0 };
+}
+
+/**
+ * Gathers a batch of 28x28 uint8 images into [n, 1, 32, 32] float64: pixel/255, resized
+ * like F.interpolate(x, size=32, mode='bilinear', align_corners=False), then (v - mean)/std.
+ * flip[k] = 1 mirrors sample k horizontally (output column x comes from column 31-x).
+ */
+export function prepareMnist(images: Uint8Array, indices: Uint32Array, flip: Uint8Array, o: PrepareOptions = { mean: MNIST_MEAN, std: MNIST_STD }): Float64Array {
+  const output = new Float64Array(indices.length * DST * DST);
+  for (let n = 0; n < indices.length; n++) {
+    const base = indices[n] * SRC * SRC;
+    const p = (y: number, x: number) => images[base + y * SRC + x] / 255;
+    for (let y = 0; y < DST; y++) {
+      const ty = bilinearTap(y), ly = ty.lambda;
+      for (let x = 0; x < DST; x++) {
+        const tx = bilinearTap(flip[n] ? DST - 1 - x : x), lx = tx.lambda;
+        const v =
+          (1 - ly) * ((1 - lx) * p(ty.i0, tx.i0) + lx * p(ty.i0, tx.i1)) +
+          ly * ((1 - lx) * p(ty.i1, tx.i0) + lx * p(ty.i1, tx.i1));
+        output[(n * DST + y) * DST + x] = (v - o.mean) / o.std;
+      }
+    }
+  }
+  return output;
+}

@@ -1,0 +1,99 @@
+// The host layer: bindings by name, uniforms by member, and GPU errors as exceptions.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Kernel } from '../../src/gpu/kernel';
+import type { Runtime } from '../../src/gpu/runtime';
+import { Conv2d } from '../../src/ops/conv2d';
+import { openRuntime } from '../helpers/gpu';
+
+const test = suite('kernel host layer');
+let rt: Runtime;
+test.before(async () => {
+  rt = await openRuntime();
+});
+test.after(() => rt.destroy());
+
+async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${pattern}`);
+}
+
+test('the bind-group layout comes from the shader: each entry point binds what it uses', async () => {
+  const k = await rt.kernel('conv2d', 'backward_bias');
+  assert.equal(k.bindingNames, ['params', 'doutput', 'dbias']);
+  const f = await rt.kernel('conv2d', 'forward');
+  assert.equal(f.bindingNames, ['params', 'input', 'weight', 'bias', 'output']);
+});
+
+test('a missing binding is an error naming the kernel and the binding', async () => {
+  const k = await rt.kernel('relu', 'forward');
+  const t = rt.buffer('t', 64);
+  await throwsWith(() => k.bind({ params: k.uniformBuffer({ count: 4 }), input: t }), /kernel relu\.forward: binding "output" is missing/);
+});
+
+test('an extra or misspelt binding is an error naming it', async () => {
+  const k = await rt.kernel('relu', 'forward');
+  const t = rt.buffer('t', 64);
+  await throwsWith(
+    () => k.bind({ params: k.uniformBuffer({ count: 4 }), input: t, output: t, outptu: t }),
+    /kernel relu\.forward: no binding named "outptu"/,
+  );
+});
+
+test('a buffer of the wrong kind is an error naming the binding', async () => {
+  const k = await rt.kernel('relu', 'forward');
+  const t = rt.buffer('t', 64);
+  await throwsWith(() => k.bind({ params: t, input: t, output: t }), /kernel relu\.forward: binding "params" is a uniform/);
+  const u = k.uniformBuffer({ count: 4 });
+  await throwsWith(() => k.bind({ params: u, input: u, output: t }), /kernel relu\.forward: binding "input" is a storage buffer/);
+});
+
+test('uniform members are checked by name and type', async () => {
+  const k = await rt.kernel('conv2d', 'forward');
+  await throwsWith(() => k.uniformBuffer({ batch: 1 }), /kernel conv2d\.forward: uniform params\.in_channels is missing/);
+  const full = { batch: 1, in_channels: 1, out_channels: 1, height: 5, width: 5, kernel: 3 };
+  await throwsWith(() => k.uniformBuffer({ ...full, stride: 1 }), /uniform params has no member "stride"/);
+  await throwsWith(() => k.uniformBuffer({ ...full, batch: 1.5 }), /uniform params\.batch is u32, got 1\.5/);
+});
+
+test('an op checks tensor sizes against its shape', async () => {
+  const conv = await Conv2d.create(rt, { batch: 1, inChannels: 1, outChannels: 2, height: 6, width: 6, kernel: 3 });
+  const t = (n: number) => rt.tensor('t', [n]);
+  await throwsWith(
+    () => conv.forward({ input: t(36), weight: t(18), bias: t(2), output: t(31) }),
+    /conv2d\.forward: output has 31 elements \[31\], expected 32/,
+  );
+});
+
+test('an unknown entry point or override is an error naming the shader', async () => {
+  await throwsWith(() => rt.kernel('relu', 'sideways'), /relu\.wgsl has no compute entry point "sideways"/);
+  await throwsWith(() => rt.kernel('relu', 'forward', { TILE: 4 }), /no override named "TILE" in relu\.wgsl/);
+});
+
+test('a shader that does not compile names the file, line and message', async () => {
+  const broken = 'override WG: u32 = 64;\n@compute @workgroup_size(WG) fn main() { let x: f32 = 1u; }\n';
+  await throwsWith(() => Kernel.create(rt.device, 'broken', broken, 'main'), /kernel broken\.main failed to compile[\s\S]*broken\.wgsl:2:/);
+});
+
+test('a GPU validation error surfaces as an exception, not as wrong numbers', async () => {
+  const k = await rt.kernel('relu', 'forward');
+  const params = k.uniformBuffer({ count: 16 });
+  const t = rt.buffer('shared', 64);
+  // The same buffer bound read-only and writable in one dispatch is invalid in WebGPU.
+  const group = k.bind({ params, input: t, output: t });
+  const encoder = rt.device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(k.pipeline);
+  pass.setBindGroup(0, group);
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  rt.device.queue.submit([encoder.finish()]);
+  await throwsWith(() => rt.sync(), /WebGPU error/);
+});
+
+test.run();
