@@ -170,7 +170,7 @@ export function linearBackwardBias(s: LinearShape, doutput: Float64Array): Float
   const { batch: N, outFeatures: O } = s;
   const dbias = new Float64Array(O);
   for (let n = 0; n < N; n++)
-    for (let o = 0; o < O; o++) dbias[o] = doutput[n * O + o];
+    for (let o = 0; o < O; o++) dbias[o] += doutput[n * O + o];
   return dbias;
 }
 

@@ -1,0 +1,478 @@
+/**
+ * Tests of the float64 CPU reference (src/reference): every backward against central
+ * finite differences on small awkward shapes, plus exact hand-computed values for the
+ * forward ops, the MNIST preparation and Adam, and a whole-network training check.
+ * A fresh seed each run (override with SEED=...); every failure message names it.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  ADAM_DEFAULTS,
+  adamStep,
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  crossEntropyBackward,
+  linearBackwardBias,
+  linearBackwardInput,
+  linearBackwardWeight,
+  linearForward,
+  logSoftmaxBackward,
+  logSoftmaxForward,
+  maxpool2dBackward,
+  maxpool2dForward,
+  MNIST_MEAN,
+  MNIST_STD,
+  nllLossBackward,
+  nllLossForward,
+  prepareMnist,
+  reluBackward,
+  reluForward,
+  type Conv2dShape,
+  type LinearShape,
+  type Pool2dShape,
+} from '../src/reference/ops';
+import {
+  lenet5Forward,
+  lenet5Gradients,
+  lenet5Loss,
+  lenet5TrainStep,
+  newAdamState,
+  PARAMETER_SHAPES,
+  type Params,
+} from '../src/reference/lenet5';
+import { Rng } from '../src/util/rng';
+
+const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) >>> 0 : Date.now() >>> 0;
+const H = 1e-6; // finite-difference step
+const TOL = 1e-6; // relative to max(1, |value|)
+
+/** An independent generator per test, so one test's failure reproduces alone with the same SEED. */
+const rngFor = (k: number) => new Rng((SEED + k * 0x9e3779b9) >>> 0);
+const where = (what: string) => `${what} (seed ${SEED})`;
+
+function normals(rng: Rng, n: number): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.normal());
+}
+
+/** Distinct values in random order, at least 0.01 apart, so no max-pool window has a near-tie. */
+function distinct(rng: Rng, n: number): Float64Array {
+  const a = Float64Array.from({ length: n }, (_, i) => (i - n / 2) * 0.05 + rng.uniform(0, 0.04));
+  return rng.shuffle(a);
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function close(actual: number, expected: number, tol: number, what: string): void {
+  assert.ok(
+    Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)),
+    where(`${what}: got ${actual}, expected ${expected}`),
+  );
+}
+
+/**
+ * Compares analytic[i] with the central difference of f along x[i], for each i in coords
+ * (default: all). f must read x each call. Also refuses an all-zero analytic gradient.
+ */
+function checkGrad(what: string, x: Float64Array, analytic: Float64Array, f: () => number, coords?: number[], h = H): void {
+  assert.is(analytic.length, x.length, where(`${what}: gradient length`));
+  assert.ok(analytic.some((g) => Math.abs(g) > 1e-4), where(`${what}: gradient is all ~zero`));
+  for (const i of coords ?? x.keys()) {
+    const old = x[i];
+    x[i] = old + h;
+    const fp = f();
+    x[i] = old - h;
+    const fm = f();
+    x[i] = old;
+    close(analytic[i], (fp - fm) / (2 * h), TOL, `${what}[${i}] (step ${h})`);
+  }
+}
+
+// ---------------------------------------------------------------- conv2d
+
+test('conv2d forward: hand-computed 3x3 input, 2x2 kernel', () => {
+  const s: Conv2dShape = { batch: 1, inChannels: 1, outChannels: 1, height: 3, width: 3, kernel: 2 };
+  const input = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const weight = Float64Array.from([1, 2, 3, 4]);
+  const output = conv2dForward(s, input, weight, Float64Array.from([0.5]));
+  // (0,0): 1*1 + 2*2 + 4*3 + 5*4 = 37; (0,1): 2+6+15+24 = 47; (1,0): 4+10+21+32 = 67; (1,1): 5+12+24+36 = 77
+  assert.equal(Array.from(output), [37.5, 47.5, 67.5, 77.5], where('conv2d 3x3'));
+});
+
+test('conv2d forward: one-hot weight picks one shifted input channel', () => {
+  // batch 2, 2 -> 3 channels, 4x5 input, 2x2 kernel; the only non-zero weight is [o=1, c=1, ky=1, kx=0] = 1,
+  // so output[n,1,y,x] = input[n,1,y+1,x] + bias[1], and the other channels are their bias.
+  const s: Conv2dShape = { batch: 2, inChannels: 2, outChannels: 3, height: 4, width: 5, kernel: 2 };
+  const input = Float64Array.from({ length: 2 * 2 * 4 * 5 }, (_, i) => i);
+  const weight = new Float64Array(3 * 2 * 2 * 2);
+  weight[((1 * 2 + 1) * 2 + 1) * 2 + 0] = 1;
+  const bias = Float64Array.from([10, 20, 30]);
+  const output = conv2dForward(s, input, weight, bias);
+  assert.is(output.length, 2 * 3 * 3 * 4);
+  for (let n = 0; n < 2; n++)
+    for (let o = 0; o < 3; o++)
+      for (let y = 0; y < 3; y++)
+        for (let x = 0; x < 4; x++) {
+          const expected = o === 1 ? input[((n * 2 + 1) * 4 + y + 1) * 5 + x] + 20 : bias[o];
+          assert.is(output[((n * 3 + o) * 3 + y) * 4 + x], expected, where(`conv2d one-hot [${n},${o},${y},${x}]`));
+        }
+});
+
+const convShapes: Conv2dShape[] = [
+  { batch: 3, inChannels: 2, outChannels: 3, height: 7, width: 9, kernel: 3 },
+  { batch: 1, inChannels: 1, outChannels: 2, height: 5, width: 4, kernel: 4 },
+  { batch: 2, inChannels: 3, outChannels: 1, height: 3, width: 5, kernel: 1 },
+];
+
+convShapes.forEach((s, k) => {
+  test(`conv2d backward vs finite differences: ${JSON.stringify(s)}`, () => {
+    const rng = rngFor(100 + k);
+    const OH = s.height - s.kernel + 1, OW = s.width - s.kernel + 1;
+    const input = normals(rng, s.batch * s.inChannels * s.height * s.width);
+    const weight = normals(rng, s.outChannels * s.inChannels * s.kernel * s.kernel);
+    const bias = normals(rng, s.outChannels);
+    const doutput = normals(rng, s.batch * s.outChannels * OH * OW);
+    const f = () => dot(doutput, conv2dForward(s, input, weight, bias));
+    checkGrad('conv2d dinput', input, conv2dBackwardInput(s, doutput, weight), f);
+    checkGrad('conv2d dweight', weight, conv2dBackwardWeight(s, doutput, input), f);
+    checkGrad('conv2d dbias', bias, conv2dBackwardBias(s, doutput), f);
+  });
+});
+
+// ---------------------------------------------------------------- maxpool2d
+
+test('maxpool2d: 5x5 -> 2x2 with argmax, ties to the first in scan order, leftovers get no gradient', () => {
+  const s: Pool2dShape = { batch: 1, channels: 2, height: 5, width: 5 };
+  // prettier-ignore
+  const input = Float64Array.from([
+    // channel 0: distinct values; row 4 and column 4 hold the biggest values but lie outside every window
+    1, 9, 2, 3, 99,
+    4, 5, 8, 7, 99,
+    6, 0, 1, 2, 99,
+    3, 2, 9, 5, 99,
+    99, 99, 99, 99, 99,
+    // channel 1: window (0,0) all equal -> (0,0); window (0,1) ties (0,3) and (1,2) -> (0,3); others tie too
+    7, 7, 1, 6, 0,
+    7, 7, 6, 2, 0,
+    3, 5, 4, 4, 0,
+    5, 3, 4, 4, 0,
+    0, 0, 0, 0, 0,
+  ]);
+  const { output, argmax } = maxpool2dForward(s, input);
+  assert.equal(Array.from(output), [9, 8, 6, 9, 7, 6, 5, 4], where('maxpool output'));
+  assert.equal(Array.from(argmax), [1, 7, 10, 17, 0, 3, 11, 12], where('maxpool argmax'));
+  const dinput = maxpool2dBackward(s, Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]), argmax);
+  const expected = new Float64Array(50);
+  [1, 7, 10, 17].forEach((at, i) => (expected[at] = i + 1));
+  [0, 3, 11, 12].forEach((at, i) => (expected[25 + at] = i + 5));
+  assert.equal(Array.from(dinput), Array.from(expected), where('maxpool backward'));
+});
+
+const poolShapes: Pool2dShape[] = [
+  { batch: 3, channels: 2, height: 7, width: 9 },
+  { batch: 1, channels: 1, height: 5, width: 5 },
+  { batch: 2, channels: 3, height: 2, width: 3 },
+];
+
+poolShapes.forEach((s, k) => {
+  test(`maxpool2d backward vs finite differences: ${JSON.stringify(s)}`, () => {
+    const rng = rngFor(200 + k);
+    const input = distinct(rng, s.batch * s.channels * s.height * s.width);
+    const { output, argmax } = maxpool2dForward(s, input);
+    const doutput = normals(rng, output.length);
+    const f = () => dot(doutput, maxpool2dForward(s, input).output);
+    checkGrad('maxpool2d dinput', input, maxpool2dBackward(s, doutput, argmax), f);
+  });
+});
+
+// ---------------------------------------------------------------- linear
+
+test('linear forward: hand-computed', () => {
+  const s: LinearShape = { batch: 2, inFeatures: 3, outFeatures: 2 };
+  const input = Float64Array.from([1, 2, 3, -1, 0, 2]);
+  const weight = Float64Array.from([1, 0, -1, 2, 1, 0.5]); // [out, in]
+  const output = linearForward(s, input, weight, Float64Array.from([0.25, -1]));
+  // n0: [1-3, 2+2+1.5] + bias; n1: [-1-2, -2+0+1] + bias
+  assert.equal(Array.from(output), [-1.75, 4.5, -2.75, -2], where('linear'));
+});
+
+const linearShapes: LinearShape[] = [
+  { batch: 3, inFeatures: 7, outFeatures: 5 },
+  { batch: 1, inFeatures: 1, outFeatures: 4 },
+  { batch: 2, inFeatures: 9, outFeatures: 1 },
+];
+
+linearShapes.forEach((s, k) => {
+  test(`linear backward vs finite differences: ${JSON.stringify(s)}`, () => {
+    const rng = rngFor(300 + k);
+    const input = normals(rng, s.batch * s.inFeatures);
+    const weight = normals(rng, s.outFeatures * s.inFeatures);
+    const bias = normals(rng, s.outFeatures);
+    const doutput = normals(rng, s.batch * s.outFeatures);
+    const f = () => dot(doutput, linearForward(s, input, weight, bias));
+    checkGrad('linear dinput', input, linearBackwardInput(s, doutput, weight), f);
+    checkGrad('linear dweight', weight, linearBackwardWeight(s, doutput, input), f);
+    checkGrad('linear dbias', bias, linearBackwardBias(s, doutput), f);
+  });
+});
+
+// ---------------------------------------------------------------- relu
+
+test('relu forward/backward: exact values and finite differences', () => {
+  assert.equal(Array.from(reluForward(Float64Array.from([-2, 0, 3, -0.5, 1e-9]))), [0, 0, 3, 0, 1e-9]);
+  const back = reluBackward(Float64Array.from([1, 2, 3, 4]), Float64Array.from([0, 5, 0, 1e-9]));
+  assert.equal(Array.from(back), [0, 2, 0, 4], where('relu backward exact'));
+  const rng = rngFor(400);
+  const input = Float64Array.from({ length: 37 }, () => (rng.int(2) ? 1 : -1) * rng.uniform(0.1, 2)); // away from 0
+  const doutput = normals(rng, 37);
+  const f = () => dot(doutput, reluForward(input));
+  checkGrad('relu dinput', input, reluBackward(doutput, reluForward(input)), f);
+});
+
+// ---------------------------------------------------------------- log-softmax, NLL, cross-entropy
+
+test('log-softmax forward: exact values and stability', () => {
+  const y = logSoftmaxForward(2, 3, Float64Array.from([0, 0, Math.log(2), 1000, 1000, 1000]));
+  // row 0: exp sums to 1 + 1 + 2 = 4 -> [-ln4, -ln4, ln2 - ln4]; row 1: -ln3 each despite the huge inputs
+  const expected = [-Math.log(4), -Math.log(4), -Math.log(2), -Math.log(3), -Math.log(3), -Math.log(3)];
+  expected.forEach((e, i) => close(y[i], e, 1e-14, `logsoftmax[${i}]`));
+});
+
+[
+  [3, 7],
+  [1, 10],
+].forEach(([batch, classes], k) => {
+  test(`log-softmax backward vs finite differences: batch ${batch}, classes ${classes}`, () => {
+    const rng = rngFor(500 + k);
+    const input = normals(rng, batch * classes).map((v) => 3 * v);
+    const doutput = normals(rng, batch * classes);
+    const f = () => dot(doutput, logSoftmaxForward(batch, classes, input));
+    const dinput = logSoftmaxBackward(batch, classes, doutput, logSoftmaxForward(batch, classes, input));
+    checkGrad('logsoftmax dinput', input, dinput, f);
+  });
+
+  test(`NLL loss and fused cross-entropy backward vs finite differences: batch ${batch}, classes ${classes}`, () => {
+    const rng = rngFor(600 + k);
+    const labels = Uint32Array.from({ length: batch }, () => rng.int(classes));
+    // NLL is linear in logp; any values will do.
+    const logp = normals(rng, batch * classes);
+    const fNll = () => nllLossForward(batch, classes, logp, labels);
+    checkGrad('nll dlogp', logp, nllLossBackward(batch, classes, labels), fNll);
+    // Cross-entropy w.r.t. the logits, through log-softmax.
+    const logits = normals(rng, batch * classes).map((v) => 2 * v);
+    const fCe = () => nllLossForward(batch, classes, logSoftmaxForward(batch, classes, logits), labels);
+    const y = logSoftmaxForward(batch, classes, logits);
+    const fused = crossEntropyBackward(batch, classes, y, labels);
+    checkGrad('cross-entropy dlogits', logits, fused, fCe);
+    // The fused form equals log-softmax backward of the NLL backward.
+    const chained = logSoftmaxBackward(batch, classes, nllLossBackward(batch, classes, labels), y);
+    fused.forEach((g, i) => close(g, chained[i], 1e-14, `fused vs chained [${i}]`));
+  });
+});
+
+test('NLL loss: exact value', () => {
+  const logp = Float64Array.from([-1, -2, -3, -0.5, -4, -6]);
+  // labels 2 and 0: mean of 3 and 0.5
+  assert.is(nllLossForward(2, 3, logp, Uint32Array.from([2, 0])), 1.75, where('nll'));
+  assert.equal(Array.from(nllLossBackward(2, 3, Uint32Array.from([2, 0]))), [0, 0, -0.5, -0.5, 0, 0], where('nll backward'));
+});
+
+// ---------------------------------------------------------------- prepareMnist
+
+test('prepareMnist: a constant image stays constant', () => {
+  const images = new Uint8Array(28 * 28).fill(100);
+  const out = prepareMnist(images, Uint32Array.from([0]), Uint8Array.from([1]));
+  assert.is(out.length, 32 * 32);
+  const expected = (100 / 255 - MNIST_MEAN) / MNIST_STD;
+  out.forEach((v, i) => close(v, expected, 1e-14, `constant [${i}]`));
+});
+
+test('prepareMnist: hand-computed resize pixels, index gather, flip', () => {
+  const rng = rngFor(700);
+  const images = Uint8Array.from({ length: 3 * 28 * 28 }, () => rng.int(256));
+  const o = { mean: 0, std: 1 / 255 }; // (v - 0) * 255: back to pixel units
+  const out = prepareMnist(images, Uint32Array.from([2, 0, 2]), Uint8Array.from([0, 0, 1]), o);
+  assert.is(out.length, 3 * 32 * 32);
+  const p = (img: number, y: number, x: number) => images[img * 784 + y * 28 + x];
+  const q = (n: number, y: number, x: number) => out[n * 1024 + y * 32 + x];
+  for (const [n, img] of [[0, 2], [1, 0]]) {
+    // (0,0): both sources clamp to 0 -> pixel (0,0).
+    close(q(n, 0, 0), p(img, 0, 0), 1e-12, `out(0,0) img ${img}`);
+    // (0,1): y clamps to 0; x = 1.5*0.875 - 0.5 = 0.8125 between columns 0 and 1.
+    close(q(n, 0, 1), 0.1875 * p(img, 0, 0) + 0.8125 * p(img, 0, 1), 1e-12, `out(0,1) img ${img}`);
+    // (31,31): 31.5*0.875 - 0.5 = 27.0625, i0 = 27 and i1 = min(28, 27) = 27 -> pixel (27,27).
+    close(q(n, 31, 31), p(img, 27, 27), 1e-12, `out(31,31) img ${img}`);
+    // (5,10): y = 5.5*0.875 - 0.5 = 4.3125 (rows 4,5); x = 10.5*0.875 - 0.5 = 8.6875 (columns 8,9).
+    const v =
+      0.6875 * (0.3125 * p(img, 4, 8) + 0.6875 * p(img, 4, 9)) + 0.3125 * (0.3125 * p(img, 5, 8) + 0.6875 * p(img, 5, 9));
+    close(q(n, 5, 10), v, 1e-12, `out(5,10) img ${img}`);
+  }
+  // Sample 2 is image 2 flipped: column x of it is column 31-x of sample 0.
+  for (let y = 0; y < 32; y++)
+    for (let x = 0; x < 32; x++) assert.is(q(2, y, x), q(0, y, 31 - x), where(`flip (${y},${x})`));
+  // And flipping after the resize equals resizing the mirrored 28x28 image.
+  const mirrored = Uint8Array.from({ length: 784 }, (_, i) => p(2, Math.floor(i / 28), 27 - (i % 28)));
+  const viaMirror = prepareMnist(mirrored, Uint32Array.from([0]), Uint8Array.from([0]), o);
+  viaMirror.forEach((v, i) => close(out[2 * 1024 + i], v, 1e-12, `mirror-first [${i}]`));
+});
+
+test('prepareMnist: default normalisation', () => {
+  const images = new Uint8Array(28 * 28);
+  images[0] = 255;
+  const out = prepareMnist(images, Uint32Array.from([0]), Uint8Array.from([0]));
+  close(out[0], (1 - 0.1307) / 0.3081, 1e-14, 'normalised (0,0)');
+  close(out[1023], -0.1307 / 0.3081, 1e-14, 'normalised (31,31)');
+});
+
+// ---------------------------------------------------------------- Adam
+
+test('adamStep: two hand-computed steps on 2 numbers', () => {
+  assert.equal(ADAM_DEFAULTS, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+  const h = { ...ADAM_DEFAULTS, lr: 0.1 };
+  const param = Float64Array.from([1, -2]);
+  const expAvg = new Float64Array(2), expAvgSq = new Float64Array(2);
+  // Step 1, g = [0.5, -1]: m = 0.1 g, v = 0.001 g^2, bc1 = 0.1, bc2 = 0.001,
+  // so p -= 0.1 * g / (|g| + 1e-8): 1 - 0.05/0.50000001 = 0.900000002, -2 + 0.1/1.00000001 = -1.900000001.
+  adamStep(param, Float64Array.from([0.5, -1]), expAvg, expAvgSq, 1, h);
+  close(expAvg[0], 0.05, 1e-15, 'm1[0]');
+  close(expAvgSq[1], 0.001, 1e-15, 'v1[1]');
+  close(param[0], 0.900000002, 1e-15, 'p1[0]');
+  close(param[1], -1.900000001, 1e-15, 'p1[1]');
+  // Step 2, g = [0.1, 2]: m = [0.055, 0.11], v = [0.00025975, 0.004999], bc1 = 0.19, bc2 = 0.001999;
+  // p -= 0.1 * (m/0.19) / (sqrt(v/0.001999) + 1e-8).
+  adamStep(param, Float64Array.from([0.1, 2]), expAvg, expAvgSq, 2, h);
+  close(expAvg[0], 0.055, 1e-15, 'm2[0]');
+  close(expAvg[1], 0.11, 1e-15, 'm2[1]');
+  close(expAvgSq[0], 0.00025975, 1e-15, 'v2[0]');
+  close(expAvgSq[1], 0.004999, 1e-15, 'v2[1]');
+  close(param[0], 0.8196959063846518, 1e-13, 'p2[0]');
+  close(param[1], -1.9366103534720749, 1e-13, 'p2[1]');
+});
+
+// ---------------------------------------------------------------- LeNet-5
+
+/** PyTorch's default init for conv and linear: weight and bias uniform in +-1/sqrt(fan_in). */
+function initParams(rng: Rng): Params {
+  const params: Params = {};
+  let bound = 0;
+  for (const [name, shape] of PARAMETER_SHAPES) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (name.endsWith('.weight')) bound = 1 / Math.sqrt(size / shape[0]); // its bias follows, same fan-in
+    params[name] = Float64Array.from({ length: size }, () => rng.uniform(-bound, bound));
+  }
+  return params;
+}
+
+test('LeNet-5: parameter shapes and count', () => {
+  assert.equal(
+    PARAMETER_SHAPES.map(([name]) => name),
+    ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias'],
+  );
+  const count = PARAMETER_SHAPES.reduce((sum, [, shape]) => sum + shape.reduce((a, b) => a * b, 1), 0);
+  assert.is(count, 61706);
+});
+
+test('LeNet-5 forward: activation sizes, no ReLU after conv2 (as the tutorial), bias-only logits', () => {
+  const rng = rngFor(750);
+  const batch = 2;
+  const params = initParams(rng);
+  params['conv2.bias'].fill(-100); // every conv2 output is far below 0
+  const input = normals(rng, batch * 32 * 32);
+  const { logp, activations: a } = lenet5Forward(params, input, batch);
+  assert.is(a.relu1.length, batch * 6 * 28 * 28);
+  assert.is(a.pool1.length, batch * 6 * 14 * 14);
+  assert.is(a.pool2.length, batch * 400);
+  assert.is(a.relu3.length, batch * 120);
+  assert.is(a.relu4.length, batch * 84);
+  assert.is(logp.length, batch * 10);
+  assert.ok(a.pool2.every((v) => v < 0), where('pool2 must keep negative conv2 outputs'));
+  // With fc3's weight zero the logits are its bias, whatever the input.
+  params['fc3.weight'].fill(0);
+  params['fc3.bias'].set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const expected = logSoftmaxForward(1, 10, Float64Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+  const got = lenet5Forward(params, input, batch).logp;
+  for (let n = 0; n < batch; n++) expected.forEach((e, k) => close(got[n * 10 + k], e, 1e-15, `bias-only logp [${n},${k}]`));
+});
+
+/** ReLU signs and max-pool choices: the loss is smooth in a neighbourhood where these stay the same. */
+function pattern(params: Params, input: Float64Array, batch: number): string {
+  const a = lenet5Forward(params, input, batch).activations;
+  const signs = (v: Float64Array) => Array.from(v, (x) => (x > 0 ? '1' : '0')).join('');
+  return [signs(a.relu1), signs(a.relu3), signs(a.relu4), a.pool1Argmax.join(), a.pool2Argmax.join()].join('|');
+}
+
+/** The largest of 1e-6, 1e-7, 1e-8 whose +-step along x[i] crosses no ReLU kink and changes no max-pool choice. */
+function smoothStep(params: Params, x: Float64Array, i: number, input: Float64Array, batch: number): number | undefined {
+  const old = x[i];
+  for (const h of [H, H / 10, H / 100]) {
+    x[i] = old + h;
+    const plus = pattern(params, input, batch);
+    x[i] = old - h;
+    const minus = pattern(params, input, batch);
+    x[i] = old;
+    if (plus === minus) return h;
+  }
+  return undefined;
+}
+
+test('LeNet-5 gradients vs finite differences, all 10 parameters', () => {
+  const rng = rngFor(800);
+  const batch = 3;
+  const params = initParams(rng);
+  const input = normals(rng, batch * 32 * 32);
+  const labels = Uint32Array.from({ length: batch }, () => rng.int(10));
+  const { loss, grads, logp } = lenet5Gradients(params, input, labels, batch);
+  close(loss, lenet5Loss(params, input, labels, batch), 1e-15, 'loss');
+  assert.equal(Array.from(logp), Array.from(lenet5Forward(params, input, batch).logp), where('logp'));
+  const f = () => lenet5Loss(params, input, labels, batch);
+  let checked = 0, skipped = 0;
+  for (const [name] of PARAMETER_SHAPES) {
+    const x = params[name];
+    // Every coordinate of a small tensor, 12 random ones of a big one.
+    const coords = x.length <= 16 ? [...x.keys()] : Array.from({ length: 12 }, () => rng.int(x.length));
+    for (const i of coords) {
+      const h = smoothStep(params, x, i, input, batch);
+      if (h === undefined) {
+        skipped++; // a kink within 1e-8 of this coordinate: vanishingly rare
+        continue;
+      }
+      checkGrad(`lenet5 ${name}`, x, grads[name], f, [i], h);
+      checked++;
+    }
+  }
+  assert.ok(skipped <= 2, where(`${skipped} of ${checked + skipped} coordinates had no smooth step`));
+});
+
+test('LeNet-5 train step: state, and 20 steps on a fixed batch lower the loss', () => {
+  const rng = rngFor(900);
+  const batch = 4;
+  const params = initParams(rng);
+  const input = normals(rng, batch * 32 * 32);
+  const labels = Uint32Array.from({ length: batch }, () => rng.int(10));
+  const state = newAdamState(params);
+  assert.is(state.step, 0);
+  // The first step equals gradients + adamStep with step 1.
+  const expected: Params = {};
+  for (const [name] of PARAMETER_SHAPES) expected[name] = params[name].slice();
+  const { loss: loss0, grads } = lenet5Gradients(params, input, labels, batch);
+  for (const [name] of PARAMETER_SHAPES) {
+    const n = params[name].length;
+    adamStep(expected[name], grads[name], new Float64Array(n), new Float64Array(n), 1, ADAM_DEFAULTS);
+  }
+  const losses = [lenet5TrainStep(params, state, input, labels, batch)];
+  assert.is(losses[0], loss0, where('train step returns the loss before the update'));
+  assert.is(state.step, 1);
+  for (const [name] of PARAMETER_SHAPES)
+    assert.equal(Array.from(params[name]), Array.from(expected[name]), where(`first step ${name}`));
+  for (let k = 1; k < 20; k++) losses.push(lenet5TrainStep(params, state, input, labels, batch));
+  const final = lenet5Loss(params, input, labels, batch);
+  assert.is(state.step, 20);
+  assert.ok(final < 0.7 * losses[0], where(`loss ${losses[0]} -> ${final} (${losses.map((l) => l.toFixed(3)).join(' ')})`));
+});
+
+test.run();
