@@ -228,12 +228,12 @@ export class Plan {
       named('fc1', fc1.backwardBias({ doutput: d.fc1, dbias: g['fc1.bias'] })),
       named('fc1', fc1.backwardInput({ doutput: d.fc1, weight: p['fc1.weight'], dinput: flat400(d.pool2) })),
       named('pool2', pool2.backward({ doutput: d.pool2, saved_argmax: argmax2, dinput: d.conv2 })),
-      named('conv2', conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] })),
+      ...conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] }).map((x) => named('conv2', x)),
       named('conv2', conv2.backwardBias({ doutput: d.conv2, dbias: g['conv2.bias'] })),
       named('conv2', conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 })),
       named('pool1', pool1.backward({ doutput: d.pool1, saved_argmax: argmax1, dinput: d.relu1 })),
       named('relu1', relu1.backward({ doutput: d.relu1, saved_output: a.relu1, dinput: d.conv1 })),
-      named('conv1', conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] })),
+      ...conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] }).map((x) => named('conv1', x)),
       named('conv1', conv1.backwardBias({ doutput: d.conv1, dbias: g['conv1.bias'] })),
     ];
 

@@ -1,4 +1,6 @@
-// Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution.
+// Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution. The layer's
+// sizes become the shader's override constants, with a register block per entry
+// point chosen to divide them.
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
@@ -12,28 +14,43 @@ export interface Conv2dShape {
   kernel: number;
 }
 
+const MAX_XB = 8;
+const MAX_CB = 1;
+const MAX_K = 8;
+
+/** The largest divisor of n that is at most max. */
+function blockFor(n: number, max: number): number {
+  for (let b = Math.min(n, max); b > 1; b--) if (n % b === 0) return b;
+  return 1;
+}
+
+type Entry = 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
+
 export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
-    private readonly k: Record<'forward' | 'backward_input' | 'backward_weight' | 'backward_bias', Kernel>,
+    private readonly k: Record<Entry, Kernel>,
     private readonly params: GPUBuffer,
+    /** Per-image weight gradients, summed over the batch by reduce_weight. */
+    private readonly partial: Tensor,
   ) {}
 
   static async create(rt: Runtime, shape: Conv2dShape): Promise<Conv2d> {
-    const [forward, backward_input, backward_weight, backward_bias] = await Promise.all(
-      ['forward', 'backward_input', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('conv2d', e)),
-    );
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
-    const params = forward.uniformBuffer({
-      batch: s.batch,
-      in_channels: s.inChannels,
-      out_channels: s.outChannels,
-      height: s.height,
-      width: s.width,
-      kernel: s.kernel,
-    });
-    return new Conv2d(shape, { forward, backward_input, backward_weight, backward_bias }, params);
+    if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${MAX_K} the shader supports`);
+    const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
+    const ow = s.width - s.kernel + 1;
+    const [forward, backward_input, backward_weight, reduce_weight, backward_bias] = await Promise.all([
+      rt.kernel('conv2d', 'forward', { ...sizes, XB: blockFor(ow, MAX_XB), CB: blockFor(s.outChannels, MAX_CB) }),
+      rt.kernel('conv2d', 'backward_input', { ...sizes, XB: blockFor(s.width, MAX_XB), CB: blockFor(s.inChannels, MAX_CB) }),
+      rt.kernel('conv2d', 'backward_weight', sizes),
+      rt.kernel('conv2d', 'reduce_weight', sizes),
+      rt.kernel('conv2d', 'backward_bias', sizes),
+    ]);
+    const weights = s.outChannels * s.inChannels * s.kernel * s.kernel;
+    const partial = rt.tensor('conv2d partial dweight', [s.batch, weights]);
+    return new Conv2d(shape, { forward, backward_input, backward_weight, reduce_weight, backward_bias }, forward.uniformBuffer({ batch: s.batch }), partial);
   }
 
   get outHeight(): number {
@@ -54,13 +71,19 @@ export class Conv2d {
     };
   }
 
+  /** Invocations of a blocked entry point: one per block of its outputs. */
+  private blocks(k: Kernel, outputs: number): number {
+    const [xb, cb] = [k.constants.XB ?? 1, k.constants.CB ?? 1];
+    return outputs / (xb * cb);
+  }
+
   forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch {
     const n = this.sizes();
     expectLength('conv2d.forward', 'input', t.input, n.input);
     expectLength('conv2d.forward', 'weight', t.weight, n.weight);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward, this.params, t, n.output);
+    return dispatch(this.k.forward, this.params, t, this.blocks(this.k.forward, n.output));
   }
 
   backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
@@ -68,15 +91,20 @@ export class Conv2d {
     expectLength('conv2d.backward_input', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_input', 'weight', t.weight, n.weight);
     expectLength('conv2d.backward_input', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_input, this.params, t, n.input);
+    return dispatch(this.k.backward_input, this.params, t, this.blocks(this.k.backward_input, n.input));
   }
 
-  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {
+  /** Two dispatches: per-image gradients, then their sum over the batch in order. */
+  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch[] {
     const n = this.sizes();
+    const s = this.shape;
     expectLength('conv2d.backward_weight', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_weight', 'input', t.input, n.input);
     expectLength('conv2d.backward_weight', 'dweight', t.dweight, n.weight);
-    return dispatch(this.k.backward_weight, this.params, t, n.weight);
+    return [
+      dispatch(this.k.backward_weight, this.params, { doutput: t.doutput, input: t.input, partial: this.partial }, s.batch * s.outChannels * s.inChannels * s.kernel),
+      dispatch(this.k.reduce_weight, this.params, { saved_partial: this.partial, dweight: t.dweight }, n.weight),
+    ];
   }
 
   backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {

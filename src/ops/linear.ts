@@ -1,4 +1,5 @@
 // Host side of shaders/linear.wgsl: y = x W^T + b, with W [out_features, in_features].
+// The layer's sizes are the shader's override constants; the batch is a uniform.
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
@@ -9,6 +10,9 @@ export interface LinearShape {
   outFeatures: number;
 }
 
+/** 4x4 register blocks per invocation (B in linear.wgsl). */
+const blocks = (n: number) => Math.ceil(n / 4);
+
 export class Linear {
   private constructor(
     readonly shape: LinearShape,
@@ -17,14 +21,11 @@ export class Linear {
   ) {}
 
   static async create(rt: Runtime, shape: LinearShape): Promise<Linear> {
+    const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures };
     const [forward, backward_input, backward_weight, backward_bias] = await Promise.all(
-      ['forward', 'backward_input', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e)),
+      ['forward', 'backward_input', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e, sizes)),
     );
-    const params = forward.uniformBuffer({
-      batch: shape.batch,
-      in_features: shape.inFeatures,
-      out_features: shape.outFeatures,
-    });
+    const params = forward.uniformBuffer({ batch: shape.batch });
     return new Linear(shape, { forward, backward_input, backward_weight, backward_bias }, params);
   }
 
@@ -44,7 +45,7 @@ export class Linear {
     expectLength('linear.forward', 'weight', t.weight, n.weight);
     expectLength('linear.forward', 'bias', t.bias, n.bias);
     expectLength('linear.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward, this.params, t, n.output);
+    return dispatch(this.k.forward, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
   }
 
   backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
@@ -52,7 +53,7 @@ export class Linear {
     expectLength('linear.backward_input', 'doutput', t.doutput, n.output);
     expectLength('linear.backward_input', 'weight', t.weight, n.weight);
     expectLength('linear.backward_input', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_input, this.params, t, n.input);
+    return dispatch(this.k.backward_input, this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
   }
 
   backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {
@@ -60,7 +61,7 @@ export class Linear {
     expectLength('linear.backward_weight', 'doutput', t.doutput, n.output);
     expectLength('linear.backward_weight', 'input', t.input, n.input);
     expectLength('linear.backward_weight', 'dweight', t.dweight, n.weight);
-    return dispatch(this.k.backward_weight, this.params, t, n.weight);
+    return dispatch(this.k.backward_weight, this.params, t, blocks(this.shape.outFeatures) * blocks(this.shape.inFeatures));
   }
 
   backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {

@@ -40,7 +40,7 @@ for (const [name, s] of shapes) {
     submit(rt, [
       conv.forward({ input: input.tensor, weight: weight.tensor, bias: bias.tensor, output }),
       conv.backwardInput({ doutput: doutput.tensor, weight: weight.tensor, dinput }),
-      conv.backwardWeight({ doutput: doutput.tensor, input: input.tensor, dweight }),
+      ...conv.backwardWeight({ doutput: doutput.tensor, input: input.tensor, dweight }),
       conv.backwardBias({ doutput: doutput.tensor, dbias }),
     ]);
     assertClose('output', await rt.read(output), ref.conv2dForward(s, input.values, weight.values, bias.values), seed);

@@ -24,9 +24,10 @@ async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
 }
 
 test('the bind-group layout comes from the shader: each entry point binds what it uses', async () => {
-  const k = await rt.kernel('conv2d', 'backward_bias');
+  const sizes = { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 };
+  const k = await rt.kernel('conv2d', 'backward_bias', sizes);
   assert.equal(k.bindingNames, ['params', 'doutput', 'dbias']);
-  const f = await rt.kernel('conv2d', 'forward');
+  const f = await rt.kernel('conv2d', 'forward', sizes);
   assert.equal(f.bindingNames, ['params', 'input', 'weight', 'bias', 'output']);
 });
 
@@ -54,9 +55,9 @@ test('a buffer of the wrong kind is an error naming the binding', async () => {
 });
 
 test('uniform members are checked by name and type', async () => {
-  const k = await rt.kernel('conv2d', 'forward');
-  await throwsWith(() => k.uniformBuffer({ batch: 1 }), /kernel conv2d\.forward: uniform params\.in_channels is missing/);
-  const full = { batch: 1, in_channels: 1, out_channels: 1, height: 5, width: 5, kernel: 3 };
+  const k = await rt.kernel('log_softmax', 'forward');
+  await throwsWith(() => k.uniformBuffer({ batch: 1 }), /kernel log_softmax\.forward: uniform params\.classes is missing/);
+  const full = { batch: 1, classes: 10 };
   await throwsWith(() => k.uniformBuffer({ ...full, stride: 1 }), /uniform params has no member "stride"/);
   await throwsWith(() => k.uniformBuffer({ ...full, batch: 1.5 }), /uniform params\.batch is u32, got 1\.5/);
 });
@@ -73,6 +74,10 @@ test('an op checks tensor sizes against its shape', async () => {
 test('an unknown entry point or override is an error naming the shader', async () => {
   await throwsWith(() => rt.kernel('relu', 'sideways'), /relu\.wgsl has no compute entry point "sideways"/);
   await throwsWith(() => rt.kernel('relu', 'forward', { TILE: 4 }), /no override named "TILE" in relu\.wgsl/);
+});
+
+test('an override the shader requires but the host leaves out is an error naming the kernel', async () => {
+  await throwsWith(() => rt.kernel('linear', 'forward', { IN: 4 }), /kernel linear\.forward/);
 });
 
 test('a shader that does not compile names the file, line and message', async () => {
