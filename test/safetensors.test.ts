@@ -1,0 +1,289 @@
+/**
+ * safetensors files: bitwise round trips, PyTorch's names and shapes in a saved
+ * model, a file laid out as Python's writer lays it out, one bad file per check,
+ * atomic writes, and training checkpoints.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FLAT_LENGTH, SLOTS } from '../src/model/parameters';
+import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, writeFileAtomic, type NamedTensor } from '../src/model/safetensors';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../src/train/checkpoint';
+import { Rng } from '../src/util/rng';
+
+const PYTORCH_SHAPES: Record<string, number[]> = {
+  'conv1.weight': [6, 1, 5, 5],
+  'conv1.bias': [6],
+  'conv2.weight': [16, 6, 5, 5],
+  'conv2.bias': [16],
+  'fc1.weight': [120, 400],
+  'fc1.bias': [120],
+  'fc2.weight': [84, 120],
+  'fc2.bias': [84],
+  'fc3.weight': [10, 84],
+  'fc3.bias': [10],
+};
+
+const rng = new Rng(20240601);
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'lenet-st-'));
+}
+
+/** Random values in the parameter slots, zeros in the padding between them. */
+function randomFlat(): Float32Array {
+  const flat = new Float32Array(FLAT_LENGTH);
+  for (const s of SLOTS) for (let i = 0; i < s.length; i++) flat[s.offset + i] = rng.normal();
+  return flat;
+}
+
+function randomTensor(shape: number[]): NamedTensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal() * 1e3;
+  return { shape, data };
+}
+
+function bitwiseEqual(a: Float32Array, b: Float32Array, what: string): void {
+  assert.is(a.length, b.length, `${what}: length`);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const i = x.findIndex((v, k) => v !== y[k]);
+  assert.is(i, -1, `${what}: first difference at ${i}`);
+}
+
+/** A file as safetensors' Python writer might lay it out, from a header object and raw data. */
+function rawFile(header: unknown, data: Uint8Array, headerLength?: number): Uint8Array {
+  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength ?? json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+function headerOf(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; data_offsets: number[] }> {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+}
+
+async function rejects(promise: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
+  try {
+    await promise;
+  } catch (err) {
+    for (const p of patterns) assert.match((err as Error).message, p);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${patterns.join(' and ')}`);
+}
+
+function throwsMatching(fn: () => unknown, ...patterns: RegExp[]): void {
+  try {
+    fn();
+  } catch (err) {
+    for (const p of patterns) assert.match((err as Error).message, p);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${patterns.join(' and ')}`);
+}
+
+const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+
+/** The tensors of a saved model, changed by `edit`, written to a fresh file. */
+async function editedModel(edit: (t: Map<string, NamedTensor>) => void): Promise<string> {
+  const dir = tempDir();
+  await saveModel(join(dir, 'm.safetensors'), randomFlat());
+  const { tensors } = decodeSafetensors(readFileSync(join(dir, 'm.safetensors')), 'm');
+  edit(tensors);
+  writeFileSync(join(dir, 'bad.safetensors'), encodeSafetensors(tensors));
+  return join(dir, 'bad.safetensors');
+}
+
+test('encode/decode round trip is bitwise, in order, with metadata', () => {
+  const tensors: [string, NamedTensor][] = [
+    ['b', randomTensor([3, 7])],
+    ['a', randomTensor([5])],
+    ['scalar', randomTensor([])],
+    ['empty', randomTensor([0, 4])],
+    ['odd', randomTensor([1, 1, 3])],
+  ];
+  tensors[0][1].data[2] = NaN;
+  tensors[0][1].data[3] = -0;
+  const bytes = encodeSafetensors(tensors, { note: 'hi', format: 'pt' });
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  assert.is(n % 8, 0, 'header padded to 8 bytes');
+  const { tensors: back, metadata } = decodeSafetensors(bytes, 'mem');
+  assert.equal(metadata, { note: 'hi', format: 'pt' });
+  assert.equal([...back.keys()], tensors.map(([name]) => name));
+  for (const [name, t] of tensors) {
+    assert.equal(back.get(name)!.shape, t.shape);
+    bitwiseEqual(back.get(name)!.data, t.data, name);
+  }
+});
+
+test('saveModel/loadModel round trip is bitwise; padding stays zero', async () => {
+  const path = join(tempDir(), 'sub', 'model.safetensors');
+  const flat = randomFlat();
+  flat[SLOTS[0].offset + SLOTS[0].length] = 99; // padding is not saved
+  await saveModel(path, flat, { epochs: '3' });
+  const { flat: back, metadata } = await loadModel(path);
+  assert.equal(metadata, { epochs: '3' });
+  for (const s of SLOTS) bitwiseEqual(back.subarray(s.offset, s.offset + s.length), flat.subarray(s.offset, s.offset + s.length), s.name);
+  const inSlot = new Uint8Array(FLAT_LENGTH);
+  for (const s of SLOTS) inSlot.fill(1, s.offset, s.offset + s.length);
+  assert.ok(back.every((v, i) => inSlot[i] === 1 || Object.is(v, 0)), 'padding is zero');
+});
+
+test('a saved model has exactly PyTorch state_dict names, order, shapes and F32', async () => {
+  const path = join(tempDir(), 'model.safetensors');
+  await saveModel(path, randomFlat());
+  const header = headerOf(readFileSync(path));
+  assert.equal(Object.keys(header), Object.keys(PYTORCH_SHAPES));
+  let end = 0;
+  for (const [name, shape] of Object.entries(PYTORCH_SHAPES)) {
+    assert.is(header[name].dtype, 'F32');
+    assert.equal(header[name].shape, shape);
+    assert.equal(header[name].data_offsets, [end, end + 4 * shape.reduce((a, b) => a * b, 1)], name);
+    end = header[name].data_offsets[1];
+  }
+});
+
+test('a Python-style file (unpadded header, other order, unaligned data) decodes', () => {
+  const a = new Float32Array([1.5, -2, 3.25]);
+  const b = new Float32Array([0.1, 0.2]);
+  const data = new Uint8Array(20);
+  data.set(new Uint8Array(b.buffer), 0);
+  data.set(new Uint8Array(a.buffer), 8);
+  const header = {
+    __metadata__: { format: 'pt' },
+    a: { dtype: 'F32', shape: [3], data_offsets: [8, 20] },
+    b: { dtype: 'F32', shape: [2, 1], data_offsets: [0, 8] },
+  };
+  const bytes = rawFile(header, data);
+  assert.ok((8 + JSON.stringify(header).length) % 4 !== 0, 'the test wants unaligned data');
+  const { tensors, metadata } = decodeSafetensors(bytes, 'py.safetensors');
+  assert.equal(metadata, { format: 'pt' });
+  assert.equal([...tensors.get('a')!.data], [...a]);
+  assert.equal(tensors.get('b')!.shape, [2, 1]);
+  bitwiseEqual(tensors.get('b')!.data, b, 'b');
+});
+
+test('bad files: short, truncated, header length, JSON, entries, offsets, dtype', async () => {
+  const good = encodeSafetensors([['w', randomTensor([4, 4])]]);
+  const entry = (extra: object) => ({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8], ...extra } });
+  const cases: [Uint8Array, RegExp][] = [
+    [new Uint8Array(5), /shorter than the 8-byte header length/],
+    [good.subarray(0, good.length - 10), /truncated file.*10 bytes missing/],
+    [rawFile('{}', new Uint8Array(0), 1000), /header length 1000 is larger than the 2 bytes/],
+    [rawFile('{"w": ', new Uint8Array(0)), /header is not valid UTF-8 JSON/],
+    [rawFile('[1, 2]', new Uint8Array(0)), /header is not a JSON object/],
+    [rawFile({ w: { shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor "w": entry has no dtype/],
+    [rawFile({ w: { dtype: 'F32', data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor "w": entry has no shape/],
+    [rawFile({ w: { dtype: 'F32', shape: [2] } }, new Uint8Array(8)), /tensor "w": entry has no data_offsets/],
+    [rawFile(entry({ data_offsets: [0, 12] }), new Uint8Array(12)), /"w": data_offsets \[0, 12\] span 12 bytes, but F32 shape \[2\] needs 8/],
+    [rawFile(entry({ data_offsets: [8, 0] }), new Uint8Array(8)), /"w": data_offsets \[8,0\] is not a pair/],
+    [rawFile(entry({ data_offsets: [8, 16] }), new Uint8Array(8)), /"w" starts at byte 8, leaving a hole/],
+    [rawFile({ ...entry({}), v: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /overlaps/],
+    [rawFile(entry({}), new Uint8Array(12)), /4 trailing bytes/],
+    [rawFile(entry({ dtype: 'F16', data_offsets: [0, 4] }), new Uint8Array(4)), /tensor "w" has dtype "F16"; only F32 is supported/],
+  ];
+  for (const [bytes, pattern] of cases) throwsMatching(() => decodeSafetensors(bytes, 'bad.st'), /^bad\.st: /, pattern);
+  // Through loadModel too: the path of a real file leads the message.
+  const path = join(tempDir(), 'cut.safetensors');
+  await saveModel(path, randomFlat());
+  writeFileSync(path, readFileSync(path).subarray(0, 1000));
+  await rejects(loadModel(path), escape(path), /truncated file/);
+});
+
+test('loadModel: wrong shape, missing and extra tensors are named', async () => {
+  const wrong = await editedModel((t) => t.set('conv1.weight', randomTensor([6, 1, 3, 3])));
+  await rejects(loadModel(wrong), escape(wrong), /tensor "conv1\.weight" has shape \[6, 1, 3, 3\], expected \[6, 1, 5, 5\]/);
+  const missing = await editedModel((t) => t.delete('fc3.bias'));
+  await rejects(loadModel(missing), escape(missing), /missing tensor "fc3\.bias"/);
+  const extra = await editedModel((t) => t.set('fc4.weight', randomTensor([2])));
+  await rejects(loadModel(extra), escape(extra), /unexpected tensor "fc4\.weight"/);
+});
+
+test('writeFileAtomic replaces whole files and leaves no temporary behind', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'a', 'b', 'out.bin');
+  await writeFileAtomic(path, 'first version, longer');
+  await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
+  assert.equal([...readFileSync(path)], [1, 2, 3]);
+  assert.equal(readdirSync(join(dir, 'a', 'b')), ['out.bin']);
+});
+
+test('writeFileAtomic failures leave nothing behind', async () => {
+  const dir = tempDir();
+  // The parent is a regular file: fails before anything is written.
+  writeFileSync(join(dir, 'file'), 'x');
+  await rejects(writeFileAtomic(join(dir, 'file', 'out.bin'), 'data'), /ENOTDIR|EEXIST/);
+  // The target is a directory: the data is written, then the rename fails.
+  mkdirSync(join(dir, 'target'));
+  await rejects(writeFileAtomic(join(dir, 'target'), new Uint8Array(1000)), /EISDIR|EPERM|ENOTEMPTY|EEXIST/);
+  assert.equal(readdirSync(dir).sort(), ['file', 'target']);
+  assert.equal(readdirSync(join(dir, 'target')), []);
+  assert.is(readFileSync(join(dir, 'file'), 'utf8'), 'x');
+});
+
+function randomCheckpoint(): Checkpoint {
+  const state = new Rng(99);
+  for (let i = 0; i < 10; i++) state.nextU32();
+  return {
+    flat: randomFlat(),
+    expAvg: randomFlat(),
+    expAvgSq: randomFlat().map(Math.abs),
+    step: 9380,
+    epoch: 10,
+    seed: 1234,
+    rngState: state.state,
+    config: { lr: 0.001, batchSize: 64, schedule: { kind: 'step', gamma: 0.7 } },
+  };
+}
+
+test('checkpoint round trip keeps every field', async () => {
+  const path = join(tempDir(), 'ckpt', 'last.safetensors');
+  const c = randomCheckpoint();
+  await saveCheckpoint(path, c);
+  const back = await loadCheckpoint(path);
+  bitwiseEqual(back.flat, c.flat, 'flat');
+  bitwiseEqual(back.expAvg, c.expAvg, 'expAvg');
+  bitwiseEqual(back.expAvgSq, c.expAvgSq, 'expAvgSq');
+  assert.equal({ ...back, flat: 0, expAvg: 0, expAvgSq: 0 }, { ...c, flat: 0, expAvg: 0, expAvgSq: 0 });
+  assert.equal(Rng.fromState(back.rngState).nextU32(), Rng.fromState(c.rngState).nextU32());
+  const header = headerOf(readFileSync(path));
+  assert.ok('adam.exp_avg.fc1.weight' in header && 'adam.exp_avg_sq.conv1.bias' in header && 'fc3.bias' in header);
+  // The model tensors of a checkpoint are where PyTorch expects them; the Adam ones make it no plain model.
+  await rejects(loadModel(path), /unexpected tensors "adam\.exp_avg\.conv1\.weight".*looks like a training checkpoint/);
+});
+
+test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', async () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.safetensors');
+  await saveModel(model, randomFlat());
+  await rejects(loadCheckpoint(model), escape(model), /is a model, not a checkpoint; use --init/);
+
+  const path = join(dir, 'ckpt.safetensors');
+  await saveCheckpoint(path, randomCheckpoint());
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  const rewrite = (t: Map<string, NamedTensor>, m: Record<string, string>) => writeFileSync(path, encodeSafetensors(t, m));
+
+  const fewer = new Map(tensors);
+  fewer.delete('adam.exp_avg_sq.fc1.weight');
+  rewrite(fewer, metadata);
+  await rejects(loadCheckpoint(path), escape(path), /missing tensor "adam\.exp_avg_sq\.fc1\.weight"/);
+
+  rewrite(tensors, { ...metadata, step: 'abc' });
+  await rejects(loadCheckpoint(path), /checkpoint metadata "step" is "abc", expected an integer/);
+  rewrite(tensors, { ...metadata, rng_state: '[1, 2, 3]' });
+  await rejects(loadCheckpoint(path), /"rng_state" is \[1,2,3\], expected 4 unsigned 32-bit integers/);
+  rewrite(tensors, { ...metadata, config: '{oops' });
+  await rejects(loadCheckpoint(path), /metadata "config" is not valid JSON/);
+  const { format: _, ...noFormat } = metadata;
+  rewrite(tensors, noFormat);
+  await rejects(loadCheckpoint(path), /not a training checkpoint: has no "format" metadata/);
+  await rejects(saveCheckpoint(path, { ...randomCheckpoint(), step: -1 }), /"step" is -1, expected a non-negative integer/);
+});
+
+test.run();
