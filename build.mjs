@@ -9,12 +9,13 @@ import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
 
-function files(dir, suffix) {
+function files(dir, suffix, deep = true) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...files(path, suffix));
-    else if (name.endsWith(suffix)) out.push(path);
+    if (statSync(path).isDirectory()) {
+      if (deep) out.push(...files(path, suffix));
+    } else if (name.endsWith(suffix)) out.push(path);
   }
   return out;
 }
@@ -33,8 +34,8 @@ const node = {
   target: 'node20',
   packages: 'external',
   outdir: 'dist',
-  // src/cli/train.ts -> dist/cli/train.js, test/gpu/x.test.ts -> dist/test/gpu/x.test.js
-  entryPoints: [...files('src/cli', '.ts'), ...files('test', '.test.ts')].map((path) => ({
+  // src/cli/train.ts -> dist/cli/train.js (src/cli/shared/ holds what they share), test/gpu/x.test.ts -> dist/test/gpu/x.test.js
+  entryPoints: [...files('src/cli', '.ts', false), ...files('test', '.test.ts')].map((path) => ({
     in: path,
     out: path.replace(/^src\//, '').replace(/\.ts$/, ''),
   })),

@@ -12,7 +12,7 @@ import { Lenet5 } from '../model/lenet5';
 import { initParameters } from '../model/parameters';
 import { PrepareMnist } from '../ops/prepare_mnist';
 import { Rng } from '../util/rng';
-import { positiveInt } from './args';
+import { positiveInt } from './shared/args';
 
 const { values } = parseArgs({
   options: {

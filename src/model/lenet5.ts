@@ -138,10 +138,10 @@ export class Lenet5 {
     this.rt.write(this.metrics, new Float32Array(3));
   }
 
-  /** (mean loss, accuracy, samples) accumulated since resetMetrics(); a sync point. */
-  async readMetrics(): Promise<{ loss: number; accuracy: number; samples: number }> {
-    const [loss, correct, samples] = await this.rt.read(this.metrics);
-    return { loss: samples ? loss / samples : NaN, accuracy: samples ? correct / samples : NaN, samples };
+  /** Loss and accuracy accumulated since resetMetrics(); a sync point. */
+  async readMetrics(): Promise<{ loss: number; accuracy: number; samples: number; lossSum: number; correct: number }> {
+    const [lossSum, correct, samples] = await this.rt.read(this.metrics);
+    return { loss: samples ? lossSum / samples : NaN, accuracy: samples ? correct / samples : NaN, samples, lossSum, correct };
   }
 }
 

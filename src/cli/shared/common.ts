@@ -1,0 +1,43 @@
+// Pieces the command-line programs share: opening the GPU, reading the data, and
+// reporting errors as one clear line.
+import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
+import { parseAdapterChoice, requestGpu } from '../../gpu/node';
+import { Runtime } from '../../gpu/runtime';
+
+export const DEFAULT_MODEL = 'models/model-mnist.safetensors';
+
+export async function openRuntime(adapter: string | undefined): Promise<Runtime> {
+  const rt = new Runtime(await requestGpu(adapter ? parseAdapterChoice(adapter, '--adapter') : undefined));
+  return rt;
+}
+
+export function describe(rt: Runtime): string {
+  const a = rt.adapter;
+  const detail = [a.description, a.device].filter(Boolean).join(', ');
+  return `${a.name}${detail ? ` [${detail}]` : ''}${a.software ? ', software (CPU)' : ''}`;
+}
+
+export function readSplits(dir: string | undefined, test = true): { dir: string; train: MnistSplit | null; test: MnistSplit | null } {
+  const d = dir ?? defaultMnistDir();
+  return { dir: d, train: loadMnist(d, 'train'), test: test ? loadMnist(d, 'test') : null };
+}
+
+/** Runs a program's main(), printing an error as one line (with the stack under DEBUG). */
+export function run(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code ?? 0;
+    },
+    (e: unknown) => {
+      const err = e as Error;
+      console.error(`error: ${err.message}`);
+      if (process.env.DEBUG) console.error(err.stack);
+      process.exitCode = 1;
+    },
+  );
+}
+
+/** A path with its extension replaced: models/a.safetensors -> models/a.metrics.json */
+export function sibling(path: string, suffix: string): string {
+  return path.replace(/\.safetensors$/, '') + suffix;
+}

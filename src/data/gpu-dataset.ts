@@ -1,0 +1,32 @@
+/**
+ * A split of MNIST on the GPU, uploaded once: images as their raw bytes (four to a
+ * u32 word; 47 MB for the training set, where float32 would not fit one binding)
+ * and labels likewise. prepare_mnist.wgsl gathers, resizes and normalises batches
+ * from it.
+ */
+import type { Runtime, Tensor } from '../gpu/runtime';
+import type { MnistSplit } from './mnist';
+
+export class GpuDataset {
+  private constructor(
+    readonly name: string,
+    readonly count: number,
+    readonly images: Tensor,
+    readonly labels: Tensor,
+  ) {}
+
+  /** Uploads the first `limit` samples of a split (all by default). */
+  static upload(rt: Runtime, name: string, split: MnistSplit, limit = split.count): GpuDataset {
+    const count = Math.min(limit, split.count);
+    const images = packBytes(rt, `${name} images`, split.images.subarray(0, count * 784));
+    const labels = packBytes(rt, `${name} labels`, split.labels.subarray(0, count));
+    return new GpuDataset(name, count, images, labels);
+  }
+}
+
+function packBytes(rt: Runtime, label: string, bytes: Uint8Array): Tensor {
+  const words = new Uint32Array(Math.ceil(bytes.length / 4));
+  new Uint8Array(words.buffer).set(bytes);
+  const buffer = rt.upload(label, words);
+  return { buffer, offset: 0, shape: [words.length], length: words.length };
+}

@@ -1,0 +1,119 @@
+// The trainer end to end on real MNIST: loss falls, K steps agree with the float64
+// reference trainer, a resumed run ends bitwise where an uninterrupted one does,
+// and the same seed gives the same weights.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
+import type { Runtime } from '../../src/gpu/runtime';
+import { SLOTS } from '../../src/model/parameters';
+import { lenet5TrainStep, newAdamState } from '../../src/reference/lenet5';
+import { prepareMnist } from '../../src/reference/ops';
+import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint';
+import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { assertClose, openRuntime } from '../helpers/gpu';
+import { slice, toReference } from '../helpers/lenet5';
+
+const test = suite('trainer');
+let rt: Runtime;
+let train: MnistSplit;
+test.before(async () => {
+  rt = await openRuntime();
+  train = loadMnist(defaultMnistDir(), 'train');
+});
+test.after(() => rt.destroy());
+
+const small: TrainConfig = { ...DEFAULT_CONFIG, limit: 200, batchSize: 32, epochs: 2, logEvery: 2, hflip: true, seed: 7 };
+
+async function runToEnd(t: Trainer): Promise<void> {
+  while (t.where.epoch < t.config.epochs) await t.trainEpoch();
+}
+
+function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+test('a short run on 512 images: the loss falls', async () => {
+  const t = await Trainer.create(rt, { ...DEFAULT_CONFIG, limit: 512, epochs: 3, logEvery: 4 }, train, null);
+  const losses: number[] = [];
+  const epochs = [];
+  for (let e = 0; e < 3; e++) epochs.push(await t.trainEpoch({ onLog: (p) => losses.push(p.loss) }));
+  assert.ok(losses[0] > 2.0, `first logged loss ${losses[0]} should be near ln(10)`);
+  assert.ok(epochs[2]!.trainLoss < 0.75 * epochs[0]!.trainLoss, `train loss ${epochs.map((e) => e!.trainLoss.toFixed(3)).join(' -> ')}`);
+  assert.ok(losses.at(-1)! < losses[0], `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+});
+
+test('K steps without shuffling agree with the float64 reference trainer (every parameter, 1e-4)', async () => {
+  const K = 6;
+  const batch = 16;
+  const config = { ...DEFAULT_CONFIG, limit: K * batch, batchSize: batch, epochs: 1, shuffle: false, seed: 3 };
+  const t = await Trainer.create(rt, config, train, null);
+  const initial = await t.model.readFlat('param');
+  await t.trainEpoch();
+  const gpu = await t.model.readFlat('param');
+
+  const params = toReference(initial);
+  const state = newAdamState(params);
+  for (let k = 0; k < K; k++) {
+    const indices = Uint32Array.from({ length: batch }, (_, i) => k * batch + i);
+    const input = prepareMnist(train.images, indices, new Uint8Array(batch));
+    const labels = Uint32Array.from(indices, (i) => train.labels[i]);
+    lenet5TrainStep(params, state, input, labels, batch);
+  }
+  for (const s of SLOTS) assertClose(`${s.name} after ${K} steps`, slice(gpu, s.name), params[s.name], 0, 1e-4);
+});
+
+test('the same seed gives bitwise the same weights', async () => {
+  const a = await Trainer.create(rt, small, train, null);
+  await runToEnd(a);
+  const b = await Trainer.create(rt, small, train, null);
+  await runToEnd(b);
+  assert.ok(bitwiseEqual(await a.model.readFlat('param'), await b.model.readFlat('param')));
+  const c = await Trainer.create(rt, { ...small, seed: 8 }, train, null);
+  await runToEnd(c);
+  assert.not.ok(bitwiseEqual(await a.model.readFlat('param'), await c.model.readFlat('param')), 'another seed, other weights');
+});
+
+test('a run interrupted mid-epoch and resumed from its checkpoint file ends bitwise as an uninterrupted one', async () => {
+  const whole = await Trainer.create(rt, small, train, null);
+  await runToEnd(whole);
+  const expected = await whole.readState();
+
+  const dir = mkdtempSync(join(tmpdir(), 'lenet-resume-'));
+  try {
+    const first = await Trainer.create(rt, small, train, null);
+    await first.trainEpoch(); // epoch 1 whole
+    let steps = 0;
+    assert.is(await first.trainEpoch({ shouldStop: () => steps++ === 3 }), null); // Ctrl-C 3 steps into epoch 2
+    const w = first.where;
+    assert.equal([w.epoch, w.stepInEpoch], [1, 3]);
+    const path = join(dir, 'run.ckpt.safetensors');
+    await saveCheckpoint(path, { ...(await first.readState()), step: w.step, epoch: w.epoch, seed: small.seed, rngState: w.rngState, config: { stepInEpoch: w.stepInEpoch } });
+
+    const c = await loadCheckpoint(path);
+    const position = { step: c.step, epoch: c.epoch, stepInEpoch: c.config.stepInEpoch as number, rngState: c.rngState };
+    const resumed = await Trainer.create(rt, small, train, null, { flat: c.flat, expAvg: c.expAvg, expAvgSq: c.expAvgSq, position });
+    await runToEnd(resumed);
+    const got = await resumed.readState();
+    assert.is(resumed.where.step, whole.where.step);
+    assert.ok(bitwiseEqual(got.flat, expected.flat), 'weights');
+    assert.ok(bitwiseEqual(got.expAvg, expected.expAvg), 'exp_avg');
+    assert.ok(bitwiseEqual(got.expAvgSq, expected.expAvgSq), 'exp_avg_sq');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the last partial batch is trained on, or dropped with dropLast', async () => {
+  const keep = await Trainer.create(rt, { ...small, epochs: 1 }, train, null);
+  const r = await keep.trainEpoch();
+  assert.is(r!.samples, 200);
+  assert.is(keep.stepsPerEpoch, 7);
+  const drop = await Trainer.create(rt, { ...small, epochs: 1, dropLast: true }, train, null);
+  assert.is((await drop.trainEpoch())!.samples, 192);
+  assert.is(drop.stepsPerEpoch, 6);
+});
+
+test.run();
