@@ -1,29 +1,14 @@
 /**
- * MNIST in the IDX format of LeCun's site (http://yann.lecun.com/exdb/mnist/): a
- * big-endian header (magic, count, then rows and cols for images), then one unsigned
- * byte per pixel or label. Files may be raw or gzipped, as they are distributed.
- * Every check throws an Error that starts with the file's path and says what is
- * wrong, because a bad download otherwise shows up as a silently bad model.
+ * MNIST's IDX files read from disk (parsing is in idx.ts, shared with the page).
+ * Files may be raw or gzipped, as they are distributed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { mnistSplit, type MnistSplit } from './idx';
 
-export interface MnistSplit {
-  /** count*28*28 bytes, row-major, 0 (background) to 255 (ink). */
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  rows: 28;
-  cols: 28;
-}
-
-const IMAGES_MAGIC = 0x00000803; // unsigned byte data, 3 dimensions
-const LABELS_MAGIC = 0x00000801; // unsigned byte data, 1 dimension
-const IMAGES_HEADER = 16;
-const LABELS_HEADER = 8;
-const SIDE = 28;
+export { mnistSplit, parseIdxImages, parseIdxLabels, type MnistSplit } from './idx';
 
 const FILES = {
   train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
@@ -40,34 +25,7 @@ export function loadMnist(dir: string, split: 'train' | 'test'): MnistSplit {
   const names = FILES[split];
   const imagesPath = findFile(join(dir, names.images));
   const labelsPath = findFile(join(dir, names.labels));
-  const { images, count, rows, cols } = parseIdxImages(readIdx(imagesPath), imagesPath);
-  const { labels, count: labelCount } = parseIdxLabels(readIdx(labelsPath), labelsPath);
-  if (labelCount !== count) {
-    throw new Error(`${imagesPath}: has ${count} images but ${labelsPath} has ${labelCount} labels`);
-  }
-  // parseIdxImages has already required 28x28; the casts only tell the type system.
-  return { images, labels, count, rows: rows as 28, cols: cols as 28 };
-}
-
-export function parseIdxImages(bytes: Uint8Array, path: string): { images: Uint8Array; count: number; rows: number; cols: number } {
-  checkHeader(bytes, path, IMAGES_HEADER, IMAGES_MAGIC, 'images');
-  const view = dataView(bytes);
-  const count = view.getUint32(4);
-  const rows = view.getUint32(8);
-  const cols = view.getUint32(12);
-  if (rows !== SIDE || cols !== SIDE) throw new Error(`${path}: images are ${rows}x${cols}, expected ${SIDE}x${SIDE}`);
-  checkSize(bytes, path, IMAGES_HEADER, count, rows * cols, `${count} images of ${rows}x${cols}`);
-  return { images: bytes.subarray(IMAGES_HEADER), count, rows, cols };
-}
-
-export function parseIdxLabels(bytes: Uint8Array, path: string): { labels: Uint8Array; count: number } {
-  checkHeader(bytes, path, LABELS_HEADER, LABELS_MAGIC, 'labels');
-  const count = dataView(bytes).getUint32(4);
-  checkSize(bytes, path, LABELS_HEADER, count, 1, `${count} labels`);
-  const labels = bytes.subarray(LABELS_HEADER);
-  const bad = labels.findIndex((l) => l > 9);
-  if (bad >= 0) throw new Error(`${path}: label ${labels[bad]} at index ${bad} is not a digit 0..9`);
-  return { labels, count };
+  return mnistSplit(readIdx(imagesPath), readIdx(labelsPath), imagesPath, labelsPath);
 }
 
 /** The raw file if it is there, else its .gz twin: raw needs no decompression. */
@@ -90,32 +48,4 @@ function readIdx(path: string): Uint8Array {
     throw new Error(`${path}: gzip data does not decompress (${(err as Error).message})`);
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
-function dataView(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Magic first when there is one: a labels file given as images should say so, not "too short". */
-function checkHeader(bytes: Uint8Array, path: string, headerBytes: number, magic: number, what: string): void {
-  const tooShort = () => new Error(`${path}: ${bytes.length} bytes is too short for an IDX ${what} header (${headerBytes} bytes)`);
-  if (bytes.length < 4) throw tooShort();
-  const found = dataView(bytes).getUint32(0);
-  if (found !== magic) throw new Error(`${path}: wrong magic ${hex(found)}, expected ${hex(magic)} for IDX ${what}`);
-  if (bytes.length < headerBytes) throw tooShort();
-}
-
-/** The file must hold exactly the header plus what the header declares. */
-function checkSize(bytes: Uint8Array, path: string, headerBytes: number, count: number, itemBytes: number, declared: string): void {
-  const expected = headerBytes + count * itemBytes;
-  if (bytes.length < expected) {
-    throw new Error(`${path}: truncated: ${expected - bytes.length} bytes missing (header declares ${declared}, ${expected} bytes in all; file has ${bytes.length})`);
-  }
-  if (bytes.length > expected) {
-    throw new Error(`${path}: ${bytes.length - expected} trailing bytes after the ${declared} the header declares (${expected} bytes expected, file has ${bytes.length})`);
-  }
-}
-
-function hex(x: number): string {
-  return `0x${x.toString(16).padStart(8, '0')}`;
 }

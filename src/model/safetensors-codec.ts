@@ -1,0 +1,208 @@
+/**
+ * The safetensors format (https://github.com/huggingface/safetensors#format): an
+ * 8-byte little-endian u64 N, N bytes of UTF-8 JSON mapping each tensor name to
+ * {dtype, shape, data_offsets: [begin, end]} (relative to the data, which follows
+ * the header) plus an optional "__metadata__" of strings, then the data itself.
+ * Models are saved under PyTorch's state_dict names and shapes, so a file written
+ * here loads with `safetensors.torch.load_file` into the tutorial's module, and back.
+ *
+ * Pure code (no Node or DOM imports): the Node file functions are in safetensors.ts,
+ * and the page decodes a dropped file and encodes its download with the same code.
+ */
+import { FLAT_LENGTH, SLOTS } from './parameters';
+
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+const METADATA_KEY = '__metadata__';
+
+// Tensor bytes are copied as they lie in memory, which is little-endian on every
+// platform Node and WebGPU run on; refuse loudly rather than write swapped floats.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+export function encodeSafetensors(tensors: Map<string, NamedTensor> | [string, NamedTensor][], metadata?: Record<string, string>): Uint8Array {
+  if (!LITTLE_ENDIAN) throw new Error('safetensors: this host is big-endian, which is not supported');
+  const entries = [...tensors];
+  // No prototype, so that a tensor named "__proto__" is just a key.
+  const header: Record<string, unknown> = Object.create(null);
+  if (metadata) header[METADATA_KEY] = checkMetadata(metadata, 'safetensors');
+  let offset = 0;
+  for (const [name, t] of entries) {
+    checkTensor(name, t, header);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  // Spaces pad the JSON so that the data starts on an 8-byte boundary, as the
+  // reference writer does; JSON ignores trailing whitespace.
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  let at = 8 + padded;
+  for (const [, t] of entries) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+function checkTensor(name: string, t: NamedTensor, seen: Record<string, unknown>): void {
+  if (name === METADATA_KEY) throw new Error(`safetensors: "${METADATA_KEY}" cannot name a tensor`);
+  if (Object.hasOwn(seen, name)) throw new Error(`safetensors: tensor "${name}" given twice`);
+  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`safetensors: tensor "${name}" has a bad shape [${t.shape.join(', ')}]`);
+  const n = elements(t.shape);
+  if (n !== t.data.length) throw new Error(`safetensors: tensor "${name}" has ${t.data.length} values, but shape [${t.shape.join(', ')}] holds ${n}`);
+}
+
+export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  if (!LITTLE_ENDIAN) throw new Error('safetensors: this host is big-endian, which is not supported');
+  const { header, dataStart } = readHeader(bytes, path);
+  const metadata = header[METADATA_KEY] === undefined ? {} : checkMetadata(header[METADATA_KEY], path);
+  const entries = Object.entries(header)
+    .filter(([name]) => name !== METADATA_KEY)
+    .map(([name, entry]) => readEntry(name, entry, path))
+    .sort((a, b) => a.begin - b.begin || a.end - b.end);
+  checkLayout(entries, bytes.length - dataStart, path);
+  const tensors = new Map<string, NamedTensor>();
+  for (const e of entries) {
+    // A fresh, aligned copy: the data may start at any byte offset in the file.
+    const data = new Float32Array((e.end - e.begin) / 4);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+    tensors.set(e.name, { shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+function readHeader(bytes: Uint8Array, path: string): { header: Record<string, unknown>; dataStart: number } {
+  if (bytes.length < 8) throw new Error(`${path}: ${bytes.length} bytes is shorter than the 8-byte header length; not a safetensors file`);
+  const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(bytes.length - 8)) {
+    throw new Error(`${path}: header length ${length} is larger than the ${bytes.length - 8} bytes that follow it; truncated, or not a safetensors file`);
+  }
+  const dataStart = 8 + Number(length);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+  } catch (err) {
+    throw new Error(`${path}: header is not valid UTF-8 JSON (${(err as Error).message})`);
+  }
+  if (!isObject(header)) throw new Error(`${path}: header is not a JSON object`);
+  return { header, dataStart };
+}
+
+interface Entry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function readEntry(name: string, entry: unknown, path: string): Entry {
+  const where = `${path}: tensor "${name}"`;
+  if (!isObject(entry)) throw new Error(`${where}: entry is not a JSON object`);
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (dtype === undefined) throw new Error(`${where}: entry has no dtype`);
+  if (shape === undefined) throw new Error(`${where}: entry has no shape`);
+  if (offsets === undefined) throw new Error(`${where}: entry has no data_offsets`);
+  if (dtype !== 'F32') throw new Error(`${where} has dtype ${JSON.stringify(dtype)}; only F32 is supported`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+    throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair [begin, end] with 0 <= begin <= end`);
+  }
+  const [begin, end] = offsets as number[];
+  const needed = elements(shape as number[]) * 4;
+  if (end - begin !== needed) {
+    throw new Error(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but F32 shape [${shape.join(', ')}] needs ${needed}`);
+  }
+  return { name, shape: shape as number[], begin, end };
+}
+
+/** Sorted tensors must tile the data section exactly: no overlaps, no holes, no excess. */
+function checkLayout(entries: Entry[], dataLength: number, path: string): void {
+  let end = 0;
+  for (const e of entries) {
+    if (e.begin < end) throw new Error(`${path}: tensor "${e.name}" at bytes [${e.begin}, ${e.end}] overlaps the tensor before it, which ends at ${end}`);
+    if (e.begin > end) throw new Error(`${path}: tensor "${e.name}" starts at byte ${e.begin}, leaving a hole after byte ${end}`);
+    end = e.end;
+  }
+  if (dataLength < end) {
+    throw new Error(`${path}: truncated file: data section has ${dataLength} bytes, but the tensors end at byte ${end} (${end - dataLength} bytes missing)`);
+  }
+  if (dataLength > end) throw new Error(`${path}: ${dataLength - end} trailing bytes after the last tensor, which ends at byte ${end}`);
+}
+
+function checkMetadata(metadata: unknown, source: string): Record<string, string> {
+  if (!isObject(metadata) || !Object.values(metadata).every((v) => typeof v === 'string')) {
+    throw new Error(`${source}: "${METADATA_KEY}" must map strings to strings`);
+  }
+  return metadata as Record<string, string>;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isCount(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0;
+}
+
+function elements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The model's tensors under their PyTorch names and shapes (with a prefix, e.g. for Adam's moments). */
+export function tensorsFromFlat(flat: Float32Array, prefix = ''): [string, NamedTensor][] {
+  if (flat.length !== FLAT_LENGTH) throw new Error(`${prefix || 'model '}buffer has ${flat.length} values, expected ${FLAT_LENGTH}`);
+  return SLOTS.map((s) => [prefix + s.name, { shape: [...s.shape], data: flat.subarray(s.offset, s.offset + s.length) }]);
+}
+
+/** A flat buffer (padding zero) from the prefixed model tensors; each must be there with its exact shape. */
+export function flatFromTensors(tensors: ReadonlyMap<string, NamedTensor>, path: string, prefix = ''): Float32Array {
+  const missing = SLOTS.map((s) => prefix + s.name).filter((name) => !tensors.has(name));
+  if (missing.length) throw new Error(`${path}: missing ${plural(missing.length, 'tensor')} ${listNames(missing)}`);
+  const flat = new Float32Array(FLAT_LENGTH);
+  for (const s of SLOTS) {
+    const t = tensors.get(prefix + s.name)!;
+    const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
+    if (!same) throw new Error(`${path}: tensor "${prefix + s.name}" has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+    flat.set(t.data, s.offset);
+  }
+  return flat;
+}
+
+/** Rejects tensors outside `expected`, naming them. */
+export function rejectExtraTensors(tensors: ReadonlyMap<string, NamedTensor>, expected: ReadonlySet<string>, path: string, hint = ''): void {
+  const extra = [...tensors.keys()].filter((name) => !expected.has(name));
+  if (extra.length) throw new Error(`${path}: unexpected ${plural(extra.length, 'tensor')} ${listNames(extra)}${hint}`);
+}
+
+export function listNames(names: string[], max = 6): string {
+  const shown = names.slice(0, max).map((n) => `"${n}"`).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+function plural(n: number, word: string): string {
+  return n === 1 ? word : `${word}s`;
+}
+
+const MODEL_NAMES: ReadonlySet<string> = new Set(SLOTS.map((s) => s.name));
+
+/**
+ * A model file's weights in the flat layout: exactly the ten tensors of a saved
+ * model (a checkpoint, or any other file, is refused with a message saying so).
+ */
+export function decodeModel(bytes: Uint8Array, name: string): { flat: Float32Array; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
+  rejectExtraTensors(tensors, MODEL_NAMES, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
+  return { flat: flatFromTensors(tensors, name), metadata };
+}
+
+/** A model's weights as a safetensors file, under PyTorch's names and shapes. */
+export function encodeModel(flat: Float32Array, metadata?: Record<string, string>): Uint8Array {
+  return encodeSafetensors(tensorsFromFlat(flat), metadata);
+}
