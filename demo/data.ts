@@ -1,0 +1,97 @@
+/**
+ * MNIST for the page: the gzipped IDX files that build.mjs puts in dist/demo/data,
+ * fetched with progress, gunzipped with the browser's DecompressionStream and parsed
+ * by src/data/idx.ts, the parser the Node loader uses.
+ */
+import { mnistSplit, type MnistSplit } from '../src/data/idx';
+
+const FILES = {
+  train: { images: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' },
+  test: { images: 't10k-images-idx3-ubyte.gz', labels: 't10k-labels-idx1-ubyte.gz' },
+} as const;
+
+export interface Progress {
+  loaded: number;
+  /** 0 while unknown. */
+  total: number;
+}
+
+/** Both splits; `onProgress` gets the bytes downloaded so far over all four files. */
+export async function fetchMnist(base: URL, onProgress?: (p: Progress) => void): Promise<{ train: MnistSplit; test: MnistSplit }> {
+  const names = [FILES.train.images, FILES.train.labels, FILES.test.images, FILES.test.labels];
+  const progress = names.map(() => ({ loaded: 0, total: 0 }));
+  const report = () => onProgress?.({ loaded: sum(progress.map((p) => p.loaded)), total: sum(progress.map((p) => p.total)) });
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
+    names.map((name, i) =>
+      fetchIdx(new URL(name, base), (p) => {
+        progress[i] = p;
+        report();
+      }),
+    ),
+  );
+  return {
+    train: mnistSplit(trainImages, trainLabels, names[0], names[1]),
+    test: mnistSplit(testImages, testLabels, names[2], names[3]),
+  };
+}
+
+/**
+ * One IDX file's bytes. It is gunzipped here if it starts with gzip's magic 1f 8b:
+ * a server that sends .gz files with Content-Encoding: gzip has the browser do it
+ * already, and the bytes then start with the IDX magic.
+ */
+export async function fetchIdx(url: URL, onProgress?: (p: Progress) => void): Promise<Uint8Array> {
+  const name = url.pathname.split('/').pop() ?? String(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new Error(`downloading ${name} failed: ${(err as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`downloading ${name} failed: HTTP ${response.status} ${response.statusText}`.trim());
+  const bytes = await readBody(response, name, onProgress);
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (err) {
+    throw new Error(`${name}: gzip data does not decompress (${(err as Error).message})`);
+  }
+}
+
+async function readBody(response: Response, name: string, onProgress?: (p: Progress) => void): Promise<Uint8Array<ArrayBuffer>> {
+  const total = Number(response.headers.get('content-length') ?? 0);
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      // With Content-Encoding the header counts compressed bytes: never report more than all.
+      onProgress?.({ loaded, total: Math.max(total, loaded) });
+    }
+  } catch (err) {
+    throw new Error(`downloading ${name} failed after ${loaded} bytes: ${(err as Error).message}`);
+  }
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The first `count` samples of a split (views, no copy). */
+export function firstOf(split: MnistSplit, count: number): MnistSplit {
+  const n = Math.min(split.count, count);
+  return { ...split, images: split.images.subarray(0, n * 784), labels: split.labels.subarray(0, n), count: n };
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,412 @@
+/**
+ * The page: shows a Session (session.ts) and turns clicks, strokes and dropped files
+ * into its calls. window.lenet exposes the same calls and state for automation.
+ */
+import { renderChart } from '../src/chart/chart';
+import { CLASSES } from '../src/model/lenet5';
+import { DrawingPad, showDigit } from './pad';
+import { DEFAULT_OPTIONS, Session, type TrainOptions } from './session';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+};
+
+const form = $<HTMLFormElement>('recipe');
+const buttons = { start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), reset: $<HTMLButtonElement>('reset') };
+
+// ------------------------------------------------------------ messages
+
+let messageText: string | null = null;
+
+/** One message at a time, with an optional action (e.g. retry a download). */
+function showMessage(text: string, kind: 'error' | 'info', action?: { label: string; run: () => void }): void {
+  messageText = text;
+  const box = $('message');
+  box.hidden = false;
+  box.className = `message ${kind}`;
+  $('message-text').textContent = text;
+  const button = $<HTMLButtonElement>('message-action');
+  button.hidden = !action;
+  button.textContent = action?.label ?? '';
+  button.onclick = action
+    ? () => {
+        hideMessage();
+        action.run();
+      }
+    : null;
+}
+
+function hideMessage(): void {
+  messageText = null;
+  $('message').hidden = true;
+}
+
+$('message-close').addEventListener('click', hideMessage);
+
+// ------------------------------------------------------------ the session and its view
+
+const session = new Session({
+  changed: scheduleRender,
+  weightsChanged: () => void predictDrawing(),
+  notice: showMessage,
+});
+
+let renderTimer: number | null = null;
+let lastRender = 0;
+let renderedPhase = '';
+
+/** A new phase shows at once; new metrics at most a few times a second, however often they come. */
+function scheduleRender(): void {
+  if (session.phase !== renderedPhase) {
+    if (renderTimer !== null) window.clearTimeout(renderTimer);
+    renderTimer = null;
+    render();
+    return;
+  }
+  if (renderTimer !== null) return;
+  const wait = Math.max(0, 200 - (performance.now() - lastRender));
+  renderTimer = window.setTimeout(() => {
+    renderTimer = null;
+    render();
+  }, wait);
+}
+
+const PHASES: Record<string, string> = {
+  starting: 'Looking for WebGPU…',
+  'no-gpu': 'No WebGPU',
+  preparing: 'Preparing: uploading the images, compiling the kernels…',
+  training: 'Training…',
+  pausing: 'Pausing after the steps already queued…',
+  paused: 'Paused',
+  done: 'Done',
+  reconnecting: 'Reopening the GPU…',
+};
+
+function render(): void {
+  const { phase, stats, adapter } = session;
+  renderedPhase = phase;
+  lastRender = performance.now();
+  const a = $('adapter');
+  if (adapter) {
+    // The page cannot tell the backend, so the engine's name ends in "(browser)": leave that out.
+    const name = adapter.name.replace(/ \(browser\)$/, '');
+    a.textContent = `WebGPU adapter: ${name}${adapter.software ? ' (software, on the CPU: training is slow)' : ''}`;
+    a.className = 'adapter ok';
+  } else if (phase === 'no-gpu') {
+    a.textContent = 'No WebGPU: this page needs it to train and to predict.';
+    a.className = 'adapter bad';
+  }
+
+  const ready = adapter !== null && session.dataState === 'ready' && !['starting', 'no-gpu', 'reconnecting', 'preparing'].includes(phase);
+  const running = session.running;
+  buttons.start.disabled = !ready || running;
+  buttons.start.textContent = phase === 'paused' ? 'Resume' : phase === 'done' ? 'Train again' : 'Start';
+  buttons.pause.disabled = phase !== 'training';
+  buttons.reset.disabled = running ? phase !== 'training' : !(session.hasModel || session.history.steps.length > 0);
+  // A run keeps its recipe until it is reset.
+  const locked = running || phase === 'paused';
+  for (const field of Array.from(form.querySelectorAll('input'))) field.disabled = locked;
+  $('phase').textContent = PHASES[phase] ?? '';
+
+  const total = stats.epochs * stats.stepsPerEpoch;
+  const progress = $<HTMLProgressElement>('progress');
+  progress.value = total ? Math.min(1, (stats.epoch * stats.stepsPerEpoch + stats.stepInEpoch) / total) : 0;
+
+  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(2)}%`);
+  $('stat-epoch').textContent = stats.epochs ? `${Math.min(stats.epoch + (phase === 'done' ? 0 : 1), stats.epochs)} / ${stats.epochs}` : '–';
+  $('stat-step').textContent = total ? `${stats.step} / ${total}` : '–';
+  $('stat-loss').textContent = stats.lastLoss === null ? '–' : stats.lastLoss.toFixed(4);
+  $('stat-train-acc').textContent = pct(stats.lastTrainAccuracy);
+  $('stat-test-acc').textContent = pct(stats.testAccuracy);
+  $('stat-speed').textContent = stats.imagesPerSecond === null ? '–' : stats.imagesPerSecond.toFixed(0);
+
+  $('chart').innerHTML = renderChart(session.history, { width: 900, height: 330 });
+  $('epochs').replaceChildren(
+    ...session.history.epochs.map((e) => {
+      const li = document.createElement('li');
+      li.textContent = `Epoch ${e.epoch}: test accuracy ${pct(e.testAccuracy ?? null)}, test loss ${e.testLoss?.toFixed(4)} (train: ${pct(e.trainAccuracy)}, loss ${e.trainLoss.toFixed(4)})`;
+      return li;
+    }),
+  );
+
+  $('model-source').textContent = session.modelSource
+    ? `Model: ${session.modelSource}.`
+    : 'No model yet: train one, or load one saved by npm run train:node.';
+  $<HTMLButtonElement>('download').disabled = !session.hasModel;
+}
+
+// ------------------------------------------------------------ training
+
+const NUMBERS = { epochs: 'Epochs', batchSize: 'Batch size', lr: 'Learning rate', limit: 'Training images', testLimit: 'Test images' } as const;
+
+function input(name: string): HTMLInputElement {
+  return form.elements.namedItem(name) as HTMLInputElement;
+}
+
+function readOptions(): TrainOptions {
+  const o: TrainOptions = { ...DEFAULT_OPTIONS, hflip: input('hflip').checked };
+  for (const [name, label] of Object.entries(NUMBERS)) {
+    const value = input(name).valueAsNumber;
+    if (!Number.isFinite(value)) throw new Error(`${label}: "${input(name).value}" is not a number`);
+    o[name as keyof typeof NUMBERS] = value;
+  }
+  return o;
+}
+
+function writeOptions(o: Partial<TrainOptions>): void {
+  for (const name of Object.keys(NUMBERS) as (keyof typeof NUMBERS)[]) if (o[name] !== undefined) input(name).value = String(o[name]);
+  if (o.hflip !== undefined) input('hflip').checked = o.hflip;
+}
+
+/** Start or resume, as the button does; resolves when training stops. */
+async function start(): Promise<void> {
+  try {
+    const options = session.phase === 'paused' && session.options ? session.options : readOptions();
+    if (messageText) hideMessage();
+    await session.train(options);
+  } catch (err) {
+    showMessage(`Training stopped: ${(err as Error).message}`, 'error');
+    throw err;
+  }
+}
+
+buttons.start.addEventListener('click', () => void start().catch(() => {}));
+buttons.pause.addEventListener('click', () => void session.pause());
+buttons.reset.addEventListener('click', () => void session.reset());
+
+// ------------------------------------------------------------ drawing and predicting
+
+const bars = $('bars');
+bars.replaceChildren(
+  ...Array.from({ length: CLASSES }, (_, digit) => {
+    const li = document.createElement('li');
+    li.innerHTML = `<span class="digit">${digit}</span><span class="bar"><span></span></span><span class="value"></span>`;
+    return li;
+  }),
+);
+
+let drawn: number[] | null = null;
+let drawing: Promise<void> = Promise.resolve();
+let predicting = false;
+let again = false;
+
+/** Predicts the drawing; while a prediction runs, the latest strokes wait for the next one. */
+function predictDrawing(): Promise<void> {
+  if (predicting) {
+    again = true;
+    return drawing;
+  }
+  predicting = true;
+  drawing = (async () => {
+    try {
+      do {
+        again = false;
+        const digit = pad.digit();
+        showDigit($<HTMLCanvasElement>('seen'), digit);
+        if (!digit || !session.hasModel || !session.adapter) {
+          drawn = null;
+          showBars(null, !session.adapter ? 'Predictions need WebGPU.' : !session.hasModel ? 'Train or load a model to see what it makes of your digit.' : 'Draw a digit in the box.');
+          continue;
+        }
+        const [p] = await session.predict([digit]);
+        drawn = Array.from(p);
+        if (!again) showBars(drawn);
+      } while (again);
+    } catch (err) {
+      drawn = null;
+      showBars(null, `Could not predict: ${(err as Error).message}`);
+    } finally {
+      predicting = false;
+    }
+  })();
+  return drawing;
+}
+
+const pad = new DrawingPad($<HTMLCanvasElement>('pad'), () => void predictDrawing());
+$('clear').addEventListener('click', () => pad.clear());
+
+function showBars(p: number[] | null, note?: string): void {
+  const best = p ? p.indexOf(Math.max(...p)) : -1;
+  Array.from(bars.children).forEach((li, digit) => {
+    li.classList.toggle('best', digit === best);
+    (li.querySelector('.bar > span') as HTMLElement).style.width = `${p ? 100 * p[digit] : 0}%`;
+    li.querySelector('.value')!.textContent = p ? `${(100 * p[digit]).toFixed(1)}%` : '';
+  });
+  $('guess').textContent = p ? `It looks like a ${best} (${(100 * p[best]).toFixed(1)}%).` : (note ?? '');
+  $('guess').dataset.digit = p ? String(best) : '';
+}
+
+// ------------------------------------------------------------ model files
+
+async function loadModel(bytes: Uint8Array, name: string): Promise<void> {
+  try {
+    await session.loadModel(bytes, name);
+    showMessage(`Loaded the model ${name}.`, 'info');
+  } catch (err) {
+    showMessage(`Could not load the model: ${(err as Error).message}`, 'error');
+    throw err;
+  }
+}
+
+async function loadFile(file: File): Promise<void> {
+  await loadModel(new Uint8Array(await file.arrayBuffer()), file.name).catch(() => {});
+}
+
+const picker = $<HTMLInputElement>('model-file');
+picker.addEventListener('change', () => {
+  const file = picker.files?.[0];
+  picker.value = ''; // the same file again is a new choice
+  if (file) void loadFile(file);
+});
+
+// Drag and drop anywhere on the page.
+const hasFiles = (e: DragEvent) => e.dataTransfer?.types.includes('Files') ?? false;
+document.addEventListener('dragover', (e) => {
+  if (!hasFiles(e)) return;
+  e.preventDefault();
+  $('drop').hidden = false;
+});
+document.addEventListener('dragleave', (e) => {
+  if (e.relatedTarget === null) $('drop').hidden = true;
+});
+document.addEventListener('drop', (e) => {
+  $('drop').hidden = true;
+  const file = e.dataTransfer?.files[0];
+  if (!file) return;
+  e.preventDefault();
+  void loadFile(file);
+});
+
+$('download').addEventListener('click', async () => {
+  try {
+    const bytes = await session.modelFile();
+    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'lenet5-page.safetensors';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    showMessage(`Could not save the model: ${(err as Error).message}`, 'error');
+  }
+});
+
+// ------------------------------------------------------------ start-up
+
+const MB = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+async function loadData(): Promise<void> {
+  const status = $('data-status');
+  status.textContent = 'Downloading MNIST…';
+  try {
+    await session.loadData(new URL('data/', document.baseURI), (p) => {
+      status.textContent = `Downloading MNIST… ${MB(p.loaded)}${p.total ? ` of ${MB(p.total)}` : ''} MB`;
+    });
+    const { train, test } = session.data!;
+    status.textContent = `MNIST: ${train.count.toLocaleString('en')} training and ${test.count.toLocaleString('en')} test images.`;
+  } catch (err) {
+    status.textContent = 'MNIST could not be downloaded.';
+    showMessage(`The MNIST data could not be downloaded: ${(err as Error).message}. Drawing with a loaded model still works.`, 'error', {
+      label: 'Retry download',
+      run: () => void loadData(),
+    });
+  }
+}
+
+async function openGpu(): Promise<void> {
+  try {
+    await session.openGpu();
+  } catch (err) {
+    showMessage((err as Error).message, 'error');
+    return;
+  }
+  // CPU adapters train at about a hundred images a second: start the form with a
+  // recipe that finishes in minutes (0 still means all).
+  if (session.adapter?.software && input('limit').value === '0' && input('testLimit').value === '0') {
+    writeOptions({ limit: 6000, testLimit: 2000 });
+    $('recipe-note').textContent = 'On a CPU adapter the form starts with 6,000 training and 2,000 test images, so that an epoch takes about a minute; 0 means all.';
+  }
+}
+
+const ready = Promise.all([openGpu(), loadData()]).then(() => undefined);
+render();
+
+// ------------------------------------------------------------ automation
+
+const api = {
+  /** Resolves once the GPU and the data have been tried (whatever came of it). */
+  ready,
+  get adapter() {
+    return session.adapter;
+  },
+  get state() {
+    return session.phase;
+  },
+  get dataState() {
+    return session.dataState;
+  },
+  get hasModel() {
+    return session.hasModel;
+  },
+  get epoch() {
+    return session.stats.epoch;
+  },
+  get step() {
+    return session.stats.step;
+  },
+  get lastLoss() {
+    return session.stats.lastLoss;
+  },
+  get lastTrainAccuracy() {
+    return session.stats.lastTrainAccuracy;
+  },
+  get testAccuracy() {
+    return session.stats.testAccuracy;
+  },
+  get imagesPerSecond() {
+    return session.stats.imagesPerSecond;
+  },
+  /** Every metrics read of the run: step, loss, accuracy and time (ms). */
+  get log() {
+    return session.log.map((e) => ({ ...e }));
+  },
+  get epochs() {
+    return session.history.epochs.map((e) => ({ ...e }));
+  },
+  /** The message the page shows, if any. */
+  get message() {
+    return messageText;
+  },
+  /** Starts (or resumes) training as the Start button does, with these form values; resolves when it stops. */
+  train(options: Partial<TrainOptions> = {}): Promise<void> {
+    if (session.phase !== 'paused') writeOptions(options);
+    return start();
+  },
+  pause: () => session.pause(),
+  reset: () => session.reset(),
+  /** The ten probabilities for a 28x28 MNIST digit (bytes 0..255, white ink on black). */
+  async predict(pixels: ArrayLike<number>): Promise<number[]> {
+    if (pixels.length !== 784) throw new Error(`predict: expected 28x28 = 784 pixels, got ${pixels.length}`);
+    const [p] = await session.predict([Uint8Array.from(pixels)]);
+    return Array.from(p);
+  },
+  /** Loads a .safetensors model as the file picker does (a bad one rejects and shows a message). */
+  loadModel: (bytes: ArrayLike<number> | ArrayBuffer, name = 'model.safetensors') =>
+    loadModel(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : Uint8Array.from(bytes), name),
+  /** The probabilities shown for the drawing, once the predictions in flight are done (null: none). */
+  async drawing(): Promise<number[] | null> {
+    await drawing;
+    return drawn;
+  },
+  /** Destroys the GPU device, to see the page recover. */
+  loseDevice: () => session.loseDevice(),
+};
+
+declare global {
+  interface Window {
+    lenet: typeof api;
+  }
+}
+window.lenet = api;

@@ -1,0 +1,41 @@
+// npm run demo: serves the page that build.mjs put in dist/demo (with its MNIST
+// data) on http://localhost:PORT.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { nonNegativeInt } from './shared/args';
+import { run } from './shared/common';
+import { serveStatic } from './shared/serve';
+
+const HELP = `usage: npm run demo -- [--port N] [--host ADDRESS]
+
+Serves the browser demo (dist/demo, built by npm run build) on http://localhost:PORT.
+Open it in a browser with WebGPU: train LeNet-5 on MNIST in the page, draw digits,
+load models saved by npm run train:node.
+
+  --port N        port (default 8080; 0 picks a free one)
+  --host ADDRESS  address to listen on (default 127.0.0.1: this machine only)`;
+
+async function main(): Promise<number | void> {
+  const { values: o } = parseArgs({
+    options: {
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = nonNegativeInt(o.port!, '--port');
+  if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
+  // dist/cli/demo.js serves dist/demo, wherever it is run from.
+  const root = fileURLToPath(new URL('../demo/', import.meta.url));
+  if (!existsSync(`${root}/index.html`)) throw new Error(`${root} has no page: build it first with npm run build`);
+  const server = await serveStatic(root, port, o.host!);
+  console.log(`LeNet-5 demo: ${server.url}  (serving ${root}; Ctrl-C stops)`);
+  process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
+}
+
+run(main);
