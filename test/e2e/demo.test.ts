@@ -3,8 +3,9 @@
 // an adapter, refuses a bad model file readably, predicts with the fixture model as the
 // Node engine does, reads digits drawn with mouse strokes, trains with the loss
 // falling while the page stays responsive (pause and resume included), downloads a
-// model Node can load, and recovers from a lost device and from a failed download.
-// A screenshot after training goes to test-artifacts/demo.png.
+// model Node can load, recovers from a lost device and from a failed download, and
+// says how to get WebGPU where there is none. A screenshot after training goes to
+// test-artifacts/demo.png.
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { suite } from 'uvu';
@@ -234,6 +235,24 @@ test('a failed data download is shown, and Retry recovers without a reload', asy
   await second.waitForFunction(() => window.lenet.dataState === 'ready', null, { timeout: 30_000 });
   await second.waitForFunction(() => !(document.getElementById('start') as HTMLButtonElement).disabled, null, { timeout: 5_000 });
   await second.close();
+});
+
+test('without WebGPU the page says so, and how to get it', async () => {
+  const other = await browser.context.newPage();
+  other.on('pageerror', (e) => pageErrors.push(e.message));
+  await other.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await other.goto(server.url);
+  await other.waitForFunction(() => window.lenet !== undefined);
+  await other.evaluate(() => window.lenet.ready);
+  assert.is(await other.evaluate(() => window.lenet.state), 'no-gpu');
+  assert.match((await other.textContent('#adapter')) ?? '', /^No WebGPU/);
+  const text = (await other.textContent('#message-text')) ?? '';
+  assert.match(text, /This browser has no WebGPU\. Use a current Chrome or Edge/);
+  assert.match(text, /--enable-unsafe-webgpu/);
+  assert.ok(await other.isDisabled('#start'), 'no training without WebGPU');
+  mkdirSync('test-artifacts', { recursive: true });
+  await other.screenshot({ path: 'test-artifacts/demo-no-webgpu.png' });
+  await other.close();
 });
 
 test('no uncaught errors in the page', () => {
