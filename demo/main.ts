@@ -379,7 +379,7 @@ const api = {
   get message() {
     return messageText;
   },
-  /** Starts (or resumes) training as the Start button does, with these form values; resolves when it stops. */
+  /** Starts training as the Start button does, with these form values (a paused run resumes with its own); resolves when it stops. */
   train(options: Partial<TrainOptions> = {}): Promise<void> {
     if (session.phase !== 'paused') writeOptions(options);
     return start();
