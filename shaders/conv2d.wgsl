@@ -1,23 +1,28 @@
 // 2-D convolution, stride 1, no padding, NCHW; weight is [C_OUT, C_IN, K, K] as in
-// PyTorch, and OH = H - K + 1, OW = W - K + 1.
+// PyTorch, and OH = H - K + 1, OW = W - K + 1. With t = (ci, ky, kx) one of the
+// C_IN*K*K taps and p = (y, x) a position:
 //
-//   forward          output[n,co,y,x]     = bias[co] + sum_{ci,ky,kx} weight[co,ci,ky,kx] * input[n,ci,y+ky,x+kx]
-//   backward_input   dinput[n,ci,y,x]     = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
-//                                           (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
-//   backward_weight  partial[n,co,ci,ky,kx] = sum_{y,x} doutput[n,co,y,x] * input[n,ci,y+ky,x+kx]
-//   reduce_weight    dweight[co,ci,ky,kx]  = sum_n partial[n,co,ci,ky,kx]
-//   backward_bias    dbias[co]            = sum_n (sum_{y,x} doutput[n,co,y,x])
+//   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * input[n, ci, y+ky, x+kx]
+//   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
+//                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
+//   backward_weight  partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
+//   reduce_weight    dweight[co,t]     = sum_n partial[n,co,t]
+//   backward_bias    dbias[co]         = sum_n (sum_p doutput[n,co,p])
 //
-// Every result is computed whole by one invocation (a gather) and sums run in a fixed
-// order, so results are bitwise reproducible without atomics; gradients are written,
-// not accumulated. Batch sums add one image's partial sum at a time, which keeps
-// float32 rounding near that of a sum over one image, and lets backward_weight run
-// one invocation per (image, co, ci) instead of only C_OUT * C_IN.
+// Each is a matrix product over an implicit im2col matrix (nothing is copied). One
+// invocation computes a 4x4 block of its result in four vec4 accumulators: 4
+// channels by 4 columns of a row (forward, backward_input), or 4 channels by 4 taps
+// (backward_weight). No arrays, no
+// workgroup memory, no barriers: on CPU adapters (llvmpipe, SwiftShader) registers are
+// what is fast, and on GPUs it is a plain register-blocked product. Blocks past the
+// edge clamp their loads and skip their writes.
 //
-// The layer's sizes are override constants, so loops have fixed trip counts once the
-// pipeline is made and the compiler unrolls them. Each invocation computes a small
-// block in registers (CB channels x XB columns) and reuses every load across it: on
-// CPU adapters this register blocking, with no workgroup barriers, is what pays.
+// Every result is computed whole by one invocation in a fixed order: bitwise
+// reproducible without atomics; gradients are written, not accumulated. Batch sums
+// add one image's sum at a time (reduce_weight, backward_bias), which keeps float32
+// rounding near that of a sum over one image and spreads backward_weight over
+// batch x blocks invocations. Layer sizes are override constants: the loops have
+// fixed trip counts once the pipeline is made.
 
 override WG: u32 = 64;
 override C_IN: u32;
@@ -25,15 +30,9 @@ override C_OUT: u32;
 override H: u32;
 override W: u32;
 override K: u32;
-// Block per invocation: XB output columns (divides OW) by CB channels (divides the
-// channels it blocks over); at most MAX_XB and MAX_CB.
-override XB: u32 = 1u;
-override CB: u32 = 1u;
 
-const MAX_XB: u32 = 8u;
-const MAX_CB: u32 = 8u;
-const MAX_K: u32 = 8u;
-const MAX_ROW: u32 = MAX_XB + MAX_K - 1u;
+// backward_weight keeps its taps in named registers, up to this many.
+const MAX_K: u32 = 5u;
 
 struct Params {
   batch: u32,
@@ -51,127 +50,197 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
 
+const LANES = vec4u(0u, 1u, 2u, 3u);
+
 fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
   return id.x + id.y * groups.x * WG;
 }
 
 fn out_h() -> u32 { return H - K + 1u; }
 fn out_w() -> u32 { return W - K + 1u; }
+fn taps() -> u32 { return C_IN * K * K; }
+fn blocks(n: u32) -> u32 { return (n + 3u) / 4u; }
 
-// One invocation: image n, output row y, columns x0..x0+XB-1, channels co0..co0+CB-1.
+// A 4x4 block: rows r0..r0+3 of one matrix by columns c0..c0+3 of another.
+struct Acc { r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f }
+
+fn fma_block(acc: ptr<function, Acc>, a: vec4f, c: vec4f) {
+  (*acc).r0 += a.x * c;
+  (*acc).r1 += a.y * c;
+  (*acc).r2 += a.z * c;
+  (*acc).r3 += a.w * c;
+}
+
+fn row_of(acc: Acc, r: u32) -> vec4f {
+  switch r {
+    case 0u: { return acc.r0; }
+    case 1u: { return acc.r1; }
+    case 2u: { return acc.r2; }
+    default: { return acc.r3; }
+  }
+}
+
+// Block (image n, channels co0..co0+3, row y, columns x0..x0+3). Along a kernel row
+// the four inputs a block needs slide by one column per tap, so each tap loads one
+// new input (and four weights) for its 16 multiply-adds.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
-  let xblocks = ow / XB;
-  let cblocks = C_OUT / CB;
+  let xblocks = blocks(ow);
+  let cblocks = blocks(C_OUT);
   let i = invocation_index(id, groups);
   if (i >= params.batch * cblocks * oh * xblocks) { return; }
-  let x0 = (i % xblocks) * XB;
+  let x0 = (i % xblocks) * 4u;
   let y = (i / xblocks) % oh;
-  let co0 = ((i / (xblocks * oh)) % cblocks) * CB;
+  let co0 = ((i / (xblocks * oh)) % cblocks) * 4u;
   let n = i / (xblocks * oh * cblocks);
 
-  var acc: array<f32, MAX_CB * MAX_XB>;
-  for (var c = 0u; c < CB; c++) {
-    for (var j = 0u; j < XB; j++) { acc[c * XB + j] = bias[co0 + c]; }
-  }
-  var row: array<f32, MAX_ROW>;
+  let w = min(co0 + LANES, vec4u(C_OUT - 1u)) * taps();
+  var acc = Acc();
+  var t = 0u;
   for (var ci = 0u; ci < C_IN; ci++) {
     for (var ky = 0u; ky < K; ky++) {
-      let in_base = ((n * C_IN + ci) * H + y + ky) * W + x0;
-      for (var t = 0u; t < XB + K - 1u; t++) { row[t] = input[in_base + t]; }
-      for (var c = 0u; c < CB; c++) {
-        let w_base = ((co0 + c) * C_IN + ci) * K * K + ky * K;
-        for (var kx = 0u; kx < K; kx++) {
-          let w = weight[w_base + kx];
-          for (var j = 0u; j < XB; j++) { acc[c * XB + j] += w * row[j + kx]; }
-        }
+      // Columns past the row's end (a ragged last block) read its last pixel: their
+      // results are never written.
+      let row = ((n * C_IN + ci) * H + y + ky) * W;
+      let last = row + W - 1u;
+      let x = min(row + x0 + LANES, vec4u(last));
+      var c = vec4f(input[x.x], input[x.y], input[x.z], input[x.w]);
+      for (var kx = 0u; kx < K; kx++) {
+        let a = vec4f(weight[w.x + t], weight[w.y + t], weight[w.z + t], weight[w.w + t]);
+        fma_block(&acc, a, c);
+        c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
+        t++;
       }
     }
   }
-  for (var c = 0u; c < CB; c++) {
-    let out_base = ((n * C_OUT + co0 + c) * oh + y) * ow + x0;
-    for (var j = 0u; j < XB; j++) { output[out_base + j] = acc[c * XB + j]; }
+  for (var r = 0u; r < 4u; r++) {
+    let co = co0 + r;
+    let v = row_of(acc, r) + bias[min(co, C_OUT - 1u)];
+    for (var j = 0u; j < 4u; j++) {
+      if (co < C_OUT && x0 + j < ow) { output[((n * C_OUT + co) * oh + y) * ow + x0 + j] = v[j]; }
+    }
   }
 }
 
-// One invocation: image n, input row y, columns x0..x0+XB-1 (XB divides W), input
-// channels ci0..ci0+CB-1 (CB divides C_IN).
+// The doutput value at column ox of an output row, or 0 off the row.
+fn dout_at(row: u32, ox: i32, ow: u32) -> f32 {
+  let v = doutput[row + u32(clamp(ox, 0, i32(ow) - 1))];
+  return select(0.0, v, ox >= 0 && ox < i32(ow));
+}
+
+// Block (image n, input channels ci0..ci0+3, row y, columns x0..x0+3). Output rows
+// y - ky that do not exist are skipped whole; along a kernel row the four doutput
+// values slide by one column per tap, so each tap loads one (and four weights).
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
-  let xblocks = W / XB;
-  let cblocks = C_IN / CB;
+  let xblocks = blocks(W);
+  let cblocks = blocks(C_IN);
   let i = invocation_index(id, groups);
   if (i >= params.batch * cblocks * H * xblocks) { return; }
-  let x0 = (i % xblocks) * XB;
+  let x0 = (i % xblocks) * 4u;
   let y = (i / xblocks) % H;
-  let ci0 = ((i / (xblocks * H)) % cblocks) * CB;
+  let ci0 = ((i / (xblocks * H)) % cblocks) * 4u;
   let n = i / (xblocks * H * cblocks);
 
-  var acc: array<f32, MAX_CB * MAX_XB>;
-  var row: array<f32, MAX_ROW>;
+  let w = min(ci0 + LANES, vec4u(C_IN - 1u)) * K * K;
+  let x = i32(x0);
+  var acc = Acc();
   for (var co = 0u; co < C_OUT; co++) {
+    let w_co = co * taps();
     for (var ky = 0u; ky < K; ky++) {
-      // Output row y - ky, if it exists.
       if (ky > y || y - ky >= oh) { continue; }
-      // row[t] = doutput[n, co, y-ky, x0 + t - (K-1)], zero outside the output.
-      let out_base = ((n * C_OUT + co) * oh + y - ky) * ow;
-      for (var t = 0u; t < XB + K - 1u; t++) {
-        let ox = i32(x0 + t) - i32(K - 1u);
-        row[t] = select(0.0, doutput[out_base + u32(max(ox, 0))], ox >= 0 && ox < i32(ow));
-      }
-      for (var c = 0u; c < CB; c++) {
-        let w_base = (co * C_IN + ci0 + c) * K * K + ky * K;
-        for (var kx = 0u; kx < K; kx++) {
-          let w = weight[w_base + kx];
-          for (var j = 0u; j < XB; j++) { acc[c * XB + j] += w * row[j + K - 1u - kx]; }
-        }
+      let row = ((n * C_OUT + co) * oh + y - ky) * ow;
+      // c[j] = doutput[.., x0 + j - kx], starting at kx = 0.
+      var c = vec4f(dout_at(row, x, ow), dout_at(row, x + 1, ow), dout_at(row, x + 2, ow), dout_at(row, x + 3, ow));
+      for (var kx = 0u; kx < K; kx++) {
+        let tap = w_co + ky * K + kx;
+        let a = vec4f(weight[w.x + tap], weight[w.y + tap], weight[w.z + tap], weight[w.w + tap]);
+        fma_block(&acc, a, c);
+        c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
       }
     }
   }
-  for (var c = 0u; c < CB; c++) {
-    let in_base = ((n * C_IN + ci0 + c) * H + y) * W + x0;
-    for (var j = 0u; j < XB; j++) { dinput[in_base + j] = acc[c * XB + j]; }
+  for (var r = 0u; r < 4u; r++) {
+    let ci = ci0 + r;
+    let v = row_of(acc, r);
+    for (var j = 0u; j < 4u; j++) {
+      if (ci < C_IN && x0 + j < W) { dinput[((n * C_IN + ci) * H + y) * W + x0 + j] = v[j]; }
+    }
   }
 }
 
-// One invocation: image n, channels (co, ci), kernel row ky, its K taps. A window of
-// K input values slides along each row, so each input is loaded once per (y, ky), and
-// every array index is fixed once the kx loops unroll.
+// One invocation: image n, output channels co0..co0+3, input channel ci, kernel row
+// ky, its K taps (K <= MAX_K). Walking along each row, the K inputs the taps need
+// slide by one column per step: one new input and four doutput values per step feed
+// K x 4 multiply-adds. The taps are named registers, not an array (arrays end up in
+// memory on some CPU adapters); `K > j` is a constant once the pipeline is made, so
+// the unused ones compile away.
 @compute @workgroup_size(WG)
 fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
+  let cblocks = blocks(C_OUT);
   let i = invocation_index(id, groups);
-  if (i >= params.batch * C_OUT * C_IN * K) { return; }
+  if (i >= params.batch * cblocks * C_IN * K) { return; }
   let ky = i % K;
   let ci = (i / K) % C_IN;
-  let co = (i / (K * C_IN)) % C_OUT;
-  let n = i / (K * C_IN * C_OUT);
+  let co0 = ((i / (K * C_IN)) % cblocks) * 4u;
+  let n = i / (K * C_IN * cblocks);
 
-  var acc: array<f32, MAX_K>;
-  var window: array<f32, MAX_K>;
+  let d0 = (n * C_OUT + min(co0 + LANES, vec4u(C_OUT - 1u))) * oh * ow;
+  var t0 = vec4f(0.0);
+  var t1 = vec4f(0.0);
+  var t2 = vec4f(0.0);
+  var t3 = vec4f(0.0);
+  var t4 = vec4f(0.0);
   for (var y = 0u; y < oh; y++) {
-    let out_base = ((n * C_OUT + co) * oh + y) * ow;
-    let in_base = ((n * C_IN + ci) * H + y + ky) * W;
-    for (var kx = 0u; kx + 1u < K; kx++) { window[kx + 1u] = input[in_base + kx]; }
+    let row = ((n * C_IN + ci) * H + y + ky) * W;
+    // The window: inputs x+0 .. x+K-1 of this row.
+    var i0 = input[row];
+    var i1 = select(0.0, input[row + min(1u, W - 1u)], K > 1u);
+    var i2 = select(0.0, input[row + min(2u, W - 1u)], K > 2u);
+    var i3 = select(0.0, input[row + min(3u, W - 1u)], K > 3u);
+    var i4 = 0.0;
     for (var x = 0u; x < ow; x++) {
-      for (var kx = 0u; kx + 1u < K; kx++) { window[kx] = window[kx + 1u]; }
-      window[K - 1u] = input[in_base + x + K - 1u];
-      let d = doutput[out_base + x];
-      for (var kx = 0u; kx < K; kx++) { acc[kx] += d * window[kx]; }
+      // Bring in input x + K - 1.
+      let next = input[row + x + K - 1u];
+      if (K == 1u) { i0 = next; }
+      if (K == 2u) { i1 = next; }
+      if (K == 3u) { i2 = next; }
+      if (K == 4u) { i3 = next; }
+      if (K == 5u) { i4 = next; }
+      let p = y * ow + x;
+      let a = vec4f(doutput[d0.x + p], doutput[d0.y + p], doutput[d0.z + p], doutput[d0.w + p]);
+      t0 += a * i0;
+      t1 += a * i1;
+      t2 += a * i2;
+      t3 += a * i3;
+      t4 += a * i4;
+      i0 = i1;
+      i1 = i2;
+      i2 = i3;
+      i3 = i4;
     }
   }
-  let out = (((n * C_OUT + co) * C_IN + ci) * K + ky) * K;
-  for (var kx = 0u; kx < K; kx++) { partial[out + kx] = acc[kx]; }
+  for (var r = 0u; r < 4u; r++) {
+    let co = co0 + r;
+    if (co >= C_OUT) { continue; }
+    let out = ((n * C_OUT + co) * C_IN + ci) * K * K + ky * K;
+    partial[out] = t0[r];
+    if (K > 1u) { partial[out + 1u] = t1[r]; }
+    if (K > 2u) { partial[out + 2u] = t2[r]; }
+    if (K > 3u) { partial[out + 3u] = t3[r]; }
+    if (K > 4u) { partial[out + 4u] = t4[r]; }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn reduce_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let count = C_OUT * C_IN * K * K;
+  let count = C_OUT * taps();
   let i = invocation_index(id, groups);
   if (i >= count) { return; }
   var sum = 0.0;

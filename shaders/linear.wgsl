@@ -6,7 +6,7 @@
 //   backward_bias    dbias[o]     = sum_n doutput[n,o]
 //
 // Each is a small matrix product. One invocation computes a 4x4 block of its result
-// in registers: per step of the summed index it loads 4 + 4 values for 16
+// in registers (four vec4 accumulators): per step of the summed index it loads 4 + 4 values for 16
 // multiply-adds, where one invocation per element would load 2 for 1. Blocks on the
 // ragged edge clamp their loads and skip their writes. The sums run in a fixed order:
 // no atomics, bitwise reproducible. IN and OUT are override constants, so the loops
@@ -47,30 +47,45 @@ fn block_of(i: u32, rows: u32, cols: u32) -> Block {
   return Block((i / cb) * B, (i % cb) * B, i < blocks(rows) * cb);
 }
 
+// The 4x4 block lives in four vec4 accumulators, one per row: no arrays, so every
+// compiler (llvmpipe's, SwiftShader's) keeps it in registers.
+struct Acc { r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f }
+
+fn fma_block(acc: ptr<function, Acc>, a: vec4f, c: vec4f) {
+  (*acc).r0 += a.x * c;
+  (*acc).r1 += a.y * c;
+  (*acc).r2 += a.z * c;
+  (*acc).r3 += a.w * c;
+}
+
+fn row_of(acc: Acc, r: u32) -> vec4f {
+  switch r {
+    case 0u: { return acc.r0; }
+    case 1u: { return acc.r1; }
+    case 2u: { return acc.r2; }
+    default: { return acc.r3; }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let batch = params.batch;
   let b = block_of(invocation_index(id, groups), batch, OUT);
   if (!b.ok) { return; }
-  var acc: array<f32, 16>;
-  var x: array<u32, 4>;
-  var w: array<u32, 4>;
-  for (var r = 0u; r < B; r++) {
-    x[r] = min(b.r0 + r, batch - 1u) * IN;
-    w[r] = min(b.c0 + r, OUT - 1u) * IN;
-  }
+  let x = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * IN;
+  let w = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(OUT - 1u)) * IN;
+  var acc = Acc();
   for (var k = 0u; k < IN; k++) {
-    let a = vec4f(input[x[0] + k], input[x[1] + k], input[x[2] + k], input[x[3] + k]);
-    let c = vec4f(weight[w[0] + k], weight[w[1] + k], weight[w[2] + k], weight[w[3] + k]);
-    for (var r = 0u; r < B; r++) {
-      for (var j = 0u; j < B; j++) { acc[r * B + j] += a[r] * c[j]; }
-    }
+    let a = vec4f(input[x.x + k], input[x.y + k], input[x.z + k], input[x.w + k]);
+    let c = vec4f(weight[w.x + k], weight[w.y + k], weight[w.z + k], weight[w.w + k]);
+    fma_block(&acc, a, c);
   }
   for (var r = 0u; r < B; r++) {
+    let n = b.r0 + r;
+    let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
-      let n = b.r0 + r;
       let o = b.c0 + j;
-      if (n < batch && o < OUT) { output[n * OUT + o] = bias[o] + acc[r * B + j]; }
+      if (n < batch && o < OUT) { output[n * OUT + o] = bias[o] + v[j]; }
     }
   }
 }
@@ -80,25 +95,21 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
   let batch = params.batch;
   let b = block_of(invocation_index(id, groups), batch, IN);
   if (!b.ok) { return; }
-  var acc: array<f32, 16>;
-  var d: array<u32, 4>;
-  var w: array<u32, 4>;
-  for (var r = 0u; r < B; r++) {
-    d[r] = min(b.r0 + r, batch - 1u) * OUT;
-    w[r] = min(b.c0 + r, IN - 1u);
-  }
+  let d = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * OUT;
+  let w = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
+  var acc = Acc();
   for (var o = 0u; o < OUT; o++) {
-    let a = vec4f(doutput[d[0] + o], doutput[d[1] + o], doutput[d[2] + o], doutput[d[3] + o]);
-    let c = vec4f(weight[o * IN + w[0]], weight[o * IN + w[1]], weight[o * IN + w[2]], weight[o * IN + w[3]]);
-    for (var r = 0u; r < B; r++) {
-      for (var j = 0u; j < B; j++) { acc[r * B + j] += a[r] * c[j]; }
-    }
+    let a = vec4f(doutput[d.x + o], doutput[d.y + o], doutput[d.z + o], doutput[d.w + o]);
+    let row = o * IN;
+    let c = vec4f(weight[row + w.x], weight[row + w.y], weight[row + w.z], weight[row + w.w]);
+    fma_block(&acc, a, c);
   }
   for (var r = 0u; r < B; r++) {
+    let n = b.r0 + r;
+    let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
-      let n = b.r0 + r;
       let i = b.c0 + j;
-      if (n < batch && i < IN) { dinput[n * IN + i] = acc[r * B + j]; }
+      if (n < batch && i < IN) { dinput[n * IN + i] = v[j]; }
     }
   }
 }
@@ -108,25 +119,22 @@ fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgr
   let batch = params.batch;
   let b = block_of(invocation_index(id, groups), OUT, IN);
   if (!b.ok) { return; }
-  var acc: array<f32, 16>;
-  var o: array<u32, 4>;
-  var i: array<u32, 4>;
-  for (var r = 0u; r < B; r++) {
-    o[r] = min(b.r0 + r, OUT - 1u);
-    i[r] = min(b.c0 + r, IN - 1u);
-  }
+  let o = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(OUT - 1u));
+  let i = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
+  var acc = Acc();
   for (var n = 0u; n < batch; n++) {
-    let a = vec4f(doutput[n * OUT + o[0]], doutput[n * OUT + o[1]], doutput[n * OUT + o[2]], doutput[n * OUT + o[3]]);
-    let c = vec4f(input[n * IN + i[0]], input[n * IN + i[1]], input[n * IN + i[2]], input[n * IN + i[3]]);
-    for (var r = 0u; r < B; r++) {
-      for (var j = 0u; j < B; j++) { acc[r * B + j] += a[r] * c[j]; }
-    }
+    let drow = n * OUT;
+    let xrow = n * IN;
+    let a = vec4f(doutput[drow + o.x], doutput[drow + o.y], doutput[drow + o.z], doutput[drow + o.w]);
+    let c = vec4f(input[xrow + i.x], input[xrow + i.y], input[xrow + i.z], input[xrow + i.w]);
+    fma_block(&acc, a, c);
   }
   for (var r = 0u; r < B; r++) {
+    let row = b.r0 + r;
+    let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
-      let row = b.r0 + r;
       let col = b.c0 + j;
-      if (row < OUT && col < IN) { dweight[row * IN + col] = acc[r * B + j]; }
+      if (row < OUT && col < IN) { dweight[row * IN + col] = v[j]; }
     }
   }
 }

@@ -1,6 +1,5 @@
 // Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution. The layer's
-// sizes become the shader's override constants, with a register block per entry
-// point chosen to divide them.
+// sizes become the shader's override constants.
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
@@ -14,15 +13,11 @@ export interface Conv2dShape {
   kernel: number;
 }
 
-const MAX_XB = 8;
-const MAX_CB = 1;
-const MAX_K = 8;
+/** conv2d.wgsl's MAX_K: backward_weight keeps a kernel row's taps in registers. */
+const MAX_K = 5;
 
-/** The largest divisor of n that is at most max. */
-function blockFor(n: number, max: number): number {
-  for (let b = Math.min(n, max); b > 1; b--) if (n % b === 0) return b;
-  return 1;
-}
+/** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
+const blocks = (n: number) => Math.ceil(n / 4);
 
 type Entry = 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
 
@@ -38,16 +33,11 @@ export class Conv2d {
   static async create(rt: Runtime, shape: Conv2dShape): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
-    if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${MAX_K} the shader supports`);
+    if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
-    const ow = s.width - s.kernel + 1;
-    const [forward, backward_input, backward_weight, reduce_weight, backward_bias] = await Promise.all([
-      rt.kernel('conv2d', 'forward', { ...sizes, XB: blockFor(ow, MAX_XB), CB: blockFor(s.outChannels, MAX_CB) }),
-      rt.kernel('conv2d', 'backward_input', { ...sizes, XB: blockFor(s.width, MAX_XB), CB: blockFor(s.inChannels, MAX_CB) }),
-      rt.kernel('conv2d', 'backward_weight', sizes),
-      rt.kernel('conv2d', 'reduce_weight', sizes),
-      rt.kernel('conv2d', 'backward_bias', sizes),
-    ]);
+    const [forward, backward_input, backward_weight, reduce_weight, backward_bias] = await Promise.all(
+      ['forward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'].map((e) => rt.kernel('conv2d', e, sizes)),
+    );
     const weights = s.outChannels * s.inChannels * s.kernel * s.kernel;
     const partial = rt.tensor('conv2d partial dweight', [s.batch, weights]);
     return new Conv2d(shape, { forward, backward_input, backward_weight, reduce_weight, backward_bias }, forward.uniformBuffer({ batch: s.batch }), partial);
@@ -71,19 +61,14 @@ export class Conv2d {
     };
   }
 
-  /** Invocations of a blocked entry point: one per block of its outputs. */
-  private blocks(k: Kernel, outputs: number): number {
-    const [xb, cb] = [k.constants.XB ?? 1, k.constants.CB ?? 1];
-    return outputs / (xb * cb);
-  }
-
   forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch {
     const n = this.sizes();
     expectLength('conv2d.forward', 'input', t.input, n.input);
     expectLength('conv2d.forward', 'weight', t.weight, n.weight);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward, this.params, t, this.blocks(this.k.forward, n.output));
+    const s = this.shape;
+    return dispatch(this.k.forward, this.params, t, s.batch * blocks(s.outChannels) * this.outHeight * blocks(this.outWidth));
   }
 
   backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
@@ -91,7 +76,8 @@ export class Conv2d {
     expectLength('conv2d.backward_input', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_input', 'weight', t.weight, n.weight);
     expectLength('conv2d.backward_input', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_input, this.params, t, this.blocks(this.k.backward_input, n.input));
+    const s = this.shape;
+    return dispatch(this.k.backward_input, this.params, t, s.batch * blocks(s.inChannels) * s.height * blocks(s.width));
   }
 
   /** Two dispatches: per-image gradients, then their sum over the batch in order. */
@@ -102,7 +88,7 @@ export class Conv2d {
     expectLength('conv2d.backward_weight', 'input', t.input, n.input);
     expectLength('conv2d.backward_weight', 'dweight', t.dweight, n.weight);
     return [
-      dispatch(this.k.backward_weight, this.params, { doutput: t.doutput, input: t.input, partial: this.partial }, s.batch * s.outChannels * s.inChannels * s.kernel),
+      dispatch(this.k.backward_weight, this.params, { doutput: t.doutput, input: t.input, partial: this.partial }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
       dispatch(this.k.reduce_weight, this.params, { saved_partial: this.partial, dweight: t.dweight }, n.weight),
     ];
   }
