@@ -21,6 +21,8 @@ export interface AdapterDescription {
 export interface Gpu {
   device: GPUDevice;
   adapter: AdapterDescription;
+  /** In Node, which of the engine's adapters this is (hardware, llvmpipe, swiftshader). */
+  kind?: string;
   /** Destroys the device (and, in Node, lets the process exit). */
   destroy(): void;
 }

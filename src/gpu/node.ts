@@ -47,35 +47,42 @@ interface Candidate {
   featureLevel: 'core' | 'compatibility';
 }
 
-async function tryHardware(): Promise<Candidate | null> {
-  const adapter = await instance([]).requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return null;
-  const d = describeAdapter(adapter, 'native', 'core');
-  if (d.software) return null;
-  return { adapter, backend: process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan', featureLevel: 'core' };
+/** A Dawn instance for one kind of adapter, and the options that find it. */
+export interface Dawn {
+  gpu: GPU;
+  options: GPURequestAdapterOptions;
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
 }
 
-async function tryLlvmpipe(): Promise<Candidate | null> {
-  if (process.platform !== 'linux') return null;
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
-  return adapter ? { adapter, backend: 'opengles', featureLevel: 'compatibility' } : null;
-}
-
-async function trySwiftShader(): Promise<Candidate | null> {
+/** Makes the Dawn instance for `name` (null where this machine cannot have it). */
+export function dawn(name: Exclude<AdapterChoice, 'auto'>): Dawn | null {
+  if (name === 'hardware') {
+    const backend = process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
+    return { gpu: instance([]), options: { powerPreference: 'high-performance' }, backend, featureLevel: 'core' };
+  }
+  if (name === 'llvmpipe') {
+    if (process.platform !== 'linux') return null;
+    process.env.EGL_PLATFORM ??= 'surfaceless';
+    const options = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
+    return { gpu: instance(['backend=opengles']), options, backend: 'opengles', featureLevel: 'compatibility' };
+  }
   const icd = process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICDS.find((p) => existsSync(p));
   if (!icd) return null;
   // The Vulkan loader reads this when Dawn first loads it, so it must be set first.
   process.env.VK_ICD_FILENAMES = icd;
-  const adapter = await instance(['backend=vulkan']).requestAdapter();
-  return adapter ? { adapter, backend: 'vulkan', featureLevel: 'core' } : null;
+  return { gpu: instance(['backend=vulkan']), options: {}, backend: 'vulkan', featureLevel: 'core' };
 }
 
-const finders: Record<Exclude<AdapterChoice, 'auto'>, () => Promise<Candidate | null>> = {
-  hardware: tryHardware,
-  llvmpipe: tryLlvmpipe,
-  swiftshader: trySwiftShader,
-};
+async function find(name: Exclude<AdapterChoice, 'auto'>): Promise<Candidate | null> {
+  const d = dawn(name);
+  if (!d) return null;
+  const adapter = await d.gpu.requestAdapter(d.options);
+  if (!adapter) return null;
+  // Dawn's default backends may offer a CPU implementation: not what "hardware" means.
+  if (name === 'hardware' && describeAdapter(adapter, d.backend, d.featureLevel).software) return null;
+  return { adapter, backend: d.backend, featureLevel: d.featureLevel };
+}
 
 export function parseAdapterChoice(value: string | undefined, source: string): AdapterChoice {
   const v = (value ?? 'auto').toLowerCase();
@@ -93,14 +100,14 @@ export async function requestGpu(choice?: AdapterChoice): Promise<Gpu> {
   for (const name of order) {
     let found: Candidate | null = null;
     try {
-      found = await finders[name]();
+      found = await find(name);
     } catch {
       found = null; // a backend that cannot load is the same as an absent one
     }
     if (!found) continue;
     const device = await openDevice(found.adapter);
     const adapter = describeAdapter(found.adapter, found.backend, found.featureLevel);
-    return { device, adapter, destroy: () => device.destroy() };
+    return { device, adapter, kind: name, destroy: () => device.destroy() };
   }
   const what = wanted === 'auto' ? 'No WebGPU adapter was found.' : `The ${wanted} adapter is not available.`;
   throw new Error(SETUP_HINT.replace('No WebGPU adapter was found.', what));
@@ -111,7 +118,7 @@ export async function availableAdapters(): Promise<Exclude<AdapterChoice, 'auto'
   const out: Exclude<AdapterChoice, 'auto'>[] = [];
   for (const name of ['hardware', 'llvmpipe', 'swiftshader'] as const) {
     try {
-      if (await finders[name]()) out.push(name);
+      if (await find(name)) out.push(name);
     } catch {
       /* absent */
     }
