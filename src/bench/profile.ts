@@ -49,3 +49,36 @@ export async function timeSteps(rt: Runtime, step: readonly Dispatch[], steps: n
   await rt.sync();
   return (performance.now() - start) / 1000 / steps;
 }
+
+/**
+ * GPU-side time of each dispatch from timestamp queries: each dispatch in a pass of
+ * its own with timestampWrites, the whole list `reps` times; the median per
+ * dispatch. Null where the adapter has no 'timestamp-query'.
+ */
+export async function profileTimestamps(rt: Runtime, list: readonly Dispatch[], reps = 5): Promise<DispatchTime[] | null> {
+  const device = rt.device;
+  if (!device.features.has('timestamp-query')) return null;
+  const count = list.length * 2;
+  const querySet = device.createQuerySet({ type: 'timestamp', count });
+  const resolve = rt.buffer('timestamps', count * 8, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+  const samples: number[][] = list.map(() => []);
+  for (let r = 0; r < reps + 1; r++) {
+    const encoder = device.createCommandEncoder({ label: 'profile' });
+    list.forEach((d, i) => {
+      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      encode(pass, [d]);
+      pass.end();
+    });
+    encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+    device.queue.submit([encoder.finish()]);
+    const times = new BigInt64Array(await rt.readBytes(resolve, 0, count * 8));
+    if (r === 0) continue; // warm-up
+    list.forEach((_, i) => samples[i].push(Number(times[2 * i + 1] - times[2 * i]) / 1000));
+  }
+  querySet.destroy();
+  resolve.destroy();
+  return list.map((d, i) => {
+    const s = samples[i].sort((a, b) => a - b);
+    return { label: d.label ?? '', kernel: d.kernel.name, microseconds: s[Math.floor(s.length / 2)] };
+  });
+}

@@ -1,16 +1,59 @@
-// npm run bench: training throughput of this engine on the current adapter, on real
-// MNIST batches through the real trainer, with set-up (pipeline compilation) apart
-// from steady state, and the share of a step spent in each kernel.
+// npm run bench: training throughput of this engine and of TensorFlow.js
+// (tfjs-backend-webgpu) on the very same Dawn adapter, in one run, on real MNIST
+// batches; set-up (pipeline compilation) apart from steady state; the share of a step
+// spent in each kernel; results appended to a JSON file.
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { profile } from '../bench/profile';
+import { profile, profileTimestamps, type DispatchTime } from '../bench/profile';
+import type { MnistSplit } from '../data/mnist';
+import { dawn, type AdapterChoice } from '../gpu/node';
+import type { Runtime } from '../gpu/runtime';
+import { writeFileAtomic } from '../model/safetensors';
 import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
 import { positiveInt } from './shared/args';
 import { describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--steps N] [--batch-size N]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--steps N] [--batch-size N] [--no-tfjs] [--json FILE]
 
-Trains LeNet-5 on MNIST for --steps steps (default 200) after a warm-up and prints
-images/s, then the share of a training step spent in each kernel.`;
+Trains LeNet-5 on MNIST with this engine, then with TensorFlow.js's WebGPU backend on
+the same Dawn adapter, for --steps steps each (default 200, after 20 warm-up steps),
+and prints images/s for each and their ratio, set-up time apart, and the share of a
+step spent in each kernel (timestamp queries where the adapter has them). Results go
+to --json FILE (default bench/results.json), one entry per adapter.`;
+
+const WARM_UP = 20;
+
+interface EngineRun {
+  setupSeconds: number;
+  imagesPerSecond: number;
+  msPerStep: number;
+}
+
+async function benchEngine(rt: Runtime, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
+  const config = { ...DEFAULT_CONFIG, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
+  const t0 = performance.now();
+  const trainer = await Trainer.create(rt, config, train, null);
+  let taken = 0;
+  await trainer.trainEpoch({ shouldStop: () => taken++ === WARM_UP });
+  await rt.sync();
+  const setupSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  taken = 0;
+  await trainer.trainEpoch({ shouldStop: () => taken++ === steps });
+  await rt.sync();
+  const seconds = (performance.now() - t1) / 1000;
+  return { run: { setupSeconds, imagesPerSecond: (steps * batchSize) / seconds, msPerStep: (1000 * seconds) / steps }, trainer };
+}
+
+function printProfile(rows: DispatchTime[], method: string): void {
+  const byKernel = new Map<string, number>();
+  for (const r of rows) byKernel.set(`${r.label} ${r.kernel}`, (byKernel.get(`${r.label} ${r.kernel}`) ?? 0) + r.microseconds);
+  const total = rows.reduce((s, r) => s + r.microseconds, 0);
+  console.log(`\nshare of a step by kernel (${method}; sum ${(total / 1000).toFixed(1)} ms):`);
+  for (const [name, us] of [...byKernel].sort((a, b) => b[1] - a[1])) {
+    console.log(`  ${name.padEnd(36)} ${(us / 1000).toFixed(2).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(6)}%`);
+  }
+}
 
 async function main(): Promise<number> {
   const { values: o } = parseArgs({
@@ -18,6 +61,8 @@ async function main(): Promise<number> {
       adapter: { type: 'string' },
       steps: { type: 'string', default: '200' },
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
+      'no-tfjs': { type: 'boolean', default: false },
+      json: { type: 'string', default: 'bench/results.json' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -29,36 +74,42 @@ async function main(): Promise<number> {
   const batchSize = positiveInt(o['batch-size']!, '--batch-size');
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
-  console.log(`adapter: ${describe(rt)}`);
+  const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
+  console.log(`adapter: ${describe(rt)}\nLeNet-5, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
-  const warmUp = 20;
-  const config = { ...DEFAULT_CONFIG, batchSize, limit: (steps + warmUp) * batchSize, epochs: 1, logEvery: 1e9 };
-  const t0 = performance.now();
-  const trainer = await Trainer.create(rt, config, train!, null);
-  const setup = (performance.now() - t0) / 1000;
-  // Warm-up steps first (first submits, driver caches), drained; then the timed ones.
-  let taken = 0;
-  await trainer.trainEpoch({ shouldStop: () => taken++ === warmUp });
-  await rt.sync();
-  const t1 = performance.now();
-  taken = 0;
-  await trainer.trainEpoch({ shouldStop: () => taken++ === steps });
-  await rt.sync();
-  const seconds = (performance.now() - t1) / 1000;
-  const imagesPerSecond = (steps * batchSize) / seconds;
-  console.log(`set-up (dataset upload, pipelines, bind groups): ${setup.toFixed(2)} s`);
-  console.log(`training: ${steps} steps of ${batchSize} in ${seconds.toFixed(2)} s = ${imagesPerSecond.toFixed(0)} images/s (${((1000 * seconds) / steps).toFixed(1)} ms/step)`);
-
+  const { run: engine, trainer } = await benchEngine(rt, train!, batchSize, steps);
+  console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
   const plan = await trainer.model.plan(batchSize);
-  const rows = await profile(rt, [...plan.forward, ...plan.backward, plan.adamStep]);
-  const byKernel = new Map<string, number>();
-  for (const r of rows) byKernel.set(`${r.label} ${r.kernel}`, (byKernel.get(`${r.label} ${r.kernel}`) ?? 0) + r.microseconds);
-  const total = rows.reduce((s, r) => s + r.microseconds, 0);
-  console.log(`\nshare of a step by kernel (host timing of isolated dispatches; sum ${(total / 1000).toFixed(1)} ms):`);
-  for (const [name, us] of [...byKernel].sort((a, b) => b[1] - a[1])) {
-    console.log(`  ${name.padEnd(36)} ${(us / 1000).toFixed(2).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(6)}%`);
-  }
+  const list = [...plan.forward, ...plan.backward, plan.adamStep];
+  const stamped = await profileTimestamps(rt, list);
+  const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
+
+  let tfjs: { setupSeconds: number; imagesPerSecond: number; finalLoss: number } | null = null;
+  if (!o['no-tfjs']) {
+    // Imported here so that a run without it does not load TensorFlow.js at all.
+    const { trainTfjs, useDawn } = await import('../bench/tfjs-lenet');
+    const d = dawn(kind)!;
+    await useDawn(d.gpu, d.featureLevel);
+    tfjs = await trainTfjs(train!, batchSize, WARM_UP, steps);
+    console.log(`TensorFlow.js:  ${tfjs.imagesPerSecond.toFixed(0).padStart(6)} images/s  (tfjs-backend-webgpu 4.22.0; set-up and warm-up ${tfjs.setupSeconds.toFixed(2)} s)`);
+    console.log(`ratio:          ${(engine.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x`);
+  }
+  printProfile(rows, stamped ? 'GPU timestamps, each dispatch in its own pass' : 'host timing of isolated dispatches');
+
+  const results = JSON.parse(await readFile(o.json!, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  results[kind] = {
+    date: new Date().toISOString(),
+    adapter: rt.adapter,
+    batchSize,
+    steps,
+    engine,
+    tfjs,
+    ratio: tfjs ? engine.imagesPerSecond / tfjs.imagesPerSecond : null,
+    profile: { method: stamped ? 'timestamp-query' : 'host', rows },
+  };
+  await writeFileAtomic(o.json!, JSON.stringify(results, null, 1) + '\n');
+  console.log(`\nwritten to ${o.json}`);
   return 0;
 }
 
