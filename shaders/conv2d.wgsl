@@ -2,6 +2,7 @@
 // PyTorch, and OH = H - K + 1, OW = W - K + 1. With t = (ci, ky, kx) one of the
 // C_IN*K*K taps and p = (y, x) a position:
 //
+//   pack_forward, pack_backward: the weights regrouped four channels to a vec4
 //   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * input[n, ci, y+ky, x+kx]
 //   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
 //                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
@@ -49,6 +50,12 @@ struct Params {
 @group(0) @binding(8) var<storage, read> saved_partial: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
+// The weights regrouped four channels to a vec4, one load per tap (pack_*):
+// by_tap[t * blocks(C_OUT) + b] = weight[4b..4b+3, t], for forward;
+// by_tap_in[(co * K*K + ky*K + kx) * blocks(C_IN) + b] = weight[co, 4b..4b+3, ky, kx], for backward_input.
+@group(0) @binding(11) var<storage, read_write> packed: array<vec4f>;
+@group(0) @binding(12) var<storage, read> by_tap: array<vec4f>;
+@group(0) @binding(13) var<storage, read> by_tap_in: array<vec4f>;
 
 const LANES = vec4u(0u, 1u, 2u, 3u);
 
@@ -80,6 +87,35 @@ fn row_of(acc: Acc, r: u32) -> vec4f {
   }
 }
 
+fn weight_or_zero(co: u32, t: u32) -> f32 {
+  return select(0.0, weight[min(co, C_OUT - 1u) * taps() + t], co < C_OUT);
+}
+
+@compute @workgroup_size(WG)
+fn pack_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let cblocks = blocks(C_OUT);
+  let i = invocation_index(id, groups);
+  if (i >= taps() * cblocks) { return; }
+  let co = (i % cblocks) * 4u;
+  let t = i / cblocks;
+  packed[i] = vec4f(weight_or_zero(co, t), weight_or_zero(co + 1u, t), weight_or_zero(co + 2u, t), weight_or_zero(co + 3u, t));
+}
+
+@compute @workgroup_size(WG)
+fn pack_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let cblocks = blocks(C_IN);
+  let i = invocation_index(id, groups);
+  if (i >= C_OUT * K * K * cblocks) { return; }
+  let ci = (i % cblocks) * 4u;
+  let kk = (i / cblocks) % (K * K);
+  let co = i / (cblocks * K * K);
+  var v = vec4f(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (ci + j < C_IN) { v[j] = weight[co * taps() + (ci + j) * K * K + kk]; }
+  }
+  packed[i] = v;
+}
+
 // Block (image n, channels co0..co0+3, row y, columns x0..x0+3). Along a kernel row
 // the four inputs a block needs slide by one column per tap, so each tap loads one
 // new input (and four weights) for its 16 multiply-adds.
@@ -96,7 +132,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   let co0 = ((i / (xblocks * oh)) % cblocks) * 4u;
   let n = i / (xblocks * oh * cblocks);
 
-  let w = min(co0 + LANES, vec4u(C_OUT - 1u)) * taps();
+  let cb = co0 / 4u;
   var acc = Acc();
   var t = 0u;
   for (var ci = 0u; ci < C_IN; ci++) {
@@ -108,8 +144,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
       let x = min(row + x0 + LANES, vec4u(last));
       var c = vec4f(input[x.x], input[x.y], input[x.z], input[x.w]);
       for (var kx = 0u; kx < K; kx++) {
-        let a = vec4f(weight[w.x + t], weight[w.y + t], weight[w.z + t], weight[w.w + t]);
-        fma_block(&acc, a, c);
+        fma_block(&acc, by_tap[t * cblocks + cb], c);
         c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
         t++;
       }
@@ -146,20 +181,18 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
   let ci0 = ((i / (xblocks * H)) % cblocks) * 4u;
   let n = i / (xblocks * H * cblocks);
 
-  let w = min(ci0 + LANES, vec4u(C_IN - 1u)) * K * K;
+  let cb = ci0 / 4u;
   let x = i32(x0);
   var acc = Acc();
   for (var co = 0u; co < C_OUT; co++) {
-    let w_co = co * taps();
+    let w_co = co * K * K;
     for (var ky = 0u; ky < K; ky++) {
       if (ky > y || y - ky >= oh) { continue; }
       let row = ((n * C_OUT + co) * oh + y - ky) * ow;
       // c[j] = doutput[.., x0 + j - kx], starting at kx = 0.
       var c = vec4f(dout_at(row, x, ow), dout_at(row, x + 1, ow), dout_at(row, x + 2, ow), dout_at(row, x + 3, ow));
       for (var kx = 0u; kx < K; kx++) {
-        let tap = w_co + ky * K + kx;
-        let a = vec4f(weight[w.x + tap], weight[w.y + tap], weight[w.z + tap], weight[w.w + tap]);
-        fma_block(&acc, a, c);
+        fma_block(&acc, by_tap_in[(w_co + ky * K + kx) * cblocks + cb], c);
         c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
       }
     }

@@ -13,14 +13,17 @@ export interface Dispatch {
   label?: string;
 }
 
-/** Binds `params` and the named tensors to a kernel, for `invocations` threads. */
+/**
+ * Binds the named tensors, and the op's `params` uniform where the entry point reads
+ * it, to a kernel, for `invocations` threads.
+ */
 export function dispatch(
   kernel: Kernel,
   params: GPUBuffer,
   tensors: Record<string, Tensor>,
   invocations: number,
 ): Dispatch {
-  const resources: Record<string, GPUBuffer | ReturnType<typeof range>> = { params };
+  const resources: Record<string, GPUBuffer | ReturnType<typeof range>> = kernel.bindingNames.includes('params') ? { params } : {};
   for (const [name, t] of Object.entries(tensors)) resources[name] = range(t);
   return { kernel, bindGroup: kernel.bind(resources), grid: kernel.grid(invocations) };
 }

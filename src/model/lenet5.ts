@@ -198,10 +198,10 @@ export class Plan {
     const g = m.grads;
 
     const forward = [
-      named('conv1', conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.conv1 })),
+      ...conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.conv1 }).map((x) => named('conv1', x)),
       named('relu1', relu1.forward({ input: a.conv1, output: a.relu1 })),
       named('pool1', pool1.forward({ input: a.relu1, output: a.pool1, argmax: argmax1 })),
-      named('conv2', conv2.forward({ input: a.pool1, weight: p['conv2.weight'], bias: p['conv2.bias'], output: a.conv2 })),
+      ...conv2.forward({ input: a.pool1, weight: p['conv2.weight'], bias: p['conv2.bias'], output: a.conv2 }).map((x) => named('conv2', x)),
       named('pool2', pool2.forward({ input: a.conv2, output: a.pool2, argmax: argmax2 })),
       named('fc1', fc1.forward({ input: flat400(a.pool2), weight: p['fc1.weight'], bias: p['fc1.bias'], output: a.fc1 })),
       named('relu3', relu3.forward({ input: a.fc1, output: a.relu3 })),
@@ -230,7 +230,7 @@ export class Plan {
       named('pool2', pool2.backward({ doutput: d.pool2, saved_argmax: argmax2, dinput: d.conv2 })),
       ...conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] }).map((x) => named('conv2', x)),
       named('conv2', conv2.backwardBias({ doutput: d.conv2, dbias: g['conv2.bias'] })),
-      named('conv2', conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 })),
+      ...conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 }).map((x) => named('conv2', x)),
       named('pool1', pool1.backward({ doutput: d.pool1, saved_argmax: argmax1, dinput: d.relu1 })),
       named('relu1', relu1.backward({ doutput: d.relu1, saved_output: a.relu1, dinput: d.conv1 })),
       ...conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] }).map((x) => named('conv1', x)),

@@ -19,7 +19,7 @@ const MAX_K = 5;
 /** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
 const blocks = (n: number) => Math.ceil(n / 4);
 
-type Entry = 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
+type Entry = 'pack_forward' | 'pack_backward' | 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
 
 export class Conv2d {
   private constructor(
@@ -28,6 +28,9 @@ export class Conv2d {
     private readonly params: GPUBuffer,
     /** Per-image weight gradients, summed over the batch by reduce_weight. */
     private readonly partial: Tensor,
+    /** The weights regrouped for forward and for backward_input (pack_*). */
+    private readonly byTap: Tensor,
+    private readonly byTapIn: Tensor,
   ) {}
 
   static async create(rt: Runtime, shape: Conv2dShape): Promise<Conv2d> {
@@ -35,12 +38,15 @@ export class Conv2d {
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
-    const [forward, backward_input, backward_weight, reduce_weight, backward_bias] = await Promise.all(
-      ['forward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'].map((e) => rt.kernel('conv2d', e, sizes)),
-    );
-    const weights = s.outChannels * s.inChannels * s.kernel * s.kernel;
+    const entries: Entry[] = ['pack_forward', 'pack_backward', 'forward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'];
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, sizes)));
+    const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Record<Entry, Kernel>;
+    const kk = s.kernel * s.kernel;
+    const weights = s.outChannels * s.inChannels * kk;
     const partial = rt.tensor('conv2d partial dweight', [s.batch, weights]);
-    return new Conv2d(shape, { forward, backward_input, backward_weight, reduce_weight, backward_bias }, forward.uniformBuffer({ batch: s.batch }), partial);
+    const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * blocks(s.outChannels), 4]);
+    const byTapIn = rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * blocks(s.inChannels), 4]);
+    return new Conv2d(shape, k, k.forward.uniformBuffer({ batch: s.batch }), partial, byTap, byTapIn);
   }
 
   get outHeight(): number {
@@ -61,23 +67,31 @@ export class Conv2d {
     };
   }
 
-  forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch {
+  /** Two dispatches: the weights regrouped by tap, then the convolution. */
+  forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch[] {
     const n = this.sizes();
     expectLength('conv2d.forward', 'input', t.input, n.input);
     expectLength('conv2d.forward', 'weight', t.weight, n.weight);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
     const s = this.shape;
-    return dispatch(this.k.forward, this.params, t, s.batch * blocks(s.outChannels) * this.outHeight * blocks(this.outWidth));
+    return [
+      dispatch(this.k.pack_forward, this.params, { weight: t.weight, packed: this.byTap }, this.byTap.shape[0]),
+      dispatch(this.k.forward, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks(s.outChannels) * this.outHeight * blocks(this.outWidth)),
+    ];
   }
 
-  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
+  /** Two dispatches: the weights regrouped by tap, then the gradient. */
+  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch[] {
     const n = this.sizes();
     expectLength('conv2d.backward_input', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_input', 'weight', t.weight, n.weight);
     expectLength('conv2d.backward_input', 'dinput', t.dinput, n.input);
     const s = this.shape;
-    return dispatch(this.k.backward_input, this.params, t, s.batch * blocks(s.inChannels) * s.height * blocks(s.width));
+    return [
+      dispatch(this.k.pack_backward, this.params, { weight: t.weight, packed: this.byTapIn }, this.byTapIn.shape[0]),
+      dispatch(this.k.backward_input, this.params, { doutput: t.doutput, by_tap_in: this.byTapIn, dinput: t.dinput }, s.batch * blocks(s.inChannels) * s.height * blocks(s.width)),
+    ];
   }
 
   /** Two dispatches: per-image gradients, then their sum over the batch in order. */

@@ -38,8 +38,8 @@ for (const [name, s] of shapes) {
     const dweight = poisoned(rt, 'dweight', weight.tensor.shape);
     const dbias = poisoned(rt, 'dbias', bias.tensor.shape);
     submit(rt, [
-      conv.forward({ input: input.tensor, weight: weight.tensor, bias: bias.tensor, output }),
-      conv.backwardInput({ doutput: doutput.tensor, weight: weight.tensor, dinput }),
+      ...conv.forward({ input: input.tensor, weight: weight.tensor, bias: bias.tensor, output }),
+      ...conv.backwardInput({ doutput: doutput.tensor, weight: weight.tensor, dinput }),
       ...conv.backwardWeight({ doutput: doutput.tensor, input: input.tensor, dweight }),
       conv.backwardBias({ doutput: doutput.tensor, dbias }),
     ]);

@@ -28,7 +28,9 @@ test('the bind-group layout comes from the shader: each entry point binds what i
   const k = await rt.kernel('conv2d', 'backward_bias', sizes);
   assert.equal(k.bindingNames, ['params', 'doutput', 'dbias']);
   const f = await rt.kernel('conv2d', 'forward', sizes);
-  assert.equal(f.bindingNames, ['params', 'input', 'weight', 'bias', 'output']);
+  assert.equal(f.bindingNames, ['params', 'input', 'bias', 'output', 'by_tap']);
+  const pack = await rt.kernel('conv2d', 'pack_forward', sizes);
+  assert.equal(pack.bindingNames, ['weight', 'packed'], 'no params: the entry point does not read them');
 });
 
 test('a missing binding is an error naming the kernel and the binding', async () => {
