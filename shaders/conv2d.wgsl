@@ -4,6 +4,7 @@
 //
 //   pack_forward, pack_backward: the weights regrouped four channels to a vec4
 //   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * input[n, ci, y+ky, x+kx]
+//                                        (then max(., 0) with RELU: the ReLU fused in)
 //   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
 //                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
 //   backward_weight  partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
@@ -31,6 +32,8 @@ override C_OUT: u32;
 override H: u32;
 override W: u32;
 override K: u32;
+// forward applies ReLU to its output (the layer's bias + ReLU fused into one pass).
+override RELU: bool = false;
 
 // backward_weight keeps its taps in named registers, up to this many.
 const MAX_K: u32 = 5u;
@@ -152,7 +155,8 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   }
   for (var r = 0u; r < 4u; r++) {
     let co = co0 + r;
-    let v = row_of(acc, r) + bias[min(co, C_OUT - 1u)];
+    var v = row_of(acc, r) + bias[min(co, C_OUT - 1u)];
+    if (RELU) { v = max(v, vec4f(0.0)); }
     for (var j = 0u; j < 4u; j++) {
       if (co < C_OUT && x0 + j < ow) { output[((n * C_OUT + co) * oh + y) * ow + x0 + j] = v[j]; }
     }

@@ -1,7 +1,9 @@
 // Fully connected layer: input [batch, IN], weight [OUT, IN] as in PyTorch's nn.Linear.
 //
-//   forward          output[n,o]  = bias[o] + sum_i input[n,i] * weight[o,i]
+//   forward          output[n,o]  = bias[o] + sum_i input[n,i] * weight[o,i]   (then ReLU with RELU)
 //   backward_input   dinput[n,i]  = sum_o doutput[n,o] * weight[o,i]
+//   backward_input_relu            the same, times [input[n,i] > 0]: through the ReLU
+//                                  whose output is this layer's input
 //   backward_weight  dweight[o,i] = sum_n doutput[n,o] * input[n,i]
 //   backward_bias    dbias[o]     = sum_n doutput[n,o]
 //
@@ -15,6 +17,8 @@
 override WG: u32 = 64;
 override IN: u32;
 override OUT: u32;
+// forward applies ReLU to its output (bias + ReLU fused into one pass).
+override RELU: bool = false;
 
 const B: u32 = 4u;
 
@@ -85,16 +89,18 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
     let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
       let o = b.c0 + j;
-      if (n < batch && o < OUT) { output[n * OUT + o] = bias[o] + v[j]; }
+      if (n < batch && o < OUT) {
+        let y = bias[o] + v[j];
+        output[n * OUT + o] = select(y, max(y, 0.0), RELU);
+      }
     }
   }
 }
 
-@compute @workgroup_size(WG)
-fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+// The 4x4 block of dinput = doutput . weight for invocation i, and where it starts.
+fn backward_input_block(i: u32) -> Acc {
   let batch = params.batch;
-  let b = block_of(invocation_index(id, groups), batch, IN);
-  if (!b.ok) { return; }
+  let b = block_of(i, batch, IN);
   let d = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * OUT;
   let w = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
   var acc = Acc();
@@ -104,12 +110,39 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
     let c = vec4f(weight[row + w.x], weight[row + w.y], weight[row + w.z], weight[row + w.w]);
     fma_block(&acc, a, c);
   }
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  let b = block_of(i, params.batch, IN);
+  if (!b.ok) { return; }
+  let acc = backward_input_block(i);
   for (var r = 0u; r < B; r++) {
-    let n = b.r0 + r;
     let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
-      let i = b.c0 + j;
-      if (n < batch && i < IN) { dinput[n * IN + i] = v[j]; }
+      let n = b.r0 + r;
+      let k = b.c0 + j;
+      if (n < params.batch && k < IN) { dinput[n * IN + k] = v[j]; }
+    }
+  }
+}
+
+// backward_input through the ReLU that made this layer's input: the gradient w.r.t.
+// that ReLU's input, zero where input[n,i] (the ReLU's output) is not positive.
+@compute @workgroup_size(WG)
+fn backward_input_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  let b = block_of(i, params.batch, IN);
+  if (!b.ok) { return; }
+  let acc = backward_input_block(i);
+  for (var r = 0u; r < B; r++) {
+    let v = row_of(acc, r);
+    for (var j = 0u; j < B; j++) {
+      let n = b.r0 + r;
+      let k = b.c0 + j;
+      if (n < params.batch && k < IN) { dinput[n * IN + k] = select(0.0, v[j], input[n * IN + k] > 0.0); }
     }
   }
 }

@@ -5,6 +5,8 @@
 //              argmax[p,y,x] = (2y+dy)*W + (2x+dx) of that maximum, the first in scan
 //                              order on ties (as PyTorch's CPU kernel)
 //   backward   dinput[p,iy,ix] = doutput[p, iy/2, ix/2] if saved_argmax there is iy*W+ix, else 0
+//   backward_relu  the same, and 0 where saved_output (the window's max) is not > 0:
+//              the gradient through a ReLU before the pool as well
 //
 // Windows do not overlap, so backward is a gather: each input element looks at the
 // one window it belongs to (rows and columns left over by floor mode get 0).
@@ -24,6 +26,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> saved_argmax: array<u32>;
 @group(0) @binding(5) var<storage, read> doutput: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dinput: array<f32>;
+@group(0) @binding(7) var<storage, read> saved_output: array<f32>;
 
 fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
   return id.x + id.y * groups.x * WG;
@@ -56,22 +59,34 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   argmax[i] = best;
 }
 
-@compute @workgroup_size(WG)
-fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+// Where the gradient of output o lands (-1: nowhere), for input element i.
+fn window_of(i: u32) -> i32 {
   let p = params;
   let oh = p.height / 2u;
   let ow = p.width / 2u;
-  let i = invocation_index(id, groups);
-  if (i >= p.planes * p.height * p.width) { return; }
   let ix = i % p.width;
   let iy = (i / p.width) % p.height;
   let plane = i / (p.width * p.height);
-  var grad = 0.0;
-  if (iy / 2u < oh && ix / 2u < ow) {
-    let o = (plane * oh + iy / 2u) * ow + ix / 2u;
-    if (saved_argmax[o] == iy * p.width + ix) {
-      grad = doutput[o];
-    }
-  }
-  dinput[i] = grad;
+  if (iy / 2u >= oh || ix / 2u >= ow) { return -1; }
+  let o = (plane * oh + iy / 2u) * ow + ix / 2u;
+  return select(-1, i32(o), saved_argmax[o] == iy * p.width + ix);
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= params.planes * params.height * params.width) { return; }
+  let o = window_of(i);
+  dinput[i] = select(0.0, doutput[max(o, 0)], o >= 0);
+}
+
+// backward through the ReLU that made the pool's input as well: the maximum of a
+// window is the ReLU output at its argmax, so the gradient passes where it is > 0.
+@compute @workgroup_size(WG)
+fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= params.planes * params.height * params.width) { return; }
+  let o = window_of(i);
+  let at = max(o, 0);
+  dinput[i] = select(0.0, doutput[at], o >= 0 && saved_output[at] > 0.0);
 }

@@ -18,23 +18,23 @@ import { Linear } from '../ops/linear';
 import { LogSoftmax } from '../ops/log_softmax';
 import { MaxPool2d } from '../ops/maxpool2d';
 import { NllLoss } from '../ops/nll_loss';
-import { Relu } from '../ops/relu';
 import { FLAT_LENGTH, SLOTS, type ParameterName } from './parameters';
 
 export const CLASSES = 10;
 export const INPUT_SIZE = 32;
 
-/** Activation shapes per sample, in network order. */
+/**
+ * Activation shapes per sample, in network order. The ReLUs are fused into the
+ * layers before them (conv1, fc1, fc2 write max(., 0)), so relu1 is conv1's output;
+ * in dact, relu1 etc. are the gradients w.r.t. the pre-ReLU values.
+ */
 const ACTIVATIONS = {
   input: [1, 32, 32],
-  conv1: [6, 28, 28],
   relu1: [6, 28, 28],
   pool1: [6, 14, 14],
   conv2: [16, 10, 10],
   pool2: [16, 5, 5],
-  fc1: [120],
   relu3: [120],
-  fc2: [84],
   relu4: [84],
   fc3: [CLASSES],
   log_probs: [CLASSES],
@@ -173,17 +173,15 @@ export class Plan {
 
   static async create(m: Lenet5, batch: number): Promise<Plan> {
     const rt = m.rt;
-    const [conv1, pool1, conv2, pool2, fc1, fc2, fc3, relu1, relu3, relu4, logSoftmax, nll, adam] = await Promise.all([
-      Conv2d.create(rt, { batch, inChannels: 1, outChannels: 6, height: 32, width: 32, kernel: 5 }),
+    const relu = { relu: true };
+    const [conv1, pool1, conv2, pool2, fc1, fc2, fc3, logSoftmax, nll, adam] = await Promise.all([
+      Conv2d.create(rt, { batch, inChannels: 1, outChannels: 6, height: 32, width: 32, kernel: 5 }, relu),
       MaxPool2d.create(rt, { batch, channels: 6, height: 28, width: 28 }),
       Conv2d.create(rt, { batch, inChannels: 6, outChannels: 16, height: 14, width: 14, kernel: 5 }),
       MaxPool2d.create(rt, { batch, channels: 16, height: 10, width: 10 }),
-      Linear.create(rt, { batch, inFeatures: 400, outFeatures: 120 }),
-      Linear.create(rt, { batch, inFeatures: 120, outFeatures: 84 }),
+      Linear.create(rt, { batch, inFeatures: 400, outFeatures: 120 }, relu),
+      Linear.create(rt, { batch, inFeatures: 120, outFeatures: 84 }, relu),
       Linear.create(rt, { batch, inFeatures: 84, outFeatures: CLASSES }),
-      Relu.create(rt, batch * 6 * 28 * 28),
-      Relu.create(rt, batch * 120),
-      Relu.create(rt, batch * 84),
       LogSoftmax.create(rt, batch, CLASSES),
       NllLoss.create(rt, batch, CLASSES),
       Adam.create(rt, FLAT_LENGTH, m.hyper),
@@ -198,43 +196,38 @@ export class Plan {
     const g = m.grads;
 
     const forward = [
-      ...conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.conv1 }).map((x) => named('conv1', x)),
-      named('relu1', relu1.forward({ input: a.conv1, output: a.relu1 })),
+      ...conv1.forward({ input: a.input, weight: p['conv1.weight'], bias: p['conv1.bias'], output: a.relu1 }).map((x) => named('conv1', x)),
       named('pool1', pool1.forward({ input: a.relu1, output: a.pool1, argmax: argmax1 })),
       ...conv2.forward({ input: a.pool1, weight: p['conv2.weight'], bias: p['conv2.bias'], output: a.conv2 }).map((x) => named('conv2', x)),
       named('pool2', pool2.forward({ input: a.conv2, output: a.pool2, argmax: argmax2 })),
-      named('fc1', fc1.forward({ input: flat400(a.pool2), weight: p['fc1.weight'], bias: p['fc1.bias'], output: a.fc1 })),
-      named('relu3', relu3.forward({ input: a.fc1, output: a.relu3 })),
-      named('fc2', fc2.forward({ input: a.relu3, weight: p['fc2.weight'], bias: p['fc2.bias'], output: a.fc2 })),
-      named('relu4', relu4.forward({ input: a.fc2, output: a.relu4 })),
+      named('fc1', fc1.forward({ input: flat400(a.pool2), weight: p['fc1.weight'], bias: p['fc1.bias'], output: a.relu3 })),
+      named('fc2', fc2.forward({ input: a.relu3, weight: p['fc2.weight'], bias: p['fc2.bias'], output: a.relu4 })),
       named('fc3', fc3.forward({ input: a.relu4, weight: p['fc3.weight'], bias: p['fc3.bias'], output: a.fc3 })),
       named('log_softmax', logSoftmax.forward({ input: a.fc3, output: a.log_probs })),
       named('loss', nll.forward({ log_probs: a.log_probs, labels, loss: m.loss })),
       named('metrics', nll.accumulate({ log_probs: a.log_probs, labels, metrics: m.metrics })),
     ];
 
-    // d.X holds the gradient of the loss w.r.t. activation X.
+    // d.X holds the gradient of the loss w.r.t. activation X; for relu1/3/4, w.r.t. the
+    // value before the ReLU (the ReLU's backward is fused into the kernel that writes it).
     const backward = [
       named('loss', nll.backwardFused({ log_probs: a.log_probs, labels, dlogits: d.fc3 })),
       named('fc3', fc3.backwardWeight({ doutput: d.fc3, input: a.relu4, dweight: g['fc3.weight'] })),
       named('fc3', fc3.backwardBias({ doutput: d.fc3, dbias: g['fc3.bias'] })),
-      named('fc3', fc3.backwardInput({ doutput: d.fc3, weight: p['fc3.weight'], dinput: d.relu4 })),
-      named('relu4', relu4.backward({ doutput: d.relu4, saved_output: a.relu4, dinput: d.fc2 })),
-      named('fc2', fc2.backwardWeight({ doutput: d.fc2, input: a.relu3, dweight: g['fc2.weight'] })),
-      named('fc2', fc2.backwardBias({ doutput: d.fc2, dbias: g['fc2.bias'] })),
-      named('fc2', fc2.backwardInput({ doutput: d.fc2, weight: p['fc2.weight'], dinput: d.relu3 })),
-      named('relu3', relu3.backward({ doutput: d.relu3, saved_output: a.relu3, dinput: d.fc1 })),
-      named('fc1', fc1.backwardWeight({ doutput: d.fc1, input: flat400(a.pool2), dweight: g['fc1.weight'] })),
-      named('fc1', fc1.backwardBias({ doutput: d.fc1, dbias: g['fc1.bias'] })),
-      named('fc1', fc1.backwardInput({ doutput: d.fc1, weight: p['fc1.weight'], dinput: flat400(d.pool2) })),
+      named('fc3', fc3.backwardInputRelu({ doutput: d.fc3, weight: p['fc3.weight'], input: a.relu4, dinput: d.relu4 })),
+      named('fc2', fc2.backwardWeight({ doutput: d.relu4, input: a.relu3, dweight: g['fc2.weight'] })),
+      named('fc2', fc2.backwardBias({ doutput: d.relu4, dbias: g['fc2.bias'] })),
+      named('fc2', fc2.backwardInputRelu({ doutput: d.relu4, weight: p['fc2.weight'], input: a.relu3, dinput: d.relu3 })),
+      named('fc1', fc1.backwardWeight({ doutput: d.relu3, input: flat400(a.pool2), dweight: g['fc1.weight'] })),
+      named('fc1', fc1.backwardBias({ doutput: d.relu3, dbias: g['fc1.bias'] })),
+      named('fc1', fc1.backwardInput({ doutput: d.relu3, weight: p['fc1.weight'], dinput: flat400(d.pool2) })),
       named('pool2', pool2.backward({ doutput: d.pool2, saved_argmax: argmax2, dinput: d.conv2 })),
       ...conv2.backwardWeight({ doutput: d.conv2, input: a.pool1, dweight: g['conv2.weight'] }).map((x) => named('conv2', x)),
       named('conv2', conv2.backwardBias({ doutput: d.conv2, dbias: g['conv2.bias'] })),
       ...conv2.backwardInput({ doutput: d.conv2, weight: p['conv2.weight'], dinput: d.pool1 }).map((x) => named('conv2', x)),
-      named('pool1', pool1.backward({ doutput: d.pool1, saved_argmax: argmax1, dinput: d.relu1 })),
-      named('relu1', relu1.backward({ doutput: d.relu1, saved_output: a.relu1, dinput: d.conv1 })),
-      ...conv1.backwardWeight({ doutput: d.conv1, input: a.input, dweight: g['conv1.weight'] }).map((x) => named('conv1', x)),
-      named('conv1', conv1.backwardBias({ doutput: d.conv1, dbias: g['conv1.bias'] })),
+      named('pool1', pool1.backwardRelu({ doutput: d.pool1, saved_argmax: argmax1, saved_output: a.pool1, dinput: d.relu1 })),
+      ...conv1.backwardWeight({ doutput: d.relu1, input: a.input, dweight: g['conv1.weight'] }).map((x) => named('conv1', x)),
+      named('conv1', conv1.backwardBias({ doutput: d.relu1, dbias: g['conv1.bias'] })),
     ];
 
     const whole = (buffer: GPUBuffer): Tensor => ({ buffer, offset: 0, shape: [FLAT_LENGTH], length: FLAT_LENGTH });

@@ -33,13 +33,15 @@ export class Conv2d {
     private readonly byTapIn: Tensor,
   ) {}
 
-  static async create(rt: Runtime, shape: Conv2dShape): Promise<Conv2d> {
+  /** With `relu`, forward applies ReLU to its output (bias + ReLU fused). */
+  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean } = {}): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
     const entries: Entry[] = ['pack_forward', 'pack_backward', 'forward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'];
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, sizes)));
+    const relu = options.relu ? { RELU: 1 } : {};
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, e === 'forward' ? { ...sizes, ...relu } : sizes)));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Record<Entry, Kernel>;
     const kk = s.kernel * s.kernel;
     const weights = s.outChannels * s.inChannels * kk;

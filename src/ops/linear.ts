@@ -16,17 +16,19 @@ const blocks = (n: number) => Math.ceil(n / 4);
 export class Linear {
   private constructor(
     readonly shape: LinearShape,
-    private readonly k: Record<'forward' | 'backward_input' | 'backward_weight' | 'backward_bias', Kernel>,
+    private readonly k: Record<'forward' | 'backward_input' | 'backward_input_relu' | 'backward_weight' | 'backward_bias', Kernel>,
     private readonly params: GPUBuffer,
   ) {}
 
-  static async create(rt: Runtime, shape: LinearShape): Promise<Linear> {
+  /** With `relu`, forward applies ReLU to its output (bias + ReLU fused). */
+  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean } = {}): Promise<Linear> {
     const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures };
-    const [forward, backward_input, backward_weight, backward_bias] = await Promise.all(
-      ['forward', 'backward_input', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e, sizes)),
-    );
+    const [forward, backward_input, backward_input_relu, backward_weight, backward_bias] = await Promise.all([
+      rt.kernel('linear', 'forward', options.relu ? { ...sizes, RELU: 1 } : sizes),
+      ...['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e, sizes)),
+    ]);
     const params = forward.uniformBuffer({ batch: shape.batch });
-    return new Linear(shape, { forward, backward_input, backward_weight, backward_bias }, params);
+    return new Linear(shape, { forward, backward_input, backward_input_relu, backward_weight, backward_bias }, params);
   }
 
   private sizes() {
@@ -54,6 +56,19 @@ export class Linear {
     expectLength('linear.backward_input', 'weight', t.weight, n.weight);
     expectLength('linear.backward_input', 'dinput', t.dinput, n.input);
     return dispatch(this.k.backward_input, this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
+  }
+
+  /**
+   * backward_input through the ReLU whose output is this layer's `input`: the
+   * gradient w.r.t. that ReLU's input (zero where input <= 0).
+   */
+  backwardInputRelu(t: { doutput: Tensor; weight: Tensor; input: Tensor; dinput: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('linear.backward_input_relu', 'doutput', t.doutput, n.output);
+    expectLength('linear.backward_input_relu', 'weight', t.weight, n.weight);
+    expectLength('linear.backward_input_relu', 'input', t.input, n.input);
+    expectLength('linear.backward_input_relu', 'dinput', t.dinput, n.input);
+    return dispatch(this.k.backward_input_relu, this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
   }
 
   backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {

@@ -13,18 +13,18 @@ export interface Pool2dShape {
 export class MaxPool2d {
   private constructor(
     readonly shape: Pool2dShape,
-    private readonly k: Record<'forward' | 'backward', Kernel>,
+    private readonly k: Record<'forward' | 'backward' | 'backward_relu', Kernel>,
     private readonly params: GPUBuffer,
   ) {}
 
   static async create(rt: Runtime, shape: Pool2dShape): Promise<MaxPool2d> {
-    const [forward, backward] = await Promise.all([rt.kernel('maxpool2d', 'forward'), rt.kernel('maxpool2d', 'backward')]);
+    const [forward, backward, backward_relu] = await Promise.all(['forward', 'backward', 'backward_relu'].map((e) => rt.kernel('maxpool2d', e)));
     const params = forward.uniformBuffer({
       planes: shape.batch * shape.channels,
       height: shape.height,
       width: shape.width,
     });
-    return new MaxPool2d(shape, { forward, backward }, params);
+    return new MaxPool2d(shape, { forward, backward, backward_relu }, params);
   }
 
   get outHeight(): number {
@@ -55,5 +55,18 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward', 'dinput', t.dinput, n.input);
     return dispatch(this.k.backward, this.params, t, n.input);
+  }
+
+  /**
+   * backward through a ReLU before the pool as well: `saved_output` is the pool's
+   * forward output; the gradient passes only where that maximum is > 0.
+   */
+  backwardRelu(t: { doutput: Tensor; saved_argmax: Tensor; saved_output: Tensor; dinput: Tensor }): Dispatch {
+    const n = this.sizes();
+    expectLength('maxpool2d.backward_relu', 'doutput', t.doutput, n.output);
+    expectLength('maxpool2d.backward_relu', 'saved_argmax', t.saved_argmax, n.output);
+    expectLength('maxpool2d.backward_relu', 'saved_output', t.saved_output, n.output);
+    expectLength('maxpool2d.backward_relu', 'dinput', t.dinput, n.input);
+    return dispatch(this.k.backward_relu, this.params, t, n.input);
   }
 }

@@ -50,4 +50,17 @@ for (const [name, s] of shapes) {
   });
 }
 
+test('with relu, forward applies ReLU to its output', async () => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  const s: Conv2dShape = { batch: 3, inChannels: 2, outChannels: 6, height: 12, width: 11, kernel: 5 };
+  const conv = await Conv2d.create(rt, s, { relu: true });
+  const input = randomInput(rt, rng, 'input', [s.batch, s.inChannels, s.height, s.width]);
+  const weight = randomInput(rt, rng, 'weight', [s.outChannels, s.inChannels, s.kernel, s.kernel]);
+  const bias = randomInput(rt, rng, 'bias', [s.outChannels]);
+  const output = poisoned(rt, 'output', [s.batch, s.outChannels, 8, 7]);
+  submit(rt, conv.forward({ input: input.tensor, weight: weight.tensor, bias: bias.tensor, output }));
+  assertClose('output', await rt.read(output), ref.reluForward(ref.conv2dForward(s, input.values, weight.values, bias.values)), seed);
+});
+
 test.run();

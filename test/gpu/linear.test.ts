@@ -48,4 +48,28 @@ for (const [name, s] of shapes) {
   });
 }
 
+for (const [name, s] of [shapes[1], shapes[4]]) {
+  test(`${name}: fused ReLU forward, and backward_input through the ReLU before the layer`, async () => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const layer = await Linear.create(rt, s, { relu: true });
+    // The input is itself a ReLU's output: non-negative, some exact zeros.
+    const input = randomInput(rt, rng, 'input', [s.batch, s.inFeatures], -0.5, 1);
+    const clipped = Float32Array.from(input.values, (v) => Math.max(v, 0));
+    rt.write(input.tensor, clipped);
+    const x = Float64Array.from(clipped);
+    const weight = randomInput(rt, rng, 'weight', [s.outFeatures, s.inFeatures]);
+    const bias = randomInput(rt, rng, 'bias', [s.outFeatures]);
+    const doutput = randomInput(rt, rng, 'doutput', [s.batch, s.outFeatures]);
+    const output = poisoned(rt, 'output', doutput.tensor.shape);
+    const dinput = poisoned(rt, 'dinput', input.tensor.shape);
+    submit(rt, [
+      layer.forward({ input: input.tensor, weight: weight.tensor, bias: bias.tensor, output }),
+      layer.backwardInputRelu({ doutput: doutput.tensor, weight: weight.tensor, input: input.tensor, dinput }),
+    ]);
+    assertClose('output', await rt.read(output), ref.reluForward(ref.linearForward(s, x, weight.values, bias.values)), seed);
+    assertClose('dinput', await rt.read(dinput), ref.reluBackward(ref.linearBackwardInput(s, doutput.values, weight.values), x), seed);
+  });
+}
+
 test.run();

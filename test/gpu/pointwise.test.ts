@@ -47,6 +47,29 @@ for (const [name, s] of pools) {
   });
 }
 
+test('maxpool2d backward_relu: the gradient through a ReLU and the pool together', async () => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  const s = { batch: 3, channels: 6, height: 28, width: 27 };
+  const pool = await MaxPool2d.create(rt, s);
+  const outShape = [s.batch, s.channels, 14, 13];
+  // The pool's input is a ReLU's output: windows of zeros (all inputs were negative) occur.
+  const pre = randomInput(rt, rng, 'pre-activation', [s.batch, s.channels, s.height, s.width], -1, 0.3);
+  const relu = ref.reluForward(pre.values);
+  const input = fromValues(rt, 'input', pre.tensor.shape, Float32Array.from(relu));
+  const doutput = randomInput(rt, rng, 'doutput', outShape);
+  const output = poisoned(rt, 'output', outShape);
+  const argmax = poisonedU32(rt, 'argmax', outShape);
+  const dinput = poisoned(rt, 'dinput', pre.tensor.shape);
+  submit(rt, [
+    pool.forward({ input: input.tensor, output, argmax }),
+    pool.backwardRelu({ doutput: doutput.tensor, saved_argmax: argmax, saved_output: output, dinput }),
+  ]);
+  const expected = ref.maxpool2dForward(s, relu);
+  const throughPool = ref.maxpool2dBackward(s, doutput.values, expected.argmax);
+  assertClose('dinput', await rt.read(dinput), ref.reluBackward(throughPool, relu), seed);
+});
+
 test('maxpool2d: ties go to the first element in scan order, as PyTorch', async () => {
   const s = { batch: 1, channels: 2, height: 4, width: 4 };
   const pool = await MaxPool2d.create(rt, s);
@@ -110,11 +133,15 @@ for (const [batch, classes, scale] of [
     const expected = ref.logSoftmaxForward(batch, classes, logits.values);
     const gpuLogp = await rt.read(logp);
     assertClose('log_softmax output', gpuLogp, expected, seed);
-    assertClose('log_softmax dinput', await rt.read(dinput), ref.logSoftmaxBackward(batch, classes, doutput.values, expected), seed);
-    const expectedLoss = ref.nllLossForward(batch, classes, expected, labelValues);
+    // The backward kernels are checked on the inputs they were given: the GPU's own
+    // forward output (with logits of 1000, float32 log-probabilities are off by ~6e-5
+    // in absolute terms, which exp() in the backward formula would pass on).
+    const saved = Float64Array.from(gpuLogp);
+    assertClose('log_softmax dinput', await rt.read(dinput), ref.logSoftmaxBackward(batch, classes, doutput.values, saved), seed);
+    const expectedLoss = ref.nllLossForward(batch, classes, saved, labelValues);
     assertClose('loss', await rt.read(loss), [expectedLoss], seed);
     assertClose('dlog_probs', await rt.read(dlogp), ref.nllLossBackward(batch, classes, labelValues), seed);
-    assertClose('dlogits', await rt.read(dlogits), ref.crossEntropyBackward(batch, classes, expected, labelValues), seed);
+    assertClose('dlogits', await rt.read(dlogits), ref.crossEntropyBackward(batch, classes, saved, labelValues), seed);
     let correct = 0;
     for (let n = 0; n < batch; n++) {
       const row = Array.from(gpuLogp.subarray(n * classes, (n + 1) * classes));
