@@ -8,8 +8,9 @@
 //   backward_relu  the same, and 0 where saved_output (the window's max) is not > 0:
 //              the gradient through a ReLU before the pool as well
 //
-// Windows do not overlap, so backward is a gather: each input element looks at the
-// one window it belongs to (rows and columns left over by floor mode get 0).
+// Windows do not overlap, so backward writes each input element exactly once, from
+// the one window it belongs to (rows and columns left over by floor mode get 0): no
+// atomics, no accumulation.
 
 override WG: u32 = 64;
 
@@ -59,34 +60,50 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   argmax[i] = best;
 }
 
-// Where the gradient of output o lands (-1: nowhere), for input element i.
-fn window_of(i: u32) -> i32 {
+// One invocation per window: its gradient g goes to the argmax, zeros to the other three
+// inputs. Rows and columns left over by floor mode belong to no window: the first
+// windows of each plane's last row and column also zero them.
+fn scatter_window(o: u32, g: f32) {
   let p = params;
   let oh = p.height / 2u;
   let ow = p.width / 2u;
-  let ix = i % p.width;
-  let iy = (i / p.width) % p.height;
-  let plane = i / (p.width * p.height);
-  if (iy / 2u >= oh || ix / 2u >= ow) { return -1; }
-  let o = (plane * oh + iy / 2u) * ow + ix / 2u;
-  return select(-1, i32(o), saved_argmax[o] == iy * p.width + ix);
+  let x = o % ow;
+  let y = (o / ow) % oh;
+  let plane = o / (ow * oh);
+  let base = plane * p.height * p.width;
+  let top_left = 2u * y * p.width + 2u * x;
+  let at = saved_argmax[o];
+  for (var dy = 0u; dy < 2u; dy++) {
+    for (var dx = 0u; dx < 2u; dx++) {
+      let i = top_left + dy * p.width + dx;
+      dinput[base + i] = select(0.0, g, i == at);
+    }
+  }
+  // Leftovers: an odd last column (right of the last window), an odd last row.
+  if (x + 1u == ow && p.width % 2u == 1u) {
+    dinput[base + 2u * y * p.width + p.width - 1u] = 0.0;
+    dinput[base + (2u * y + 1u) * p.width + p.width - 1u] = 0.0;
+  }
+  if (y + 1u == oh && p.height % 2u == 1u) {
+    let last = base + (p.height - 1u) * p.width;
+    dinput[last + 2u * x] = 0.0;
+    dinput[last + 2u * x + 1u] = 0.0;
+    if (x + 1u == ow && p.width % 2u == 1u) { dinput[last + p.width - 1u] = 0.0; }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.planes * params.height * params.width) { return; }
-  let o = window_of(i);
-  dinput[i] = select(0.0, doutput[max(o, 0)], o >= 0);
+  let o = invocation_index(id, groups);
+  if (o >= params.planes * (params.height / 2u) * (params.width / 2u)) { return; }
+  scatter_window(o, doutput[o]);
 }
 
 // backward through the ReLU that made the pool's input as well: the maximum of a
 // window is the ReLU output at its argmax, so the gradient passes where it is > 0.
 @compute @workgroup_size(WG)
 fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.planes * params.height * params.width) { return; }
-  let o = window_of(i);
-  let at = max(o, 0);
-  dinput[i] = select(0.0, doutput[at], o >= 0 && saved_output[at] > 0.0);
+  let o = invocation_index(id, groups);
+  if (o >= params.planes * (params.height / 2u) * (params.width / 2u)) { return; }
+  scatter_window(o, select(0.0, doutput[o], saved_output[o] > 0.0));
 }

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MnistSplit } from '../data/mnist';
 import { MNIST_MEAN, MNIST_STD } from '../ops/prepare_mnist';
+import { politeWait } from '../gpu/node';
 import { Rng } from '../util/rng';
 
 export interface TfjsRun {
@@ -85,7 +86,10 @@ export async function trainTfjs(train: MnistSplit, batch: number, warmUp: number
 
   // Warm-up: shader compilation happens on first use in TensorFlow.js.
   for (let s = 0; s < warmUp; s++) tf.dispose(step(s));
-  await (step(warmUp) as tf.Scalar).data();
+  // Waits go through politeWait, as the engine's do: no busy polling while the adapter works.
+  const warm = step(warmUp);
+  await politeWait(() => warm.data());
+  warm.dispose();
   const setupSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   let last: tf.Scalar | null = null;
@@ -93,7 +97,7 @@ export async function trainTfjs(train: MnistSplit, batch: number, warmUp: number
     if (last) last.dispose();
     last = step(warmUp + 1 + s);
   }
-  const finalLoss = (await last!.data())[0];
+  const finalLoss = (await politeWait(() => last!.data()))[0];
   const seconds = (performance.now() - t1) / 1000;
   last!.dispose();
   Object.values(v).forEach((t) => t.dispose());

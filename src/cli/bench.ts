@@ -13,10 +13,11 @@ import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
 import { positiveInt } from './shared/args';
 import { describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--steps N] [--batch-size N] [--no-tfjs] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--json FILE]
 
 Trains LeNet-5 on MNIST with this engine, then with TensorFlow.js's WebGPU backend on
-the same Dawn adapter, for --steps steps each (default 200, after 20 warm-up steps),
+the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
+--tfjs-steps steps (default 20, after 3: it is 10-30x slower),
 and prints images/s for each and their ratio, set-up time apart, and the share of a
 step spent in each kernel (timestamp queries where the adapter has them). Results go
 to --json FILE (default bench/results.json), one entry per adapter.`;
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
     options: {
       adapter: { type: 'string' },
       steps: { type: 'string', default: '200' },
+      'tfjs-steps': { type: 'string', default: '20' },
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
       'no-tfjs': { type: 'boolean', default: false },
       json: { type: 'string', default: 'bench/results.json' },
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const steps = positiveInt(o.steps!, '--steps');
+  const tfjsSteps = positiveInt(o['tfjs-steps']!, '--tfjs-steps');
   const batchSize = positiveInt(o['batch-size']!, '--batch-size');
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
@@ -91,8 +94,8 @@ async function main(): Promise<number> {
     const { trainTfjs, useDawn } = await import('../bench/tfjs-lenet');
     const d = dawn(kind)!;
     await useDawn(d.gpu, d.featureLevel);
-    tfjs = await trainTfjs(train!, batchSize, WARM_UP, steps);
-    console.log(`TensorFlow.js:  ${tfjs.imagesPerSecond.toFixed(0).padStart(6)} images/s  (tfjs-backend-webgpu 4.22.0; set-up and warm-up ${tfjs.setupSeconds.toFixed(2)} s)`);
+    tfjs = await trainTfjs(train!, batchSize, 3, tfjsSteps);
+    console.log(`TensorFlow.js:  ${tfjs.imagesPerSecond.toFixed(0).padStart(6)} images/s  (tfjs-backend-webgpu 4.22.0, ${tfjsSteps} steps; set-up and warm-up ${tfjs.setupSeconds.toFixed(2)} s)`);
     console.log(`ratio:          ${(engine.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x`);
   }
   printProfile(rows, stamped ? 'GPU timestamps, each dispatch in its own pass' : 'host timing of isolated dispatches');
@@ -104,7 +107,7 @@ async function main(): Promise<number> {
     batchSize,
     steps,
     engine,
-    tfjs,
+    tfjs: tfjs && { ...tfjs, steps: tfjsSteps },
     ratio: tfjs ? engine.imagesPerSecond / tfjs.imagesPerSecond : null,
     profile: { method: stamped ? 'timestamp-query' : 'host', rows },
   };

@@ -25,6 +25,11 @@ export interface Gpu {
   kind?: string;
   /** Destroys the device (and, in Node, lets the process exit). */
   destroy(): void;
+  /**
+   * Waits for a GPU promise (mapAsync, onSubmittedWorkDone). In Node this keeps
+   * Dawn from polling flat out while the GPU works (see src/gpu/node.ts).
+   */
+  wait?: <T>(start: () => Promise<T>) => Promise<T>;
 }
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i;

@@ -84,6 +84,27 @@ async function find(name: Exclude<AdapterChoice, 'auto'>): Promise<Candidate | n
   return { adapter, backend: d.backend, featureLevel: d.featureLevel };
 }
 
+/**
+ * Dawn's Node bindings poll for finished GPU work by calling setImmediate again and
+ * again while any promise is pending: the main thread then spins at 100% for as
+ * long as the GPU works. On a CPU adapter the "GPU" is the other threads of the same
+ * few cores, so that spinning takes a core from it. The bindings look setImmediate
+ * up on the global object at each call, so while we wait we hand them one that
+ * polls every millisecond instead.
+ */
+let waiting = 0;
+const immediate = globalThis.setImmediate;
+const politeImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
+
+export async function politeWait<T>(start: () => Promise<T>): Promise<T> {
+  if (waiting++ === 0) globalThis.setImmediate = politeImmediate;
+  try {
+    return await start();
+  } finally {
+    if (--waiting === 0) globalThis.setImmediate = immediate;
+  }
+}
+
 export function parseAdapterChoice(value: string | undefined, source: string): AdapterChoice {
   const v = (value ?? 'auto').toLowerCase();
   if (!(ADAPTERS as readonly string[]).includes(v)) {
@@ -107,7 +128,7 @@ export async function requestGpu(choice?: AdapterChoice): Promise<Gpu> {
     if (!found) continue;
     const device = await openDevice(found.adapter);
     const adapter = describeAdapter(found.adapter, found.backend, found.featureLevel);
-    return { device, adapter, kind: name, destroy: () => device.destroy() };
+    return { device, adapter, kind: name, destroy: () => device.destroy(), wait: politeWait };
   }
   const what = wanted === 'auto' ? 'No WebGPU adapter was found.' : `The ${wanted} adapter is not available.`;
   throw new Error(SETUP_HINT.replace('No WebGPU adapter was found.', what));

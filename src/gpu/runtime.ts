@@ -61,6 +61,10 @@ export class Runtime {
     return k;
   }
 
+  private wait<T>(start: () => Promise<T>): Promise<T> {
+    return this.gpu.wait ? this.gpu.wait(start) : start();
+  }
+
   /** Throws the first GPU error seen since the last check. */
   throwIfFailed(): void {
     if (this.errors.length > 0) {
@@ -72,7 +76,7 @@ export class Runtime {
 
   /** Waits for the queue, then throws any GPU error it raised. */
   async sync(): Promise<void> {
-    await this.device.queue.onSubmittedWorkDone();
+    await this.wait(() => this.device.queue.onSubmittedWorkDone());
     this.throwIfFailed();
   }
 
@@ -114,7 +118,7 @@ export class Runtime {
     const encoder = this.device.createCommandEncoder({ label: 'readback' });
     encoder.copyBufferToBuffer(buffer, offset, staging, 0, padded);
     this.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    await this.wait(() => staging.mapAsync(GPUMapMode.READ));
     const out = staging.getMappedRange().slice(0, size);
     staging.destroy();
     this.throwIfFailed();

@@ -54,7 +54,7 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward', 'doutput', t.doutput, n.output);
     expectLength('maxpool2d.backward', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward, this.params, t, n.input);
+    return dispatch(this.k.backward, this.params, t, n.output);
   }
 
   /**
@@ -67,6 +67,6 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward_relu', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward_relu', 'saved_output', t.saved_output, n.output);
     expectLength('maxpool2d.backward_relu', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_relu, this.params, t, n.input);
+    return dispatch(this.k.backward_relu, this.params, t, n.output);
   }
 }
