@@ -98,6 +98,14 @@ async function main(): Promise<number> {
   const rt = await openRuntime(o.adapter);
   console.log(`adapter: ${describe(rt)}`);
 
+  // Ctrl-C from here on stops at the next step and saves a checkpoint; twice, at once.
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+  };
+  process.on('SIGINT', onSigint);
+
   const setupStart = performance.now();
   const trainer = await Trainer.create(rt, config, data.train!, data.test, start);
   console.log(
@@ -106,13 +114,6 @@ async function main(): Promise<number> {
       `${config.shuffle ? 'shuffled' : 'not shuffled'}, ${config.hflip ? 'random horizontal flip' : 'no flip'}` +
       `\nset-up (upload, pipelines): ${((performance.now() - setupStart) / 1000).toFixed(1)} s`,
   );
-
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = true;
-  };
-  process.on('SIGINT', onSigint);
 
   const checkpoint = async () => {
     const state = await trainer.readState();
