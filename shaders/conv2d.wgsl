@@ -54,8 +54,8 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
 // The weights regrouped four channels to a vec4, one load per tap (pack_*):
-// by_tap[t * blocks(C_OUT) + b] = weight[4b..4b+3, t], for forward;
-// by_tap_in[(co * K*K + ky*K + kx) * blocks(C_IN) + b] = weight[co, 4b..4b+3, ky, kx], for backward_input.
+// by_tap[t * 2*blocks8(C_OUT) + b] = weight[4b..4b+3, t], for forward;
+// by_tap_in[(co * K*K + ky*K + kx) * 2*blocks8(C_IN) + b] = weight[co, 4b..4b+3, ky, kx], for backward_input.
 @group(0) @binding(11) var<storage, read_write> packed: array<vec4f>;
 @group(0) @binding(12) var<storage, read> by_tap: array<vec4f>;
 @group(0) @binding(13) var<storage, read> by_tap_in: array<vec4f>;
@@ -70,6 +70,7 @@ fn out_h() -> u32 { return H - K + 1u; }
 fn out_w() -> u32 { return W - K + 1u; }
 fn taps() -> u32 { return C_IN * K * K; }
 fn blocks(n: u32) -> u32 { return (n + 3u) / 4u; }
+fn blocks8(n: u32) -> u32 { return (n + 7u) / 8u; }
 
 // A 4x4 block: rows r0..r0+3 of one matrix by columns c0..c0+3 of another.
 struct Acc { r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f }
@@ -96,7 +97,8 @@ fn weight_or_zero(co: u32, t: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn pack_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let cblocks = blocks(C_OUT);
+  // forward takes channels eight at a time: an even number of vec4s per tap.
+  let cblocks = 2u * blocks8(C_OUT);
   let i = invocation_index(id, groups);
   if (i >= taps() * cblocks) { return; }
   let co = (i % cblocks) * 4u;
@@ -106,7 +108,8 @@ fn pack_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroup
 
 @compute @workgroup_size(WG)
 fn pack_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let cblocks = blocks(C_IN);
+  // backward_input takes channels eight at a time: an even number of vec4s per tap.
+  let cblocks = 2u * blocks8(C_IN);
   let i = invocation_index(id, groups);
   if (i >= C_OUT * K * K * cblocks) { return; }
   let ci = (i % cblocks) * 4u;
@@ -119,25 +122,25 @@ fn pack_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
   packed[i] = v;
 }
 
-// Block (image n, channels co0..co0+3, row y, columns x0..x0+3). Along a kernel row
-// the four inputs a block needs slide by one column per tap, so each tap loads one
-// new input (and four weights) for its 16 multiply-adds.
+// Block (image n, channels co0..co0+7, row y, columns x0..x0+3): two 4x4 blocks that
+// share their inputs. Along a kernel row the four inputs slide by one column per tap,
+// so each tap loads one new input and two vec4s of weights for 32 multiply-adds.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
   let xblocks = blocks(ow);
-  let cblocks = blocks(C_OUT);
+  let cblocks = blocks8(C_OUT);
   let i = invocation_index(id, groups);
   if (i >= params.batch * cblocks * oh * xblocks) { return; }
   let x0 = (i % xblocks) * 4u;
   let y = (i / xblocks) % oh;
-  let co0 = ((i / (xblocks * oh)) % cblocks) * 4u;
+  let b = (i / (xblocks * oh)) % cblocks;
   let n = i / (xblocks * oh * cblocks);
 
-  let cb = co0 / 4u;
-  var acc = Acc();
-  var t = 0u;
+  var lo = Acc();
+  var hi = Acc();
+  var w = 2u * b;
   for (var ci = 0u; ci < C_IN; ci++) {
     for (var ky = 0u; ky < K; ky++) {
       // Columns past the row's end (a ragged last block) read its last pixel: their
@@ -147,15 +150,16 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
       let x = min(row + x0 + LANES, vec4u(last));
       var c = vec4f(input[x.x], input[x.y], input[x.z], input[x.w]);
       for (var kx = 0u; kx < K; kx++) {
-        fma_block(&acc, by_tap[t * cblocks + cb], c);
+        fma_block(&lo, by_tap[w], c);
+        fma_block(&hi, by_tap[w + 1u], c);
         c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
-        t++;
+        w += 2u * cblocks;
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    let co = co0 + r;
-    var v = row_of(acc, r) + bias[min(co, C_OUT - 1u)];
+  for (var r = 0u; r < 8u; r++) {
+    let co = 8u * b + r;
+    var v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u) + bias[min(co, C_OUT - 1u)];
     if (RELU) { v = max(v, vec4f(0.0)); }
     for (var j = 0u; j < 4u; j++) {
       if (co < C_OUT && x0 + j < ow) { output[((n * C_OUT + co) * oh + y) * ow + x0 + j] = v[j]; }
@@ -169,25 +173,26 @@ fn dout_at(row: u32, ox: i32, ow: u32) -> f32 {
   return select(0.0, v, ox >= 0 && ox < i32(ow));
 }
 
-// Block (image n, input channels ci0..ci0+3, row y, columns x0..x0+3). Output rows
-// y - ky that do not exist are skipped whole; along a kernel row the four doutput
-// values slide by one column per tap, so each tap loads one (and four weights).
+// Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+3): two 4x4
+// blocks sharing their doutput values. Output rows y - ky that do not exist are
+// skipped whole; along a kernel row the four doutput values slide by one column per
+// tap, so each tap loads one (and two vec4s of weights) for 32 multiply-adds.
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
   let xblocks = blocks(W);
-  let cblocks = blocks(C_IN);
+  let cblocks = blocks8(C_IN);
   let i = invocation_index(id, groups);
   if (i >= params.batch * cblocks * H * xblocks) { return; }
   let x0 = (i % xblocks) * 4u;
   let y = (i / xblocks) % H;
-  let ci0 = ((i / (xblocks * H)) % cblocks) * 4u;
+  let b = (i / (xblocks * H)) % cblocks;
   let n = i / (xblocks * H * cblocks);
 
-  let cb = ci0 / 4u;
   let x = i32(x0);
-  var acc = Acc();
+  var lo = Acc();
+  var hi = Acc();
   for (var co = 0u; co < C_OUT; co++) {
     let w_co = co * K * K;
     for (var ky = 0u; ky < K; ky++) {
@@ -196,14 +201,16 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
       // c[j] = doutput[.., x0 + j - kx], starting at kx = 0.
       var c = vec4f(dout_at(row, x, ow), dout_at(row, x + 1, ow), dout_at(row, x + 2, ow), dout_at(row, x + 3, ow));
       for (var kx = 0u; kx < K; kx++) {
-        fma_block(&acc, by_tap_in[(w_co + ky * K + kx) * cblocks + cb], c);
+        let w = (w_co + ky * K + kx) * 2u * cblocks + 2u * b;
+        fma_block(&lo, by_tap_in[w], c);
+        fma_block(&hi, by_tap_in[w + 1u], c);
         c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    let ci = ci0 + r;
-    let v = row_of(acc, r);
+  for (var r = 0u; r < 8u; r++) {
+    let ci = 8u * b + r;
+    let v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u);
     for (var j = 0u; j < 4u; j++) {
       if (ci < C_IN && x0 + j < W) { dinput[((n * C_IN + ci) * H + y) * W + x0 + j] = v[j]; }
     }

@@ -35,6 +35,8 @@ export class Runtime {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   private readonly kernels = new Map<string, Promise<Kernel>>();
+  /** Invocations per workgroup for every kernel (their WG override); the shaders' 64 if unset. */
+  workgroupSize: number | undefined = Number(globalThis.process?.env?.LENET_WG) || undefined;
   private errors: Error[] = [];
 
   constructor(readonly gpu: Gpu) {
@@ -51,6 +53,7 @@ export class Runtime {
 
   /** A compiled kernel, made once per (file, entry point, overrides). */
   kernel(file: ShaderName, entry: string, constants: Constants = {}): Promise<Kernel> {
+    if (this.workgroupSize !== undefined && !('WG' in constants)) constants = { ...constants, WG: this.workgroupSize };
     const key = `${file}.${entry}${JSON.stringify(constants)}`;
     let k = this.kernels.get(key);
     if (!k) {

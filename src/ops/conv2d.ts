@@ -18,6 +18,8 @@ const MAX_K = 5;
 
 /** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
 const blocks = (n: number) => Math.ceil(n / 4);
+/** forward's and backward_input's blocks: eight channels (two 4x4 blocks) by four columns. */
+const blocks8 = (n: number) => Math.ceil(n / 8);
 
 type Entry = 'pack_forward' | 'pack_backward' | 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
 
@@ -46,8 +48,8 @@ export class Conv2d {
     const kk = s.kernel * s.kernel;
     const weights = s.outChannels * s.inChannels * kk;
     const partial = rt.tensor('conv2d partial dweight', [s.batch, weights]);
-    const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * blocks(s.outChannels), 4]);
-    const byTapIn = rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * blocks(s.inChannels), 4]);
+    const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * 2 * blocks8(s.outChannels), 4]);
+    const byTapIn = rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * 2 * blocks8(s.inChannels), 4]);
     return new Conv2d(shape, k, k.forward.uniformBuffer({ batch: s.batch }), partial, byTap, byTapIn);
   }
 
@@ -79,7 +81,7 @@ export class Conv2d {
     const s = this.shape;
     return [
       dispatch(this.k.pack_forward, this.params, { weight: t.weight, packed: this.byTap }, this.byTap.shape[0]),
-      dispatch(this.k.forward, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks(s.outChannels) * this.outHeight * blocks(this.outWidth)),
+      dispatch(this.k.forward, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth)),
     ];
   }
 
@@ -92,7 +94,7 @@ export class Conv2d {
     const s = this.shape;
     return [
       dispatch(this.k.pack_backward, this.params, { weight: t.weight, packed: this.byTapIn }, this.byTapIn.shape[0]),
-      dispatch(this.k.backward_input, this.params, { doutput: t.doutput, by_tap_in: this.byTapIn, dinput: t.dinput }, s.batch * blocks(s.inChannels) * s.height * blocks(s.width)),
+      dispatch(this.k.backward_input, this.params, { doutput: t.doutput, by_tap_in: this.byTapIn, dinput: t.dinput }, s.batch * blocks8(s.inChannels) * s.height * blocks(s.width)),
     ];
   }
 
