@@ -54,8 +54,6 @@ export class Kernel {
   readonly layout: GPUBindGroupLayout;
   /** Invocations per workgroup along x, y, z, with overrides applied. */
   readonly workgroupSize: [number, number, number];
-  /** The override values it was compiled with. */
-  readonly constants: Readonly<Constants>;
   private readonly bindings: BindingInfo[];
   private readonly uniform: { name: string; size: number; members: UniformMember[] } | null;
 
@@ -67,9 +65,7 @@ export class Kernel {
     bindings: BindingInfo[],
     uniform: Kernel['uniform'],
     workgroupSize: [number, number, number],
-    constants: Constants,
   ) {
-    this.constants = constants;
     this.name = name;
     this.pipeline = pipeline;
     this.layout = layout;
@@ -130,7 +126,7 @@ export class Kernel {
     }
     const error = await scoped;
     if (error) throw new Error(`kernel ${name}: ${error.message}`);
-    return new Kernel(device, name, pipeline, layout, bindings, uniform, workgroupSizeOf(fn, constants), { ...constants });
+    return new Kernel(device, name, pipeline, layout, bindings, uniform, workgroupSizeOf(fn, constants));
   }
 
   /** The names this entry point binds, in binding order. */

@@ -133,16 +133,3 @@ export async function requestGpu(choice?: AdapterChoice): Promise<Gpu> {
   const what = wanted === 'auto' ? 'No WebGPU adapter was found.' : `The ${wanted} adapter is not available.`;
   throw new Error(SETUP_HINT.replace('No WebGPU adapter was found.', what));
 }
-
-/** Which adapters this machine has (for tests and benchmarks that run on each). */
-export async function availableAdapters(): Promise<Exclude<AdapterChoice, 'auto'>[]> {
-  const out: Exclude<AdapterChoice, 'auto'>[] = [];
-  for (const name of ['hardware', 'llvmpipe', 'swiftshader'] as const) {
-    try {
-      if (await find(name)) out.push(name);
-    } catch {
-      /* absent */
-    }
-  }
-  return out;
-}

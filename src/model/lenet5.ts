@@ -156,6 +156,9 @@ function front(t: Tensor, batch: number): Tensor {
 }
 
 export class Plan {
+  /** Forward, backward and the Adam step; call adam.setStep(t) before submitting. */
+  readonly trainStep: readonly Dispatch[];
+
   private constructor(
     readonly batch: number,
     /** Forward pass to log-probabilities, the loss, and the running metrics. */
@@ -164,11 +167,8 @@ export class Plan {
     readonly backward: Dispatch[],
     readonly adam: Adam,
     readonly adamStep: Dispatch,
-  ) {}
-
-  /** Forward, backward and the Adam step; call adam.setStep(t) before submitting. */
-  get trainStep(): Dispatch[] {
-    return [...this.forward, ...this.backward, this.adamStep];
+  ) {
+    this.trainStep = [...forward, ...backward, adamStep];
   }
 
   static async create(m: Lenet5, batch: number): Promise<Plan> {

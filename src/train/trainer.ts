@@ -12,11 +12,11 @@
  * epoch's order and skips the steps already taken, ending with the same weights.
  * Runs only in the engine's Runtime: no Node or DOM imports, so the page uses it too.
  */
-import { submit } from '../gpu/dispatch';
+import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/mnist';
-import { Lenet5 } from '../model/lenet5';
+import { Lenet5, type Plan } from '../model/lenet5';
 import { initParameters } from '../model/parameters';
 import { ADAM_DEFAULTS } from '../ops/adam';
 import { FLIP_BIT } from '../ops/prepare_mnist';
@@ -99,6 +99,7 @@ export class Trainer {
   private position: Position;
   private readonly train: Feed;
   private readonly test: Feed | null;
+  private readonly steps = new Map<number, { plan: Plan; dispatches: readonly Dispatch[] }>();
 
   private constructor(
     readonly rt: Runtime,
@@ -133,10 +134,7 @@ export class Trainer {
 
   /** Compiles every pipeline and makes every bind group a run will use, up front. */
   private async warmUp(): Promise<void> {
-    for (const batch of new Set(this.batchSizes(this.train.data.count))) {
-      await this.model.plan(batch);
-      await this.train.prepare(batch);
-    }
+    for (const batch of new Set(this.batchSizes(this.train.data.count))) await this.stepFor(batch);
     if (this.test) {
       for (const batch of new Set(this.batchSizes(this.test.data.count, false))) {
         await this.model.plan(batch);
@@ -160,6 +158,17 @@ export class Trainer {
 
   get where(): Position {
     return { ...this.position, rngState: [...this.position.rngState] };
+  }
+
+  /** A training step's plan and its whole dispatch list (prepare first), made once per batch size. */
+  private async stepFor(batch: number): Promise<{ plan: Plan; dispatches: readonly Dispatch[] }> {
+    let step = this.steps.get(batch);
+    if (!step) {
+      const plan = await this.model.plan(batch);
+      step = { plan, dispatches: [await this.train.prepare(batch), ...plan.trainStep] };
+      this.steps.set(batch, step);
+    }
+    return step;
   }
 
   private batchSizes(count: number, dropLast = this.config.dropLast): number[] {
@@ -208,10 +217,10 @@ export class Trainer {
         return null;
       }
       const batch = sizes[i];
-      const plan = await m.plan(batch);
+      const { plan, dispatches } = await this.stepFor(batch);
       this.train.write(order.subarray(offset, offset + batch));
       plan.adam.setStep(this.position.step + 1);
-      submit(this.rt, [await this.train.prepare(batch), ...plan.trainStep], 'train step');
+      submit(this.rt, dispatches, 'train step');
       offset += batch;
       this.position.step++;
       this.position.stepInEpoch = i + 1;

@@ -1,5 +1,5 @@
 // Helpers for tests that compare whole LeNet-5 steps with the float64 reference.
-import { FLAT_LENGTH, SLOTS, initParameters, type ParameterName } from '../../src/model/parameters';
+import { SLOTS, initParameters, type ParameterName } from '../../src/model/parameters';
 import * as ref from '../../src/reference/ops';
 import type { Params } from '../../src/reference/lenet5';
 import { Rng } from '../../src/util/rng';
@@ -63,4 +63,3 @@ export function randomBatch(rng: Rng, batch: number, margin = 2e-6): Batch {
   throw new Error('could not draw a batch away from the ReLU and max-pool kinks');
 }
 
-export { FLAT_LENGTH };
