@@ -4,11 +4,12 @@
 #   - Mesa's EGL and llvmpipe, for Dawn's OpenGL ES backend (the faster CPU adapter);
 #     Dawn opens the unversioned libEGL.so, which libegl-dev provides;
 #   - the Vulkan loader and Debian's chromium, whose SwiftShader Vulkan driver Dawn
-#     can use (/usr/lib/chromium/vk_swiftshader_icd.json), and which runs the page.
+#     can use (/usr/lib/chromium/vk_swiftshader_icd.json), and which runs the page;
+#   - a font, so the page's screenshots show text on a bare machine.
 # Run as root or with sudo. Idempotent.
 set -euo pipefail
 
-packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium)
+packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do
