@@ -4,7 +4,7 @@
 //   node build.mjs            Node programs (dist/cli), tests (dist/test), the page and its data (dist/demo)
 //   node build.mjs --watch    rebuild on change
 import * as esbuild from 'esbuild';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -96,6 +96,8 @@ function gzipSize(path) {
 }
 
 await mnistForThePage();
+// The bundles of files that no longer exist (a test renamed, say) must not linger and run.
+for (const dir of ['dist/cli', 'dist/test']) rmSync(dir, { recursive: true, force: true });
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();
   console.log('watching for changes');

@@ -3,7 +3,6 @@
  * into its calls. window.lenet exposes the same calls and state for automation.
  */
 import { renderChart } from '../src/chart/chart';
-import { CLASSES } from '../src/model/lenet5';
 import { DrawingPad, showDigit } from './pad';
 import { DEFAULT_OPTIONS, Session, type TrainOptions } from './session';
 
@@ -180,7 +179,7 @@ buttons.reset.addEventListener('click', () => void session.reset());
 
 const bars = $('bars');
 bars.replaceChildren(
-  ...Array.from({ length: CLASSES }, (_, digit) => {
+  ...Array.from({ length: 10 }, (_, digit) => {
     const li = document.createElement('li');
     li.innerHTML = `<span class="digit">${digit}</span><span class="bar"><span></span></span><span class="value"></span>`;
     return li;

@@ -15,7 +15,8 @@ import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
 import { Runtime } from '../src/gpu/runtime';
-import { FLAT_LENGTH } from '../src/model/parameters';
+import { LENET5 } from '../src/model/network';
+import { parameterTable } from '../src/model/parameters';
 import { decodeModel, encodeModel } from '../src/model/safetensors-codec';
 import { Predictor } from '../src/train/inference';
 import { DEFAULT_CONFIG, Trainer, type LogPoint, type TrainConfig } from '../src/train/trainer';
@@ -143,7 +144,7 @@ export class Session {
       const generation = ++this.generation;
       void gpu.device.lost.then((info) => this.deviceLost(generation, info));
       const rt = new Runtime(gpu);
-      this.predictor = await Predictor.create(rt, this.weights ?? new Float32Array(FLAT_LENGTH));
+      this.predictor = await Predictor.create(rt, LENET5, { params: this.weights ?? new Float32Array(parameterTable(LENET5).flatLength) });
       this.rt = rt;
       this.adapter = rt.adapter;
       this.phase = 'idle';
@@ -212,7 +213,7 @@ export class Session {
 
   /** Takes a .safetensors model's weights (a bad file throws a message naming what is wrong). */
   async loadModel(bytes: Uint8Array, name: string): Promise<Record<string, string>> {
-    const { flat, metadata } = decodeModel(bytes, name);
+    const { params: flat, metadata } = decodeModel(bytes, name);
     await this.pause();
     const accuracy = Number(metadata.test_accuracy);
     const source = `${name}${Number.isFinite(accuracy) ? ` (test accuracy ${(100 * accuracy).toFixed(2)}%)` : ''}`;
@@ -234,7 +235,7 @@ export class Session {
     if (this.options) Object.assign(metadata, { seed: String(this.options.seed), epochs: String(this.stats.epoch) });
     if (this.stats.testAccuracy !== null) metadata.test_accuracy = this.stats.testAccuracy.toFixed(4);
     if (this.adapter) metadata.adapter = this.adapter.name;
-    return encodeModel(this.weights, metadata);
+    return encodeModel(LENET5, this.weights, metadata);
   }
 
   /** The ten probabilities of each 28x28 digit (bytes, white ink on black). */
@@ -308,7 +309,7 @@ export class Session {
     this.clearRun();
     this.events.changed();
     const start = this.startFrom;
-    const trainer = await Trainer.create(rt, config, data.train, firstOf(data.test, o.testLimit || data.test.count), start ? { flat: start.flat } : undefined);
+    const trainer = await Trainer.create(rt, config, data.train, firstOf(data.test, o.testLimit || data.test.count), start ? { params: start.flat } : undefined);
     this.options = { ...o };
     this.modelSource = start ? `trained in this page from ${start.source}` : 'trained in this page';
     Object.assign(this.stats, { epochs: o.epochs, stepsPerEpoch: trainer.stepsPerEpoch });
@@ -341,7 +342,7 @@ export class Session {
     const trainer = this.trainer;
     if (!trainer) return;
     this.lastSnapshot = performance.now();
-    const flat = await trainer.model.readFlat('param');
+    const flat = await trainer.model.readParameters();
     if (trainer !== this.trainer) return; // reset or replaced meanwhile
     this.setWeights(flat, this.modelSource ?? 'trained in this page');
   }

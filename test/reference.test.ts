@@ -4,6 +4,7 @@
  * forward ops, the MNIST preparation and Adam, and a whole-network training check.
  * A fresh seed each run (override with SEED=...); every failure message names it.
  */
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -33,15 +34,10 @@ import {
   type LinearShape,
   type Pool2dShape,
 } from '../src/reference/ops';
-import {
-  lenet5Forward,
-  lenet5Gradients,
-  lenet5Loss,
-  lenet5TrainStep,
-  newAdamState,
-  PARAMETER_SHAPES,
-  type Params,
-} from '../src/reference/lenet5';
+import { conv2d, flatten, LENET5, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, resolve, type Network } from '../src/model/network';
+import { parameterTable } from '../src/model/parameters';
+import { modelSummary } from '../src/model/summary';
+import { newAdamState, referenceForward, referenceGradients, referenceLoss, referenceTrainStep, type Params } from '../src/reference/network';
 import { Rng } from '../src/util/rng';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) >>> 0 : Date.now() >>> 0;
@@ -354,123 +350,166 @@ test('adamStep: two hand-computed steps on 2 numbers', () => {
   close(param[1], -1.9366103534720749, 1e-13, 'p2[1]');
 });
 
-// ---------------------------------------------------------------- LeNet-5
+// ---------------------------------------------------------------- whole networks
 
-/** PyTorch's default init for conv and linear: weight and bias uniform in +-1/sqrt(fan_in). */
-function initParams(rng: Rng): Params {
+/** Neither LeNet-5: 3x3 kernels, a ReLU after each conv, odd sizes, a ReLU'd activation read by a conv. */
+const SMALL: Network = {
+  name: 'small-test',
+  description: 'a test network',
+  input: [2, 13, 12],
+  layers: [conv2d('c1', 2, 4, 3), relu(), conv2d('c2', 4, 5, 3), relu(), maxpool2d(), flatten(), linear('f1', 5 * 4 * 4, 7), relu(), linear('f2', 7, 3), logSoftmax()],
+};
+
+/** PyTorch's default init for conv and linear: weight and bias uniform in +-1/sqrt(fan_in), from the table. */
+function initParams(net: Network, rng: Rng): Params {
   const params: Params = {};
-  let bound = 0;
-  for (const [name, shape] of PARAMETER_SHAPES) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (name.endsWith('.weight')) bound = 1 / Math.sqrt(size / shape[0]); // its bias follows, same fan-in
-    params[name] = Float64Array.from({ length: size }, () => rng.uniform(-bound, bound));
+  for (const s of parameterTable(net).slots) {
+    const bound = 1 / Math.sqrt(s.fanIn);
+    params[s.name] = Float64Array.from({ length: s.length }, () => rng.uniform(-bound, bound));
   }
   return params;
 }
 
-test('LeNet-5: parameter shapes and count', () => {
-  assert.equal(
-    PARAMETER_SHAPES.map(([name]) => name),
-    ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias'],
-  );
-  const count = PARAMETER_SHAPES.reduce((sum, [, shape]) => sum + shape.reduce((a, b) => a * b, 1), 0);
-  assert.is(count, 61706);
+const inputSize = (net: Network) => net.input[0] * net.input[1] * net.input[2];
+
+/** What PyTorch itself says of the tutorial's module (test/fixtures/pytorch-state-dict.py). */
+const PYTORCH = JSON.parse(readFileSync('test/fixtures/pytorch-state-dict.json', 'utf8')) as { state_dict: [string, number[]][]; parameters: number; print: string };
+
+test('LeNet-5 parameter table: the names, shapes and count of PyTorch\'s state_dict, fan-in; lenet5-relu has the same', () => {
+  const t = parameterTable(LENET5);
+  assert.equal(t.slots.map((s) => [s.name, s.shape]), PYTORCH.state_dict);
+  assert.is(t.count, PYTORCH.parameters);
+  // fan_in: a weight's elements per output; its bias has its weight's.
+  for (let i = 0; i < t.slots.length; i += 2) {
+    const [w, b] = [t.slots[i], t.slots[i + 1]];
+    assert.is(w.fanIn, w.length / w.shape[0], w.name);
+    assert.is(b.fanIn, w.fanIn, b.name);
+  }
+  assert.ok(t.slots.every((s) => s.offset % 64 === 0), 'every tensor starts on 256 bytes');
+  assert.equal(parameterTable(LENET5_RELU).slots, t.slots);
 });
 
-test('LeNet-5 forward: activation sizes, no ReLU after conv2 (as the tutorial), bias-only logits', () => {
+test('the summary prints the module as PyTorch does, then the forward pass', () => {
+  const summary = modelSummary(LENET5);
+  assert.ok(summary.startsWith(`${PYTORCH.print}\n`), summary);
+  assert.match(summary, /forward: conv1 -> relu -> pool -> conv2 -> pool -> flatten\(400\) -> fc1 -> relu -> fc2 -> relu -> fc3 -> log_softmax/);
+  assert.match(summary, /parameters: 61,706/);
+  assert.match(modelSummary(LENET5_RELU), /conv2 -> relu -> pool/);
+});
+
+test('network descriptions: a mistake is an error naming the layer and what does not fit', () => {
+  const bad = (layers: Network['layers'], message: RegExp) =>
+    assert.throws(() => resolve({ name: 'bad', description: '', input: [1, 8, 8], layers }), message);
+  bad([conv2d('c', 2, 4, 3), flatten(), linear('f', 144, 2), logSoftmax()], /layer 1 \(conv2d "c"\): expects 2 input channels, gets 1/);
+  bad([conv2d('c', 1, 4, 3), flatten(), linear('f', 100, 2), logSoftmax()], /layer 3 \(linear "f"\): expects 100 input features, gets 144/);
+  bad([conv2d('c', 1, 4, 3), linear('f', 144, 2), logSoftmax()], /needs a flat input, gets 4x6x6: put a flatten\(\) before it/);
+  bad([conv2d('c', 1, 4, 9), flatten(), linear('f', 4, 2), logSoftmax()], /kernel 9 is larger than its 8x8 input/);
+  bad([maxpool2d(), relu(), flatten(), linear('f', 16, 2), logSoftmax()], /a ReLU must come right after a conv2d or linear layer/);
+  bad([conv2d('c', 1, 4, 3), maxpool2d(3), flatten(), linear('f', 16, 2), logSoftmax()], /only 2x2 max-pooling/);
+  bad([conv2d('c', 1, 4, 3), flatten(), linear('c', 144, 2), logSoftmax()], /the name "c" is used twice/);
+  bad([conv2d('c', 1, 4, 3), flatten(), linear('f', 144, 2)], /the last layer must be log_softmax/);
+  bad([conv2d('c', 1, 4, 3), flatten(), linear('f', 144, 2), relu(), logSoftmax()], /log_softmax must follow a linear layer without a ReLU/);
+});
+
+test('LeNet-5 forward: activation sizes, no ReLU after conv2 (as the tutorial), bias-only logits; lenet5-relu has one', () => {
   const rng = rngFor(750);
   const batch = 2;
-  const params = initParams(rng);
+  const params = initParams(LENET5, rng);
   params['conv2.bias'].fill(-100); // every conv2 output is far below 0
   const input = normals(rng, batch * 32 * 32);
-  const { logp, activations: a } = lenet5Forward(params, input, batch);
-  assert.is(a.relu1.length, batch * 6 * 28 * 28);
-  assert.is(a.pool1.length, batch * 6 * 14 * 14);
-  assert.is(a.pool2.length, batch * 400);
-  assert.is(a.relu3.length, batch * 120);
-  assert.is(a.relu4.length, batch * 84);
+  const { logp, act } = referenceForward(LENET5, params, input, batch);
+  assert.is(act.conv1.length, batch * 6 * 28 * 28);
+  assert.is(act.pool1.length, batch * 6 * 14 * 14);
+  assert.is(act.pool2.length, batch * 400);
+  assert.is(act.fc1.length, batch * 120);
+  assert.is(act.fc2.length, batch * 84);
   assert.is(logp.length, batch * 10);
-  assert.ok(a.pool2.every((v) => v < 0), where('pool2 must keep negative conv2 outputs'));
+  assert.ok(act.pool2.every((v) => v < 0), where('pool2 must keep negative conv2 outputs'));
+  assert.ok(act.conv1.every((v) => v >= 0) && act.fc1.every((v) => v >= 0), where('conv1 and fc1 are ReLU\'d'));
+  assert.ok(referenceForward(LENET5_RELU, params, input, batch).act.pool2.every((v) => v === 0), where('lenet5-relu: ReLU after conv2'));
   // With fc3's weight zero the logits are its bias, whatever the input.
   params['fc3.weight'].fill(0);
   params['fc3.bias'].set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   const expected = logSoftmaxForward(1, 10, Float64Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
-  const got = lenet5Forward(params, input, batch).logp;
+  const got = referenceForward(LENET5, params, input, batch).logp;
   for (let n = 0; n < batch; n++) expected.forEach((e, k) => close(got[n * 10 + k], e, 1e-15, `bias-only logp [${n},${k}]`));
 });
 
 /** ReLU signs and max-pool choices: the loss is smooth in a neighbourhood where these stay the same. */
-function pattern(params: Params, input: Float64Array, batch: number): string {
-  const a = lenet5Forward(params, input, batch).activations;
+function pattern(net: Network, params: Params, input: Float64Array, batch: number): string {
+  const f = referenceForward(net, params, input, batch);
   const signs = (v: Float64Array) => Array.from(v, (x) => (x > 0 ? '1' : '0')).join('');
-  return [signs(a.relu1), signs(a.relu3), signs(a.relu4), a.pool1Argmax.join(), a.pool2Argmax.join()].join('|');
+  return [...Object.values(f.preRelu).map(signs), ...Object.values(f.argmax).map((a) => a.join())].join('|');
 }
 
 /** The largest of 1e-6, 1e-7, 1e-8 whose +-step along x[i] crosses no ReLU kink and changes no max-pool choice. */
-function smoothStep(params: Params, x: Float64Array, i: number, input: Float64Array, batch: number): number | undefined {
+function smoothStep(net: Network, params: Params, x: Float64Array, i: number, input: Float64Array, batch: number): number | undefined {
   const old = x[i];
   for (const h of [H, H / 10, H / 100]) {
     x[i] = old + h;
-    const plus = pattern(params, input, batch);
+    const plus = pattern(net, params, input, batch);
     x[i] = old - h;
-    const minus = pattern(params, input, batch);
+    const minus = pattern(net, params, input, batch);
     x[i] = old;
     if (plus === minus) return h;
   }
   return undefined;
 }
 
-test('LeNet-5 gradients vs finite differences, all 10 parameters', () => {
-  const rng = rngFor(800);
-  const batch = 3;
-  const params = initParams(rng);
-  const input = normals(rng, batch * 32 * 32);
-  const labels = Uint32Array.from({ length: batch }, () => rng.int(10));
-  const { loss, grads, logp } = lenet5Gradients(params, input, labels, batch);
-  close(loss, lenet5Loss(params, input, labels, batch), 1e-15, 'loss');
-  assert.equal(Array.from(logp), Array.from(lenet5Forward(params, input, batch).logp), where('logp'));
-  const f = () => lenet5Loss(params, input, labels, batch);
-  let checked = 0, skipped = 0;
-  for (const [name] of PARAMETER_SHAPES) {
-    const x = params[name];
-    // Every coordinate of a small tensor, 12 random ones of a big one.
-    const coords = x.length <= 16 ? [...x.keys()] : Array.from({ length: 12 }, () => rng.int(x.length));
-    for (const i of coords) {
-      const h = smoothStep(params, x, i, input, batch);
-      if (h === undefined) {
-        skipped++; // a kink within 1e-8 of this coordinate: vanishingly rare
-        continue;
+for (const [net, seed] of [[LENET5, 800], [LENET5_RELU, 820], [SMALL, 840]] as const) {
+  test(`${net.name} gradients vs finite differences, every parameter tensor`, () => {
+    const rng = rngFor(seed);
+    const batch = 3;
+    const params = initParams(net, rng);
+    const input = normals(rng, batch * inputSize(net));
+    const classes = resolve(net).classes;
+    const labels = Uint32Array.from({ length: batch }, () => rng.int(classes));
+    const { loss, grads, logp } = referenceGradients(net, params, input, labels, batch);
+    close(loss, referenceLoss(net, params, input, labels, batch), 1e-15, 'loss');
+    assert.equal(Array.from(logp), Array.from(referenceForward(net, params, input, batch).logp), where('logp'));
+    const f = () => referenceLoss(net, params, input, labels, batch);
+    let checked = 0, skipped = 0;
+    for (const { name } of parameterTable(net).slots) {
+      const x = params[name];
+      // Every coordinate of a small tensor, 12 random ones of a big one.
+      const coords = x.length <= 16 ? [...x.keys()] : Array.from({ length: 12 }, () => rng.int(x.length));
+      for (const i of coords) {
+        const h = smoothStep(net, params, x, i, input, batch);
+        if (h === undefined) {
+          skipped++; // a kink within 1e-8 of this coordinate: vanishingly rare
+          continue;
+        }
+        checkGrad(`${net.name} ${name}`, x, grads[name], f, [i], h);
+        checked++;
       }
-      checkGrad(`lenet5 ${name}`, x, grads[name], f, [i], h);
-      checked++;
     }
-  }
-  assert.ok(skipped <= 2, where(`${skipped} of ${checked + skipped} coordinates had no smooth step`));
-});
+    assert.ok(skipped <= 2, where(`${skipped} of ${checked + skipped} coordinates had no smooth step`));
+  });
+}
 
 test('LeNet-5 train step: state, and 20 steps on a fixed batch lower the loss', () => {
   const rng = rngFor(900);
   const batch = 4;
-  const params = initParams(rng);
+  const params = initParams(LENET5, rng);
+  const names = Object.keys(params);
   const input = normals(rng, batch * 32 * 32);
   const labels = Uint32Array.from({ length: batch }, () => rng.int(10));
   const state = newAdamState(params);
   assert.is(state.step, 0);
   // The first step equals gradients + adamStep with step 1.
   const expected: Params = {};
-  for (const [name] of PARAMETER_SHAPES) expected[name] = params[name].slice();
-  const { loss: loss0, grads } = lenet5Gradients(params, input, labels, batch);
-  for (const [name] of PARAMETER_SHAPES) {
+  for (const name of names) expected[name] = params[name].slice();
+  const { loss: loss0, grads } = referenceGradients(LENET5, params, input, labels, batch);
+  for (const name of names) {
     const n = params[name].length;
     adamStep(expected[name], grads[name], new Float64Array(n), new Float64Array(n), 1, ADAM_DEFAULTS);
   }
-  const losses = [lenet5TrainStep(params, state, input, labels, batch)];
+  const losses = [referenceTrainStep(LENET5, params, state, input, labels, batch)];
   assert.is(losses[0], loss0, where('train step returns the loss before the update'));
   assert.is(state.step, 1);
-  for (const [name] of PARAMETER_SHAPES)
-    assert.equal(Array.from(params[name]), Array.from(expected[name]), where(`first step ${name}`));
-  for (let k = 1; k < 20; k++) losses.push(lenet5TrainStep(params, state, input, labels, batch));
-  const final = lenet5Loss(params, input, labels, batch);
+  for (const name of names) assert.equal(Array.from(params[name]), Array.from(expected[name]), where(`first step ${name}`));
+  for (let k = 1; k < 20; k++) losses.push(referenceTrainStep(LENET5, params, state, input, labels, batch));
+  const final = referenceLoss(LENET5, params, input, labels, batch);
   assert.is(state.step, 20);
   assert.ok(final < 0.7 * losses[0], where(`loss ${losses[0]} -> ${final} (${losses.map((l) => l.toFixed(3)).join(' ')})`));
 });

@@ -8,23 +8,18 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FLAT_LENGTH, SLOTS } from '../src/model/parameters';
+import { LENET5, LENET5_RELU } from '../src/model/network';
+import { parameterTable } from '../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, writeFileAtomic, type NamedTensor } from '../src/model/safetensors';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../src/train/checkpoint';
+import type { Checkpoint } from '../src/train/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-file';
+import { DEFAULT_CONFIG } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 
-const PYTORCH_SHAPES: Record<string, number[]> = {
-  'conv1.weight': [6, 1, 5, 5],
-  'conv1.bias': [6],
-  'conv2.weight': [16, 6, 5, 5],
-  'conv2.bias': [16],
-  'fc1.weight': [120, 400],
-  'fc1.bias': [120],
-  'fc2.weight': [84, 120],
-  'fc2.bias': [84],
-  'fc3.weight': [10, 84],
-  'fc3.bias': [10],
-};
+/** What PyTorch itself says of the tutorial's module (test/fixtures/pytorch-state-dict.py). */
+const PYTORCH_SHAPES: Record<string, number[]> = Object.fromEntries(
+  (JSON.parse(readFileSync('test/fixtures/pytorch-state-dict.json', 'utf8')) as { state_dict: [string, number[]][] }).state_dict,
+);
 
 const rng = new Rng(20240601);
 
@@ -32,10 +27,12 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'lenet-st-'));
 }
 
+const TABLE = parameterTable(LENET5);
+
 /** Random values in the parameter slots, zeros in the padding between them. */
 function randomFlat(): Float32Array {
-  const flat = new Float32Array(FLAT_LENGTH);
-  for (const s of SLOTS) for (let i = 0; i < s.length; i++) flat[s.offset + i] = rng.normal();
+  const flat = new Float32Array(TABLE.flatLength);
+  for (const s of TABLE.slots) for (let i = 0; i < s.length; i++) flat[s.offset + i] = rng.normal();
   return flat;
 }
 
@@ -93,7 +90,7 @@ const escape = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'
 /** The tensors of a saved model, changed by `edit`, written to a fresh file. */
 async function editedModel(edit: (t: Map<string, NamedTensor>) => void): Promise<string> {
   const dir = tempDir();
-  await saveModel(join(dir, 'm.safetensors'), randomFlat());
+  await saveModel(join(dir, 'm.safetensors'), LENET5, randomFlat());
   const { tensors } = decodeSafetensors(readFileSync(join(dir, 'm.safetensors')), 'm');
   edit(tensors);
   writeFileSync(join(dir, 'bad.safetensors'), encodeSafetensors(tensors));
@@ -125,21 +122,23 @@ test('encode/decode round trip is bitwise, in order, with metadata', () => {
 test('saveModel/loadModel round trip is bitwise; padding stays zero', async () => {
   const path = join(tempDir(), 'sub', 'model.safetensors');
   const flat = randomFlat();
-  flat[SLOTS[0].offset + SLOTS[0].length] = 99; // padding is not saved
-  await saveModel(path, flat, { epochs: '3' });
-  const { flat: back, metadata } = await loadModel(path);
-  assert.equal(metadata, { epochs: '3' });
-  for (const s of SLOTS) bitwiseEqual(back.subarray(s.offset, s.offset + s.length), flat.subarray(s.offset, s.offset + s.length), s.name);
-  const inSlot = new Uint8Array(FLAT_LENGTH);
-  for (const s of SLOTS) inSlot.fill(1, s.offset, s.offset + s.length);
+  const first = TABLE.slots[0];
+  flat[first.offset + first.length] = 99; // padding is not saved
+  await saveModel(path, LENET5, flat, { epochs: '3' });
+  const { params: back, metadata, network } = await loadModel(path);
+  assert.equal(metadata, { format: 'pt', epochs: '3', arch: 'lenet5' });
+  assert.is(network, LENET5);
+  for (const s of TABLE.slots) bitwiseEqual(TABLE.view(back, s.name), TABLE.view(flat, s.name), s.name);
+  const inSlot = new Uint8Array(TABLE.flatLength);
+  for (const s of TABLE.slots) inSlot.fill(1, s.offset, s.offset + s.length);
   assert.ok(back.every((v, i) => inSlot[i] === 1 || Object.is(v, 0)), 'padding is zero');
 });
 
 test('a saved model has exactly PyTorch state_dict names, order, shapes and F32', async () => {
   const path = join(tempDir(), 'model.safetensors');
-  await saveModel(path, randomFlat());
+  await saveModel(path, LENET5, randomFlat());
   const header = headerOf(readFileSync(path));
-  assert.equal(Object.keys(header), Object.keys(PYTORCH_SHAPES));
+  assert.equal(Object.keys(header).filter((k) => k !== '__metadata__'), Object.keys(PYTORCH_SHAPES));
   let end = 0;
   for (const [name, shape] of Object.entries(PYTORCH_SHAPES)) {
     assert.is(header[name].dtype, 'F32');
@@ -191,7 +190,7 @@ test('bad files: short, truncated, header length, JSON, entries, offsets, dtype'
   for (const [bytes, pattern] of cases) throwsMatching(() => decodeSafetensors(bytes, 'bad.st'), /^bad\.st: /, pattern);
   // Through loadModel too: the path of a real file leads the message.
   const path = join(tempDir(), 'cut.safetensors');
-  await saveModel(path, randomFlat());
+  await saveModel(path, LENET5, randomFlat());
   writeFileSync(path, readFileSync(path).subarray(0, 1000));
   await rejects(loadModel(path), escape(path), /truncated file/);
 });
@@ -231,14 +230,12 @@ function randomCheckpoint(): Checkpoint {
   const state = new Rng(99);
   for (let i = 0; i < 10; i++) state.nextU32();
   return {
-    flat: randomFlat(),
-    expAvg: randomFlat(),
-    expAvgSq: randomFlat().map(Math.abs),
-    step: 9380,
-    epoch: 10,
-    seed: 1234,
-    rngState: state.state,
-    config: { lr: 0.001, batchSize: 64, schedule: { kind: 'step', gamma: 0.7 } },
+    network: LENET5,
+    params: randomFlat(),
+    adam: { expAvg: randomFlat(), expAvgSq: randomFlat().map(Math.abs), step: 9380 },
+    position: { step: 9380, epoch: 10, stepInEpoch: 0, rngState: state.state },
+    config: { ...DEFAULT_CONFIG, epochs: 12, seed: 1234, testLimit: 500 },
+    history: { steps: [{ step: 50, epoch: 0.05, loss: 2.1, accuracy: 0.3 }], epochs: [{ epoch: 1, trainLoss: 0.5, trainAccuracy: 0.9, testLoss: 0.1, testAccuracy: 0.97 }] },
   };
 }
 
@@ -247,11 +244,12 @@ test('checkpoint round trip keeps every field', async () => {
   const c = randomCheckpoint();
   await saveCheckpoint(path, c);
   const back = await loadCheckpoint(path);
-  bitwiseEqual(back.flat, c.flat, 'flat');
-  bitwiseEqual(back.expAvg, c.expAvg, 'expAvg');
-  bitwiseEqual(back.expAvgSq, c.expAvgSq, 'expAvgSq');
-  assert.equal({ ...back, flat: 0, expAvg: 0, expAvgSq: 0 }, { ...c, flat: 0, expAvg: 0, expAvgSq: 0 });
-  assert.equal(Rng.fromState(back.rngState).nextU32(), Rng.fromState(c.rngState).nextU32());
+  bitwiseEqual(back.params, c.params, 'params');
+  bitwiseEqual(back.adam.expAvg, c.adam.expAvg, 'expAvg');
+  bitwiseEqual(back.adam.expAvgSq, c.adam.expAvgSq, 'expAvgSq');
+  assert.is(back.network, LENET5);
+  assert.equal({ ...back, params: 0, adam: back.adam.step }, { ...c, params: 0, adam: c.adam.step });
+  assert.equal(Rng.fromState(back.position.rngState).nextU32(), Rng.fromState(c.position.rngState).nextU32());
   const header = headerOf(readFileSync(path));
   assert.ok('adam.exp_avg.fc1.weight' in header && 'adam.exp_avg_sq.conv1.bias' in header && 'fc3.bias' in header);
   // The model tensors of a checkpoint are where PyTorch expects them; the Adam ones make it no plain model.
@@ -261,7 +259,7 @@ test('checkpoint round trip keeps every field', async () => {
 test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', async () => {
   const dir = tempDir();
   const model = join(dir, 'model.safetensors');
-  await saveModel(model, randomFlat());
+  await saveModel(model, LENET5, randomFlat());
   await rejects(loadCheckpoint(model), escape(model), /is a model, not a checkpoint; use --init/);
 
   const path = join(dir, 'ckpt.safetensors');
@@ -282,8 +280,33 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   await rejects(loadCheckpoint(path), /metadata "config" is not valid JSON/);
   const { format: _, ...noFormat } = metadata;
   rewrite(tensors, noFormat);
-  await rejects(loadCheckpoint(path), /not a training checkpoint: has no "format" metadata/);
-  await rejects(saveCheckpoint(path, { ...randomCheckpoint(), step: -1 }), /"step" is -1, expected a non-negative integer/);
+  await rejects(loadCheckpoint(path), /not a training checkpoint this version reads: has no "format" metadata/);
+  rewrite(tensors, { ...metadata, step_in_epoch: '-5' });
+  await rejects(loadCheckpoint(path), /"step_in_epoch" is -5, expected a non-negative integer/);
+  rewrite(tensors, { ...metadata, history: '"a string"' });
+  await rejects(loadCheckpoint(path), /"history" is not \{"steps": \[\.\.\.\], "epochs": \[\.\.\.\]\}/);
+  rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, batchSize: 0 }) });
+  await rejects(loadCheckpoint(path), /metadata "config": batch size must be an integer >= 1, got 0/);
+  rewrite(tensors, { ...metadata, arch: 'lenet5-relu' });
+  await rejects(loadCheckpoint(path), /"config" names network "lenet5", but "arch" is lenet5-relu/);
+  rewrite(tensors, { ...metadata, arch: 'resnet' });
+  await rejects(loadCheckpoint(path), /metadata "arch" is "resnet", a network this engine does not know/);
+  const c = randomCheckpoint();
+  await rejects(saveCheckpoint(path, { ...c, position: { ...c.position, step: -1 } }), /"step" is -1, expected a non-negative integer/);
+});
+
+test('model files name their network; a file without one is lenet5', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'relu.safetensors');
+  await saveModel(path, LENET5_RELU, randomFlat());
+  assert.is((await loadModel(path)).network, LENET5_RELU);
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  assert.is(metadata.arch, 'lenet5-relu');
+  const old = join(dir, 'old.safetensors');
+  writeFileSync(old, encodeSafetensors(tensors, { format: 'pt' }));
+  assert.is((await loadModel(old)).network, LENET5);
+  writeFileSync(old, encodeSafetensors(tensors, { arch: 'resnet' }));
+  await rejects(loadModel(old), escape(old), /metadata "arch" is "resnet", a network this engine does not know/);
 });
 
 test.run();

@@ -11,11 +11,11 @@ import type { Runtime } from '../gpu/runtime';
 import { writeFileAtomic } from '../model/safetensors';
 import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
 import { positiveInt } from './shared/args';
-import { describe, openRuntime, readSplits, run } from './shared/common';
+import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--json FILE]
 
-Trains LeNet-5 on MNIST with this engine, then with TensorFlow.js's WebGPU backend on
+Trains a network (--arch, default lenet5) on MNIST with this engine, then with TensorFlow.js's WebGPU backend on
 the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
 --tfjs-steps steps (default 20, after 3: it is 10-30x slower),
 and prints images/s for each and their ratio, set-up time apart, and the share of a
@@ -30,8 +30,8 @@ interface EngineRun {
   msPerStep: number;
 }
 
-async function benchEngine(rt: Runtime, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
-  const config = { ...DEFAULT_CONFIG, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
+async function benchEngine(rt: Runtime, arch: string, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
+  const config = { ...DEFAULT_CONFIG, arch, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
   const t0 = performance.now();
   const trainer = await Trainer.create(rt, config, train, null);
   let taken = 0;
@@ -60,6 +60,7 @@ async function main(): Promise<number> {
   const { values: o } = parseArgs({
     options: {
       adapter: { type: 'string' },
+      arch: { type: 'string', default: DEFAULT_CONFIG.arch },
       steps: { type: 'string', default: '200' },
       'tfjs-steps': { type: 'string', default: '20' },
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
@@ -75,15 +76,15 @@ async function main(): Promise<number> {
   const steps = positiveInt(o.steps!, '--steps');
   const tfjsSteps = positiveInt(o['tfjs-steps']!, '--tfjs-steps');
   const batchSize = positiveInt(o['batch-size']!, '--batch-size');
+  const network = archOption(o.arch!);
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
   const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
-  console.log(`adapter: ${describe(rt)}\nLeNet-5, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
+  console.log(`adapter: ${describe(rt)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
-  const { run: engine, trainer } = await benchEngine(rt, train!, batchSize, steps);
+  const { run: engine, trainer } = await benchEngine(rt, network.name, train!, batchSize, steps);
   console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
-  const plan = await trainer.model.plan(batchSize);
-  const list = [...plan.forward, ...plan.backward, plan.adamStep];
+  const list = await trainer.stepDispatches(batchSize);
   const stamped = await profileTimestamps(rt, list);
   const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
@@ -91,10 +92,10 @@ async function main(): Promise<number> {
   let tfjs: { setupSeconds: number; imagesPerSecond: number; finalLoss: number } | null = null;
   if (!o['no-tfjs']) {
     // Imported here so that a run without it does not load TensorFlow.js at all.
-    const { trainTfjs, useDawn } = await import('../bench/tfjs-lenet');
+    const { trainTfjs, useDawn } = await import('../bench/tfjs-net');
     const d = dawn(kind)!;
     await useDawn(d.gpu, d.featureLevel);
-    tfjs = await trainTfjs(train!, batchSize, 3, tfjsSteps);
+    tfjs = await trainTfjs(network, train!, batchSize, 3, tfjsSteps);
     console.log(`TensorFlow.js:  ${tfjs.imagesPerSecond.toFixed(0).padStart(6)} images/s  (tfjs-backend-webgpu 4.22.0, ${tfjsSteps} steps; set-up and warm-up ${tfjs.setupSeconds.toFixed(2)} s)`);
     console.log(`ratio:          ${(engine.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x`);
   }

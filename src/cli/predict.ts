@@ -5,9 +5,9 @@
 // their answers, and the exit code says something failed.
 import { parseArgs } from 'node:util';
 import { readDigit } from '../data/image-file';
-import { loadModel } from '../model/safetensors';
+import { expectNetwork, loadModel } from '../model/safetensors';
 import { Predictor } from '../train/inference';
-import { DEFAULT_MODEL, openRuntime, run } from './shared/common';
+import { archOption, DEFAULT_MODEL, openRuntime, run } from './shared/common';
 
 const HELP = `usage: npm run predict -- [--model FILE] [--json] IMAGE...
 
@@ -15,6 +15,7 @@ Predicts the digit in each PNG or JPEG photo of a handwritten digit (dark on lig
 or light on dark; one digit per image), printing the ten probabilities.
   --model FILE    a .safetensors model (default ${DEFAULT_MODEL})
   --json          one JSON object per image instead of text
+  --arch NAME     the network; must agree with the one the model file names
   --adapter NAME  auto, hardware, llvmpipe or swiftshader`;
 
 async function main(): Promise<number> {
@@ -23,6 +24,7 @@ async function main(): Promise<number> {
     options: {
       model: { type: 'string', default: DEFAULT_MODEL },
       json: { type: 'boolean', default: false },
+      arch: { type: 'string' },
       adapter: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -32,7 +34,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (images.length === 0) throw new Error('no image given: npm run predict -- photo.png [more.jpg ...]');
-  const { flat } = await loadModel(o.model!);
+  const model = await loadModel(o.model!);
+  expectNetwork(model.network, o.arch === undefined ? undefined : archOption(o.arch), o.model!);
 
   const digits: { path: string; digit?: Uint8Array; error?: string }[] = images.map((path) => {
     try {
@@ -45,7 +48,7 @@ async function main(): Promise<number> {
   let probabilities: Float32Array[] = [];
   if (readable.length > 0) {
     const rt = await openRuntime(o.adapter);
-    probabilities = await (await Predictor.create(rt, flat)).predict(readable.map((d) => d.digit!));
+    probabilities = await (await Predictor.create(rt, model.network, { params: model.params })).predict(readable.map((d) => d.digit!));
     rt.destroy();
   }
   let k = 0;

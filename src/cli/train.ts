@@ -1,26 +1,32 @@
-// npm run train:node: LeNet-5 on MNIST with the tutorial's recipe (minus the flip),
-// then the test set, the model file, the metrics and the curves.
+// npm run train:node: a network (LeNet-5 by default) on MNIST with the tutorial's
+// recipe (minus the flip), then the test set, the model file, the metrics and the curves.
 import { SingleBar } from 'cli-progress';
 import { parseArgs } from 'node:util';
-import { renderChart, type EpochPoint, type StepPoint } from '../chart/chart';
-import { loadModel, saveModel, writeFileAtomic } from '../model/safetensors';
+import { renderChart, type History } from '../chart/chart';
+import { NETWORKS, networkNamed } from '../model/network';
+import { loadModel, saveModel, writeFileAtomic, expectNetwork } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import type { Checkpoint } from '../train/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
+import { runTraining } from '../train/run';
 import { checkConfig, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
 import { nonNegativeInt, positiveInt, positiveNumber } from './shared/args';
-import { DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibling } from './shared/common';
+import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibling } from './shared/common';
 
 const HELP = `usage: npm run train:node -- [options]
 
-Trains LeNet-5 on MNIST (the PyTorch tutorial's network and recipe, without its
-random flip), evaluates it on the test set after each epoch, and saves it.
+Trains a network on MNIST (the PyTorch tutorial's LeNet-5 and recipe, without its
+random flip, by default), evaluates it on the test set after each epoch, and saves it.
 
+  --arch NAME        the network: ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch})
+${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join('\n')}
   --epochs N         epochs (default ${DEFAULT_CONFIG.epochs})
   --batch-size N     batch size (default ${DEFAULT_CONFIG.batchSize})
   --lr X             Adam learning rate (default ${DEFAULT_CONFIG.lr})
   --seed N           seed for initial weights, shuffling and flips (default ${DEFAULT_CONFIG.seed})
   --hflip            the tutorial's random horizontal flip (hurts digits)
   --limit N          train on the first N training images only
+  --test-limit N     evaluate on the first N test images only
   --no-shuffle       keep the training set in file order
   --drop-last        drop each epoch's last partial batch (PyTorch's drop_last)
   --log-every N      read loss and accuracy every N steps (default ${DEFAULT_CONFIG.logEvery})
@@ -35,12 +41,14 @@ random flip), evaluates it on the test set after each epoch, and saves it.
 async function main(): Promise<number> {
   const { values: o } = parseArgs({
     options: {
+      arch: { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
       seed: { type: 'string' },
       hflip: { type: 'boolean' },
       limit: { type: 'string' },
+      'test-limit': { type: 'string' },
       'no-shuffle': { type: 'boolean' },
       'drop-last': { type: 'boolean' },
       'log-every': { type: 'string' },
@@ -61,30 +69,34 @@ async function main(): Promise<number> {
   const out = o.out!;
   const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
 
+  const arch = o.arch === undefined ? undefined : archOption(o.arch);
   let config: TrainConfig = {
+    arch: arch?.name ?? DEFAULT_CONFIG.arch,
     epochs: o.epochs ? positiveInt(o.epochs, '--epochs') : DEFAULT_CONFIG.epochs,
     batchSize: o['batch-size'] ? positiveInt(o['batch-size'], '--batch-size') : DEFAULT_CONFIG.batchSize,
     lr: o.lr ? positiveNumber(o.lr, '--lr') : DEFAULT_CONFIG.lr,
     seed: o.seed ? nonNegativeInt(o.seed, '--seed') : DEFAULT_CONFIG.seed,
     hflip: o.hflip ?? false,
     limit: o.limit ? positiveInt(o.limit, '--limit') : 0,
+    testLimit: o['test-limit'] ? positiveInt(o['test-limit'], '--test-limit') : 0,
     shuffle: !o['no-shuffle'],
     dropLast: o['drop-last'] ?? false,
     logEvery: o['log-every'] ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
   };
   let start: StartFrom | undefined;
-  let history: { steps: StepPoint[]; epochs: EpochPoint[] } = { steps: [], epochs: [] };
+  let history: History = { steps: [], epochs: [] };
   if (o.resume) {
     const c = await loadCheckpoint(o.resume);
-    const saved = c.config as unknown as TrainConfig & { stepInEpoch: number; history?: typeof history };
-    config = { ...saved, epochs: o.epochs ? config.epochs : saved.epochs };
-    delete (config as Partial<typeof saved>).stepInEpoch;
-    delete (config as Partial<typeof saved>).history;
-    start = { flat: c.flat, expAvg: c.expAvg, expAvgSq: c.expAvgSq, position: { step: c.step, epoch: c.epoch, stepInEpoch: saved.stepInEpoch, rngState: c.rngState } };
-    history = saved.history ?? history;
-    console.log(`resuming ${o.resume}: ${c.epoch} epochs and ${c.step} steps done`);
+    expectNetwork(c.network, arch, o.resume);
+    config = { ...c.config, epochs: o.epochs ? config.epochs : c.config.epochs };
+    start = { params: c.params, adam: c.adam, position: c.position };
+    history = c.history;
+    console.log(`resuming ${o.resume}: ${c.position.epoch} epochs and ${c.position.step} steps done`);
   } else if (o.init) {
-    start = { flat: (await loadModel(o.init)).flat };
+    const m = await loadModel(o.init);
+    expectNetwork(m.network, arch, o.init);
+    config.arch = m.network.name;
+    start = { params: m.params };
     console.log(`initial weights from ${o.init}`);
   }
   checkConfig(config);
@@ -94,7 +106,7 @@ async function main(): Promise<number> {
   if (config.dropLast && (config.limit || data.train!.count) < config.batchSize) {
     throw new Error(`--drop-last with ${config.limit || data.train!.count} images and batch ${config.batchSize} leaves no batch to train on`);
   }
-  console.log(modelSummary());
+  console.log(modelSummary(networkNamed(config.arch)));
   const rt = await openRuntime(o.adapter);
   console.log(`adapter: ${describe(rt)}`);
 
@@ -115,73 +127,60 @@ async function main(): Promise<number> {
       `\nset-up (upload, pipelines): ${((performance.now() - setupStart) / 1000).toFixed(1)} s`,
   );
 
-  const checkpoint = async () => {
-    const state = await trainer.readState();
-    const w = trainer.where;
-    await saveCheckpoint(paths.checkpoint, {
-      ...state,
-      step: w.step,
-      epoch: w.epoch,
-      seed: config.seed,
-      rngState: w.rngState,
-      config: { ...config, stepInEpoch: w.stepInEpoch, history },
-    });
-  };
-  const writeCurves = async () => {
-    const json = { adapter: rt.adapter, config, ...history };
+  const writeCurves = async (h: History) => {
+    const json = { adapter: rt.adapter, config, ...h };
     await writeFileAtomic(paths.metrics, JSON.stringify(json, null, 1) + '\n');
-    await writeFileAtomic(paths.chart, renderChart(history, { title: `LeNet-5 on MNIST, ${rt.adapter.name}` }));
+    await writeFileAtomic(paths.chart, renderChart(h, { title: `${config.arch} on MNIST, ${rt.adapter.name}` }));
   };
 
   const tty = process.stderr.isTTY;
-  while (trainer.where.epoch < config.epochs) {
-    const epoch = trainer.where.epoch + 1;
-    const bar = new SingleBar({
-      format: `epoch ${epoch}/${config.epochs} |{bar}| {value}/{total} steps | {speed} img/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
-      hideCursor: tty,
-      etaBuffer: 200,
-      // Without a terminal (CI, a log file), a plain line every 15 s instead of a redrawn bar.
-      noTTYOutput: true,
-      notTTYSchedule: 15000,
-    });
-    bar.start(trainer.stepsPerEpoch, trainer.where.stepInEpoch, { speed: '-', loss: '-', acc: '-' });
-    let lastTime = performance.now();
-    let lastStep = trainer.where.step;
-    const result = await trainer.trainEpoch({
-      shouldStop: () => stop,
-      onLog: (p, done) => {
-        const now = performance.now();
-        const speed = ((p.step - lastStep) * config.batchSize) / ((now - lastTime) / 1000);
-        [lastTime, lastStep] = [now, p.step];
-        history.steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy });
-        bar.update(done, { speed: speed.toFixed(0), loss: p.loss.toFixed(4), acc: `${(100 * p.accuracy).toFixed(2)}%` });
-      },
-    });
-    bar.stop();
-    if (!result) {
-      await checkpoint();
-      await writeCurves();
-      console.log(`\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\nresume with: npm run train:node -- --resume ${paths.checkpoint}`);
-      rt.destroy();
-      return 130;
-    }
-    const test = await trainer.evaluate();
-    const point: EpochPoint = { epoch: result.epoch, trainLoss: result.trainLoss, trainAccuracy: result.trainAccuracy, testLoss: test.loss, testAccuracy: test.accuracy };
-    history.epochs.push(point);
-    console.log(
-      `Epoch ${result.epoch}: train loss ${result.trainLoss.toFixed(4)}, accuracy ${(100 * result.trainAccuracy).toFixed(2)}% ` +
-        `(${result.seconds.toFixed(1)} s, ${(result.samples / result.seconds).toFixed(0)} images/s)\n` +
-        `Test set: Average loss: ${test.loss.toFixed(4)}, Accuracy: ${test.correct}/${test.count} (${(100 * test.accuracy).toFixed(2)}%)`,
-    );
-    await checkpoint();
-    await writeCurves();
+  let bar: SingleBar | null = null;
+  let lastTime = 0;
+  let lastStep = 0;
+  const end = await runTraining(trainer, history, {
+    shouldStop: () => stop,
+    onEpochStart: (epoch, stepInEpoch, steps) => {
+      bar = new SingleBar({
+        format: `epoch ${epoch}/${config.epochs} |{bar}| {value}/{total} steps | {speed} img/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
+        hideCursor: tty,
+        etaBuffer: 200,
+        // Without a terminal (CI, a log file), a plain line every 15 s instead of a redrawn bar.
+        noTTYOutput: true,
+        notTTYSchedule: 15000,
+      });
+      bar.start(steps, stepInEpoch, { speed: '-', loss: '-', acc: '-' });
+      lastTime = performance.now();
+      lastStep = trainer.where.step;
+    },
+    onLog: (p, done) => {
+      const now = performance.now();
+      const speed = ((p.step - lastStep) * config.batchSize) / ((now - lastTime) / 1000);
+      [lastTime, lastStep] = [now, p.step];
+      bar?.update(done, { speed: speed.toFixed(0), loss: p.loss.toFixed(4), acc: `${(100 * p.accuracy).toFixed(2)}%` });
+    },
+    onEpoch: (_point, result, test) => {
+      bar?.stop();
+      console.log(
+        `Epoch ${result.epoch}: train loss ${result.trainLoss.toFixed(4)}, accuracy ${(100 * result.trainAccuracy).toFixed(2)}% ` +
+          `(${result.seconds.toFixed(1)} s, ${(result.samples / result.seconds).toFixed(0)} images/s)` +
+          (test ? `\nTest set: Average loss: ${test.loss.toFixed(4)}, Accuracy: ${test.correct}/${test.count} (${(100 * test.accuracy).toFixed(2)}%)` : ''),
+      );
+    },
+    onCheckpoint: async (c: Checkpoint) => {
+      await saveCheckpoint(paths.checkpoint, c);
+      await writeCurves(c.history);
+    },
+  });
+  if (end === 'stopped') {
+    (bar as SingleBar | null)?.stop();
+    console.log(`\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\nresume with: npm run train:node -- --resume ${paths.checkpoint}`);
+    rt.destroy();
+    return 130;
   }
   process.off('SIGINT', onSigint);
 
-  const state = await trainer.readState();
   const last = history.epochs.at(-1);
-  await saveModel(out, state.flat, {
-    format: 'pt',
+  await saveModel(out, trainer.network, await trainer.model.readParameters(), {
     seed: String(config.seed),
     epochs: String(config.epochs),
     ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),

@@ -9,7 +9,8 @@
  * Pure code (no Node or DOM imports): the Node file functions are in safetensors.ts,
  * and the page decodes a dropped file and encodes its download with the same code.
  */
-import { FLAT_LENGTH, SLOTS } from './parameters';
+import { DEFAULT_ARCH, networkNamed, type Network } from './network';
+import { parameterTable, type ParameterTable } from './parameters';
 
 export interface NamedTensor {
   shape: number[];
@@ -155,17 +156,17 @@ function elements(shape: readonly number[]): number {
 }
 
 /** The model's tensors under their PyTorch names and shapes (with a prefix, e.g. for Adam's moments). */
-export function tensorsFromFlat(flat: Float32Array, prefix = ''): [string, NamedTensor][] {
-  if (flat.length !== FLAT_LENGTH) throw new Error(`${prefix || 'model '}buffer has ${flat.length} values, expected ${FLAT_LENGTH}`);
-  return SLOTS.map((s) => [prefix + s.name, { shape: [...s.shape], data: flat.subarray(s.offset, s.offset + s.length) }]);
+export function tensorsFromFlat(table: ParameterTable, flat: Float32Array, prefix = ''): [string, NamedTensor][] {
+  table.check(flat, `${prefix || 'model '}buffer`);
+  return table.slots.map((s) => [prefix + s.name, { shape: [...s.shape], data: flat.subarray(s.offset, s.offset + s.length) }]);
 }
 
 /** A flat buffer (padding zero) from the prefixed model tensors; each must be there with its exact shape. */
-export function flatFromTensors(tensors: ReadonlyMap<string, NamedTensor>, path: string, prefix = ''): Float32Array {
-  const missing = SLOTS.map((s) => prefix + s.name).filter((name) => !tensors.has(name));
+export function flatFromTensors(table: ParameterTable, tensors: ReadonlyMap<string, NamedTensor>, path: string, prefix = ''): Float32Array {
+  const missing = table.slots.map((s) => prefix + s.name).filter((name) => !tensors.has(name));
   if (missing.length) throw new Error(`${path}: missing ${plural(missing.length, 'tensor')} ${listNames(missing)}`);
-  const flat = new Float32Array(FLAT_LENGTH);
-  for (const s of SLOTS) {
+  const flat = new Float32Array(table.flatLength);
+  for (const s of table.slots) {
     const t = tensors.get(prefix + s.name)!;
     const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
     if (!same) throw new Error(`${path}: tensor "${prefix + s.name}" has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
@@ -189,20 +190,48 @@ function plural(n: number, word: string): string {
   return n === 1 ? word : `${word}s`;
 }
 
-const MODEL_NAMES: ReadonlySet<string> = new Set(SLOTS.map((s) => s.name));
-
 /**
- * A model file's weights in the flat layout: exactly the ten tensors of a saved
- * model (a checkpoint, or any other file, is refused with a message saying so).
+ * The network a file's metadata names ("arch"); a file without one holds the
+ * default network (lenet5), as every file did before networks had names.
  */
-export function decodeModel(bytes: Uint8Array, name: string): { flat: Float32Array; metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(bytes, name);
-  const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
-  rejectExtraTensors(tensors, MODEL_NAMES, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
-  return { flat: flatFromTensors(tensors, name), metadata };
+export function networkOf(metadata: Record<string, string>, path: string): Network {
+  const arch = metadata.arch ?? DEFAULT_ARCH;
+  try {
+    return networkNamed(arch, 'arch');
+  } catch {
+    throw new Error(`${path}: metadata "arch" is "${arch}", a network this engine does not know`);
+  }
 }
 
-/** A model's weights as a safetensors file, under PyTorch's names and shapes. */
-export function encodeModel(flat: Float32Array, metadata?: Record<string, string>): Uint8Array {
-  return encodeSafetensors(tensorsFromFlat(flat), metadata);
+/** Throws when a file's network is not the one asked for (--arch). */
+export function expectNetwork(found: Network, wanted: Network | undefined, path: string): void {
+  if (wanted && wanted !== found) {
+    throw new Error(`${path}: holds a ${found.name} model, but --arch asks for ${wanted.name}; leave --arch out to use the file's network`);
+  }
+}
+
+export interface ModelFile {
+  network: Network;
+  /** The weights in the network's flat layout. */
+  params: Float32Array;
+  metadata: Record<string, string>;
+}
+
+/**
+ * A model file's weights in the flat layout of the network its metadata names:
+ * exactly that network's tensors (a checkpoint, or any other file, is refused with a
+ * message saying so).
+ */
+export function decodeModel(bytes: Uint8Array, name: string): ModelFile {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  const network = networkOf(metadata, name);
+  const table = parameterTable(network);
+  const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
+  rejectExtraTensors(tensors, table.names, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
+  return { network, params: flatFromTensors(table, tensors, name), metadata };
+}
+
+/** A model's weights as a safetensors file, under PyTorch's names and shapes, its network named in the metadata. */
+export function encodeModel(network: Network, params: Float32Array, metadata: Record<string, string> = {}): Uint8Array {
+  return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, arch: network.name });
 }

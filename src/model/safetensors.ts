@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { decodeModel, encodeModel } from './safetensors-codec';
+import type { Network } from './network';
+import { decodeModel, encodeModel, type ModelFile } from './safetensors-codec';
 
 export * from './safetensors-codec';
 
@@ -32,10 +33,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-export async function saveModel(path: string, flat: Float32Array, metadata?: Record<string, string>): Promise<void> {
-  await writeFileAtomic(path, encodeModel(flat, metadata));
+export async function saveModel(path: string, network: Network, params: Float32Array, metadata?: Record<string, string>): Promise<void> {
+  await writeFileAtomic(path, encodeModel(network, params, metadata));
 }
 
-export async function loadModel(path: string): Promise<{ flat: Float32Array; metadata: Record<string, string> }> {
+export async function loadModel(path: string): Promise<ModelFile> {
   return decodeModel(await readFile(path), path);
 }

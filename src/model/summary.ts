@@ -1,19 +1,50 @@
-// The model as PyTorch's print(model) shows the tutorial's module, plus what
-// print(model) cannot show: the order of the forward pass.
-import { PARAMETER_COUNT } from './parameters';
+// A network as PyTorch's print(model) shows the equivalent module (max-pools with
+// the same settings share one `pool` module, as the tutorial's do), plus what
+// print(model) cannot show: the order of the forward pass, with its ReLUs and
+// flatten, and the number of parameters. All of it from the network's description.
+import type { Network } from './network';
+import { parameterTable } from './parameters';
 
-export function modelSummary(): string {
+export function modelSummary(net: Network): string {
+  const table = parameterTable(net); // checks the description first
+  const modules: string[] = [];
+  const forward: string[] = [];
+  let pools = 0;
+  net.layers.forEach((l, i) => {
+    switch (l.op) {
+      case 'conv2d':
+        modules.push(`  (${l.name}): Conv2d(${l.inChannels}, ${l.outChannels}, kernel_size=(${l.kernel}, ${l.kernel}), stride=(1, 1))`);
+        forward.push(l.name);
+        break;
+      case 'linear':
+        modules.push(`  (${l.name}): Linear(in_features=${l.inFeatures}, out_features=${l.outFeatures}, bias=True)`);
+        forward.push(l.name);
+        break;
+      case 'maxpool2d':
+        if (pools++ === 0) modules.push(`  (pool): MaxPool2d(kernel_size=${l.kernel}, stride=${l.kernel}, padding=0, dilation=1, ceil_mode=False)`);
+        forward.push('pool');
+        break;
+      case 'relu':
+        forward.push('relu');
+        break;
+      case 'flatten': {
+        // resolve() checked that the next layer takes exactly what flatten gives.
+        const next = net.layers.slice(i).find((x) => x.op === 'linear');
+        forward.push(next && next.op === 'linear' ? `flatten(${next.inFeatures})` : 'flatten');
+        break;
+      }
+      case 'log_softmax':
+        forward.push('log_softmax');
+        break;
+    }
+  });
   return [
     'Net(',
-    '  (conv1): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))',
-    '  (pool): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)',
-    '  (conv2): Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))',
-    '  (fc1): Linear(in_features=400, out_features=120, bias=True)',
-    '  (fc2): Linear(in_features=120, out_features=84, bias=True)',
-    '  (fc3): Linear(in_features=84, out_features=10, bias=True)',
+    ...modules,
     ')',
-    'forward: conv1 -> relu -> pool -> conv2 -> pool -> flatten(400) -> fc1 -> relu -> fc2 -> relu -> fc3 -> log_softmax',
-    '         (no ReLU after conv2: the tutorial has none, and we keep its network as it is)',
-    `parameters: ${PARAMETER_COUNT.toLocaleString('en-US')}`,
+    `network: ${net.name}, input ${net.input.join('x')}`,
+    `forward: ${forward.join(' -> ')}`,
+    ...(net.note ? [`         (${net.note})`] : []),
+    `parameters: ${table.count.toLocaleString('en-US')}`,
   ].join('\n');
 }

@@ -3,15 +3,9 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
+import { ADAM_DEFAULTS, type AdamHyper } from './shapes';
 
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
-
-export const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+export { ADAM_DEFAULTS, type AdamHyper };
 
 export class Adam {
   private constructor(

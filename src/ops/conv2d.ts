@@ -3,15 +3,9 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
+import type { Conv2dShape } from './shapes';
 
-export interface Conv2dShape {
-  batch: number;
-  inChannels: number;
-  outChannels: number;
-  height: number;
-  width: number;
-  kernel: number;
-}
+export type { Conv2dShape };
 
 /** conv2d.wgsl's MAX_K: backward_weight keeps a kernel row's taps in registers. */
 const MAX_K = 5;
@@ -21,36 +15,49 @@ const blocks = (n: number) => Math.ceil(n / 4);
 /** forward's and backward_input's blocks: eight channels (two 4x4 blocks) by four columns. */
 const blocks8 = (n: number) => Math.ceil(n / 8);
 
-type Entry = 'pack_forward' | 'pack_backward' | 'forward' | 'backward_input' | 'backward_weight' | 'reduce_weight' | 'backward_bias';
+const FORWARD = ['pack_forward', 'forward'] as const;
+const BACKWARD = ['pack_backward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'] as const;
+type Entry = (typeof FORWARD)[number] | (typeof BACKWARD)[number];
 
 export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
-    private readonly k: Record<Entry, Kernel>,
+    private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
-    /** Per-image weight gradients, summed over the batch by reduce_weight. */
-    private readonly partial: Tensor,
-    /** The weights regrouped for forward and for backward_input (pack_*). */
+    /** The weights regrouped for forward (pack_forward). */
     private readonly byTap: Tensor,
-    private readonly byTapIn: Tensor,
+    /** With backward: per-image weight gradients, summed over the batch by reduce_weight, and the weights regrouped for backward_input. */
+    private readonly partial: Tensor | null,
+    private readonly byTapIn: Tensor | null,
   ) {}
 
-  /** With `relu`, forward applies ReLU to its output (bias + ReLU fused). */
-  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean } = {}): Promise<Conv2d> {
+  /**
+   * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
+   * `backward` (true by default), only the forward kernels are compiled.
+   */
+  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean; backward?: boolean } = {}): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
-    const entries: Entry[] = ['pack_forward', 'pack_backward', 'forward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'];
+    const backward = options.backward ?? true;
+    const entries: Entry[] = [...FORWARD, ...(backward ? BACKWARD : [])];
     const relu = options.relu ? { RELU: 1 } : {};
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, e === 'forward' ? { ...sizes, ...relu } : sizes)));
-    const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Record<Entry, Kernel>;
+    const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const kk = s.kernel * s.kernel;
     const weights = s.outChannels * s.inChannels * kk;
-    const partial = rt.tensor('conv2d partial dweight', [s.batch, weights]);
     const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * 2 * blocks8(s.outChannels), 4]);
-    const byTapIn = rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * 2 * blocks8(s.inChannels), 4]);
-    return new Conv2d(shape, k, k.forward.uniformBuffer({ batch: s.batch }), partial, byTap, byTapIn);
+    const partial = backward ? rt.tensor('conv2d partial dweight', [s.batch, weights]) : null;
+    const byTapIn = backward ? rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * 2 * blocks8(s.inChannels), 4]) : null;
+    return new Conv2d(shape, k, k.forward!.uniformBuffer({ batch: s.batch }), byTap, partial, byTapIn);
+  }
+
+  /** A backward kernel, or an error saying the op was made for forward only. */
+  private backwardKernel(e: (typeof BACKWARD)[number]): Kernel {
+    const k = this.k[e];
+    if (!k) throw new Error(`conv2d.${e}: this conv2d was created without backward kernels`);
+    return k;
   }
 
   get outHeight(): number {
@@ -80,8 +87,8 @@ export class Conv2d {
     expectLength('conv2d.forward', 'output', t.output, n.output);
     const s = this.shape;
     return [
-      dispatch(this.k.pack_forward, this.params, { weight: t.weight, packed: this.byTap }, this.byTap.shape[0]),
-      dispatch(this.k.forward, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth)),
+      dispatch(this.k.pack_forward!, this.params, { weight: t.weight, packed: this.byTap }, this.byTap.shape[0]),
+      dispatch(this.k.forward!, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth)),
     ];
   }
 
@@ -93,8 +100,8 @@ export class Conv2d {
     expectLength('conv2d.backward_input', 'dinput', t.dinput, n.input);
     const s = this.shape;
     return [
-      dispatch(this.k.pack_backward, this.params, { weight: t.weight, packed: this.byTapIn }, this.byTapIn.shape[0]),
-      dispatch(this.k.backward_input, this.params, { doutput: t.doutput, by_tap_in: this.byTapIn, dinput: t.dinput }, s.batch * blocks8(s.inChannels) * s.height * blocks(s.width)),
+      dispatch(this.backwardKernel('pack_backward'), this.params, { weight: t.weight, packed: this.byTapIn! }, this.byTapIn!.shape[0]),
+      dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: this.byTapIn!, dinput: t.dinput }, s.batch * blocks8(s.inChannels) * s.height * blocks(s.width)),
     ];
   }
 
@@ -106,8 +113,8 @@ export class Conv2d {
     expectLength('conv2d.backward_weight', 'input', t.input, n.input);
     expectLength('conv2d.backward_weight', 'dweight', t.dweight, n.weight);
     return [
-      dispatch(this.k.backward_weight, this.params, { doutput: t.doutput, input: t.input, partial: this.partial }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
-      dispatch(this.k.reduce_weight, this.params, { saved_partial: this.partial, dweight: t.dweight }, n.weight),
+      dispatch(this.backwardKernel('backward_weight'), this.params, { doutput: t.doutput, input: t.input, partial: this.partial! }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
+      dispatch(this.backwardKernel('reduce_weight'), this.params, { saved_partial: this.partial!, dweight: t.dweight }, n.weight),
     ];
   }
 
@@ -115,6 +122,6 @@ export class Conv2d {
     const n = this.sizes();
     expectLength('conv2d.backward_bias', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_bias', 'dbias', t.dbias, n.bias);
-    return dispatch(this.k.backward_bias, this.params, t, n.bias);
+    return dispatch(this.backwardKernel('backward_bias'), this.params, t, n.bias);
   }
 }

@@ -3,12 +3,12 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
+import type { LinearShape } from './shapes';
 
-export interface LinearShape {
-  batch: number;
-  inFeatures: number;
-  outFeatures: number;
-}
+export type { LinearShape };
+
+const BACKWARD = ['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'] as const;
+type Entry = 'forward' | (typeof BACKWARD)[number];
 
 /** 4x4 register blocks per invocation (B in linear.wgsl). */
 const blocks = (n: number) => Math.ceil(n / 4);
@@ -16,19 +16,29 @@ const blocks = (n: number) => Math.ceil(n / 4);
 export class Linear {
   private constructor(
     readonly shape: LinearShape,
-    private readonly k: Record<'forward' | 'backward_input' | 'backward_input_relu' | 'backward_weight' | 'backward_bias', Kernel>,
+    private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
   ) {}
 
-  /** With `relu`, forward applies ReLU to its output (bias + ReLU fused). */
-  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean } = {}): Promise<Linear> {
+  /**
+   * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
+   * `backward` (true by default), only the forward kernel is compiled.
+   */
+  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean; backward?: boolean } = {}): Promise<Linear> {
     const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures };
-    const [forward, backward_input, backward_input_relu, backward_weight, backward_bias] = await Promise.all([
+    const backward = (options.backward ?? true) ? BACKWARD : [];
+    const [forward, ...rest] = await Promise.all([
       rt.kernel('linear', 'forward', options.relu ? { ...sizes, RELU: 1 } : sizes),
-      ...['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'].map((e) => rt.kernel('linear', e, sizes)),
+      ...backward.map((e) => rt.kernel('linear', e, sizes)),
     ]);
-    const params = forward.uniformBuffer({ batch: shape.batch });
-    return new Linear(shape, { forward, backward_input, backward_input_relu, backward_weight, backward_bias }, params);
+    const k: Partial<Record<Entry, Kernel>> = { forward, ...Object.fromEntries(backward.map((e, i) => [e, rest[i]])) };
+    return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }));
+  }
+
+  private kernel(e: Entry): Kernel {
+    const k = this.k[e];
+    if (!k) throw new Error(`linear.${e}: this linear layer was created without backward kernels`);
+    return k;
   }
 
   private sizes() {
@@ -47,7 +57,7 @@ export class Linear {
     expectLength('linear.forward', 'weight', t.weight, n.weight);
     expectLength('linear.forward', 'bias', t.bias, n.bias);
     expectLength('linear.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
+    return dispatch(this.kernel('forward'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
   }
 
   backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
@@ -55,7 +65,7 @@ export class Linear {
     expectLength('linear.backward_input', 'doutput', t.doutput, n.output);
     expectLength('linear.backward_input', 'weight', t.weight, n.weight);
     expectLength('linear.backward_input', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_input, this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
+    return dispatch(this.kernel('backward_input'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
   }
 
   /**
@@ -68,7 +78,7 @@ export class Linear {
     expectLength('linear.backward_input_relu', 'weight', t.weight, n.weight);
     expectLength('linear.backward_input_relu', 'input', t.input, n.input);
     expectLength('linear.backward_input_relu', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_input_relu, this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
+    return dispatch(this.kernel('backward_input_relu'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
   }
 
   backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {
@@ -76,13 +86,13 @@ export class Linear {
     expectLength('linear.backward_weight', 'doutput', t.doutput, n.output);
     expectLength('linear.backward_weight', 'input', t.input, n.input);
     expectLength('linear.backward_weight', 'dweight', t.dweight, n.weight);
-    return dispatch(this.k.backward_weight, this.params, t, blocks(this.shape.outFeatures) * blocks(this.shape.inFeatures));
+    return dispatch(this.kernel('backward_weight'), this.params, t, blocks(this.shape.outFeatures) * blocks(this.shape.inFeatures));
   }
 
   backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {
     const n = this.sizes();
     expectLength('linear.backward_bias', 'doutput', t.doutput, n.output);
     expectLength('linear.backward_bias', 'dbias', t.dbias, n.bias);
-    return dispatch(this.k.backward_bias, this.params, t, n.bias);
+    return dispatch(this.kernel('backward_bias'), this.params, t, n.bias);
   }
 }

@@ -7,12 +7,13 @@ export class LogSoftmax {
   private constructor(
     readonly batch: number,
     readonly classes: number,
-    private readonly k: Record<'forward' | 'backward', Kernel>,
+    private readonly k: { forward: Kernel; backward?: Kernel },
     private readonly params: GPUBuffer,
   ) {}
 
-  static async create(rt: Runtime, batch: number, classes: number): Promise<LogSoftmax> {
-    const [forward, backward] = await Promise.all([rt.kernel('log_softmax', 'forward'), rt.kernel('log_softmax', 'backward')]);
+  /** Without `backward` (true by default), only the forward kernel is compiled. */
+  static async create(rt: Runtime, batch: number, classes: number, options: { backward?: boolean } = {}): Promise<LogSoftmax> {
+    const [forward, backward] = await Promise.all([rt.kernel('log_softmax', 'forward'), ...((options.backward ?? true) ? [rt.kernel('log_softmax', 'backward')] : [])]);
     return new LogSoftmax(batch, classes, { forward, backward }, forward.uniformBuffer({ batch, classes }));
   }
 
@@ -28,6 +29,7 @@ export class LogSoftmax {
     expectLength('log_softmax.backward', 'doutput', t.doutput, n);
     expectLength('log_softmax.backward', 'saved_output', t.saved_output, n);
     expectLength('log_softmax.backward', 'dinput', t.dinput, n);
+    if (!this.k.backward) throw new Error('log_softmax.backward: this log_softmax was created without its backward kernel');
     return dispatch(this.k.backward, this.params, t, this.batch);
   }
 }

@@ -2,29 +2,36 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
+import type { Pool2dShape } from './shapes';
 
-export interface Pool2dShape {
-  batch: number;
-  channels: number;
-  height: number;
-  width: number;
-}
+export type { Pool2dShape };
+
+type Entry = 'forward' | 'backward' | 'backward_relu';
 
 export class MaxPool2d {
   private constructor(
     readonly shape: Pool2dShape,
-    private readonly k: Record<'forward' | 'backward' | 'backward_relu', Kernel>,
+    private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
   ) {}
 
-  static async create(rt: Runtime, shape: Pool2dShape): Promise<MaxPool2d> {
-    const [forward, backward, backward_relu] = await Promise.all(['forward', 'backward', 'backward_relu'].map((e) => rt.kernel('maxpool2d', e)));
-    const params = forward.uniformBuffer({
+  /** Without `backward` (true by default), only the forward kernel is compiled. */
+  static async create(rt: Runtime, shape: Pool2dShape, options: { backward?: boolean } = {}): Promise<MaxPool2d> {
+    const entries: Entry[] = (options.backward ?? true) ? ['forward', 'backward', 'backward_relu'] : ['forward'];
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e)));
+    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
+    const params = kernels[0].uniformBuffer({
       planes: shape.batch * shape.channels,
       height: shape.height,
       width: shape.width,
     });
-    return new MaxPool2d(shape, { forward, backward, backward_relu }, params);
+    return new MaxPool2d(shape, k, params);
+  }
+
+  private kernel(e: Entry): Kernel {
+    const k = this.k[e];
+    if (!k) throw new Error(`maxpool2d.${e}: this pool was created without backward kernels`);
+    return k;
   }
 
   get outHeight(): number {
@@ -46,7 +53,7 @@ export class MaxPool2d {
     expectLength('maxpool2d.forward', 'input', t.input, n.input);
     expectLength('maxpool2d.forward', 'output', t.output, n.output);
     expectLength('maxpool2d.forward', 'argmax', t.argmax, n.output);
-    return dispatch(this.k.forward, this.params, t, n.output);
+    return dispatch(this.kernel('forward'), this.params, t, n.output);
   }
 
   backward(t: { doutput: Tensor; saved_argmax: Tensor; dinput: Tensor }): Dispatch {
@@ -54,7 +61,7 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward', 'doutput', t.doutput, n.output);
     expectLength('maxpool2d.backward', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward, this.params, t, n.output);
+    return dispatch(this.kernel('backward'), this.params, t, n.output);
   }
 
   /**
@@ -67,6 +74,6 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward_relu', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward_relu', 'saved_output', t.saved_output, n.output);
     expectLength('maxpool2d.backward_relu', 'dinput', t.dinput, n.input);
-    return dispatch(this.k.backward_relu, this.params, t, n.output);
+    return dispatch(this.kernel('backward_relu'), this.params, t, n.output);
   }
 }

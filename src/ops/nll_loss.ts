@@ -4,19 +4,28 @@ import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 
+type Entry = 'forward' | 'backward' | 'backward_fused' | 'accumulate';
+
 export class NllLoss {
   private constructor(
     readonly batch: number,
     readonly classes: number,
-    private readonly k: Record<'forward' | 'backward' | 'backward_fused' | 'accumulate', Kernel>,
+    private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
   ) {}
 
-  static async create(rt: Runtime, batch: number, classes: number): Promise<NllLoss> {
-    const [forward, backward, backward_fused, accumulate] = await Promise.all(
-      ['forward', 'backward', 'backward_fused', 'accumulate'].map((e) => rt.kernel('nll_loss', e)),
-    );
-    return new NllLoss(batch, classes, { forward, backward, backward_fused, accumulate }, forward.uniformBuffer({ batch, classes }));
+  /** Without `backward` (true by default), only forward and accumulate are compiled. */
+  static async create(rt: Runtime, batch: number, classes: number, options: { backward?: boolean } = {}): Promise<NllLoss> {
+    const entries: Entry[] = ['forward', 'accumulate', ...((options.backward ?? true) ? (['backward', 'backward_fused'] as const) : [])];
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('nll_loss', e)));
+    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
+    return new NllLoss(batch, classes, k, kernels[0].uniformBuffer({ batch, classes }));
+  }
+
+  private kernel(e: Entry): Kernel {
+    const k = this.k[e];
+    if (!k) throw new Error(`nll_loss.${e}: this loss was created without backward kernels`);
+    return k;
   }
 
   private check(op: string, t: { log_probs?: Tensor; labels: Tensor }): void {
@@ -28,26 +37,26 @@ export class NllLoss {
   forward(t: { log_probs: Tensor; labels: Tensor; loss: Tensor }): Dispatch {
     this.check('nll_loss.forward', t);
     expectLength('nll_loss.forward', 'loss', t.loss, 1);
-    return dispatch(this.k.forward, this.params, t, 1);
+    return dispatch(this.kernel('forward'), this.params, t, 1);
   }
 
   backward(t: { labels: Tensor; dlog_probs: Tensor }): Dispatch {
     this.check('nll_loss.backward', t);
     expectLength('nll_loss.backward', 'dlog_probs', t.dlog_probs, this.batch * this.classes);
-    return dispatch(this.k.backward, this.params, t, this.batch * this.classes);
+    return dispatch(this.kernel('backward'), this.params, t, this.batch * this.classes);
   }
 
   /** Gradient of the loss w.r.t. the logits that went into log-softmax. */
   backwardFused(t: { log_probs: Tensor; labels: Tensor; dlogits: Tensor }): Dispatch {
     this.check('nll_loss.backward_fused', t);
     expectLength('nll_loss.backward_fused', 'dlogits', t.dlogits, this.batch * this.classes);
-    return dispatch(this.k.backward_fused, this.params, t, this.batch * this.classes);
+    return dispatch(this.kernel('backward_fused'), this.params, t, this.batch * this.classes);
   }
 
   /** metrics (3 elements) += (summed loss, correct predictions, samples). */
   accumulate(t: { log_probs: Tensor; labels: Tensor; metrics: Tensor }): Dispatch {
     this.check('nll_loss.accumulate', t);
     expectLength('nll_loss.accumulate', 'metrics', t.metrics, 3);
-    return dispatch(this.k.accumulate, this.params, t, 1);
+    return dispatch(this.kernel('accumulate'), this.params, t, 1);
   }
 }

@@ -1,21 +1,14 @@
 /**
- * CPU reference for every op of LeNet-5 training, in float64: the dumbest correct
+ * CPU reference for every op of training, in float64: the dumbest correct
  * loop nest for each forward and backward, used to check the GPU kernels.
  * All arrays are flat, row-major, NCHW; conv weights are [out, in, kh, kw] and
  * linear weights [out, in], as in PyTorch.
  */
+import { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Pool2dShape } from '../ops/shapes';
+
+export { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Pool2dShape };
 
 // ---------------------------------------------------------------- conv2d
-
-/** Stride 1, no padding: output is (height-kernel+1) x (width-kernel+1). */
-export interface Conv2dShape {
-  batch: number;
-  inChannels: number;
-  outChannels: number;
-  height: number;
-  width: number;
-  kernel: number;
-}
 
 export function conv2dForward(s: Conv2dShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
   const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
@@ -81,14 +74,6 @@ export function conv2dBackwardBias(s: Conv2dShape, doutput: Float64Array): Float
 
 // ---------------------------------------------------------------- maxpool2d
 
-/** 2x2 window, stride 2, floor mode (PyTorch default): output is floor(h/2) x floor(w/2). */
-export interface Pool2dShape {
-  batch: number;
-  channels: number;
-  height: number;
-  width: number;
-}
-
 /** argmax = iy*width+ix within its (n,c) plane; ties go to the first in scan order (ky, then kx), as PyTorch CPU. */
 export function maxpool2dForward(s: Pool2dShape, input: Float64Array): { output: Float64Array; argmax: Uint32Array } {
   const { batch: N, channels: C, height: H, width: W } = s;
@@ -122,12 +107,6 @@ export function maxpool2dBackward(s: Pool2dShape, doutput: Float64Array, argmax:
 }
 
 // ---------------------------------------------------------------- linear
-
-export interface LinearShape {
-  batch: number;
-  inFeatures: number;
-  outFeatures: number;
-}
 
 /** output[n, o] = bias[o] + sum_i input[n, i] * weight[o, i]. */
 export function linearForward(s: LinearShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
@@ -238,16 +217,6 @@ export function crossEntropyBackward(batch: number, classes: number, logp: Float
 }
 
 // ---------------------------------------------------------------- Adam
-
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
-
-/** torch.optim.Adam defaults. */
-export const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 /**
  * One Adam step in place, exactly torch.optim.Adam's single-tensor algorithm

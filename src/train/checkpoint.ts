@@ -2,106 +2,130 @@
  * A training checkpoint: one safetensors file holding the model's tensors (named as
  * in a saved model, so PyTorch can read the weights straight out of it), Adam's two
  * moments as `adam.exp_avg.<name>` and `adam.exp_avg_sq.<name>`, and in its string
- * metadata the step, epochs completed, seed, RNG state and the run's config: all a
+ * metadata the network, the position (step, epochs done, step in the epoch, the
+ * generator's state at the epoch's start), the run's config and its history: all a
  * resumed run needs to continue exactly where this one stopped.
+ *
+ * Pure code, bytes in and bytes out: the Node programs write it to a file
+ * (./checkpoint-file.ts), the page downloads it and takes one back.
  */
-import { readFile } from 'node:fs/promises';
-import { SLOTS } from '../model/parameters';
-import { decodeSafetensors, encodeSafetensors, flatFromTensors, rejectExtraTensors, tensorsFromFlat, writeFileAtomic } from '../model/safetensors';
+import type { History } from '../chart/chart';
+import type { Network } from '../model/network';
+import { parameterTable } from '../model/parameters';
+import { decodeSafetensors, encodeSafetensors, flatFromTensors, networkOf, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
+import type { AdamState } from './optimizer';
+import { checkConfig, type Position, type TrainConfig } from './trainer';
 
-export const CHECKPOINT_FORMAT = 'lenet-webgpu-checkpoint-1';
+export const CHECKPOINT_FORMAT = 'lenet-webgpu-checkpoint-2';
 const EXP_AVG = 'adam.exp_avg.';
 const EXP_AVG_SQ = 'adam.exp_avg_sq.';
-const NAMES: ReadonlySet<string> = new Set(['', EXP_AVG, EXP_AVG_SQ].flatMap((prefix) => SLOTS.map((s) => prefix + s.name)));
 
 export interface Checkpoint {
-  /** Parameters, then Adam's first and second moments, all in the FLAT_LENGTH layout. */
-  flat: Float32Array;
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
-  /** Optimizer steps taken (Adam's bias correction needs it). */
-  step: number;
-  /** Epochs completed. */
-  epoch: number;
-  seed: number;
-  /** Rng.state: four u32 words. */
-  rngState: number[];
-  config: Record<string, unknown>;
+  network: Network;
+  /** Parameters in the network's flat layout. */
+  params: Float32Array;
+  adam: AdamState;
+  position: Position;
+  config: TrainConfig;
+  history: History;
 }
 
-export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void> {
-  checkCounts(c, `${path}: checkpoint`);
-  const tensors = [...tensorsFromFlat(c.flat), ...tensorsFromFlat(c.expAvg, EXP_AVG), ...tensorsFromFlat(c.expAvgSq, EXP_AVG_SQ)];
-  const metadata = {
+export function encodeCheckpoint(c: Checkpoint): Uint8Array {
+  const where = 'checkpoint';
+  checkPosition(c.position, c.adam.step, where);
+  checkConfig(c.config);
+  if (c.config.arch !== c.network.name) throw new Error(`${where}: config.arch is "${c.config.arch}", but the network is ${c.network.name}`);
+  const table = parameterTable(c.network);
+  const tensors = [...tensorsFromFlat(table, c.params), ...tensorsFromFlat(table, c.adam.expAvg, EXP_AVG), ...tensorsFromFlat(table, c.adam.expAvgSq, EXP_AVG_SQ)];
+  const p = c.position;
+  return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
-    step: String(c.step),
-    epoch: String(c.epoch),
-    seed: String(c.seed),
-    rng_state: JSON.stringify(c.rngState),
+    arch: c.network.name,
+    step: String(p.step),
+    epoch: String(p.epoch),
+    step_in_epoch: String(p.stepInEpoch),
+    rng_state: JSON.stringify(p.rngState),
     config: JSON.stringify(c.config),
-  };
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+    history: JSON.stringify(c.history),
+  });
 }
 
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  const { tensors, metadata } = decodeSafetensors(await readFile(path), path);
-  checkFormat(metadata, [...tensors.keys()].some((name) => name.startsWith('adam.')), path);
-  rejectExtraTensors(tensors, NAMES, path);
-  const c: Checkpoint = {
-    flat: flatFromTensors(tensors, path),
-    expAvg: flatFromTensors(tensors, path, EXP_AVG),
-    expAvgSq: flatFromTensors(tensors, path, EXP_AVG_SQ),
-    step: integer(metadata, 'step', path),
-    epoch: integer(metadata, 'epoch', path),
-    seed: integer(metadata, 'seed', path),
-    rngState: parseJson(metadata, 'rng_state', path) as number[],
-    config: parseJson(metadata, 'config', path) as Record<string, unknown>,
+/** A checkpoint from its bytes; `name` (the file's) starts every error message. */
+export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  checkFormat(metadata, [...tensors.keys()].some((t) => t.startsWith('adam.')), name);
+  const network = networkOf(metadata, name);
+  const table = parameterTable(network);
+  rejectExtraTensors(tensors, new Set(['', EXP_AVG, EXP_AVG_SQ].flatMap((prefix) => table.slots.map((s) => prefix + s.name))), name);
+  const step = integer(metadata, 'step', name);
+  const position: Position = {
+    step,
+    epoch: integer(metadata, 'epoch', name),
+    stepInEpoch: integer(metadata, 'step_in_epoch', name),
+    rngState: parseJson(metadata, 'rng_state', name) as number[],
   };
-  checkCounts(c, `${path}: checkpoint metadata`);
-  if (typeof c.config !== 'object' || c.config === null || Array.isArray(c.config)) {
-    throw new Error(`${path}: checkpoint metadata "config" is not a JSON object`);
+  checkPosition(position, step, `${name}: checkpoint metadata`);
+  const config = parseJson(metadata, 'config', name) as TrainConfig;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`${name}: checkpoint metadata "config" is not a JSON object`);
+  try {
+    checkConfig(config);
+  } catch (err) {
+    throw new Error(`${name}: checkpoint metadata "config": ${(err as Error).message}`);
   }
-  return c;
+  if (config.arch !== network.name) throw new Error(`${name}: checkpoint metadata "config" names network "${config.arch}", but "arch" is ${network.name}`);
+  const history = parseJson(metadata, 'history', name) as History;
+  if (!isHistory(history)) throw new Error(`${name}: checkpoint metadata "history" is not {"steps": [...], "epochs": [...]}`);
+  return {
+    network,
+    params: flatFromTensors(table, tensors, name),
+    adam: { expAvg: flatFromTensors(table, tensors, name, EXP_AVG), expAvgSq: flatFromTensors(table, tensors, name, EXP_AVG_SQ), step },
+    position,
+    config,
+    history,
+  };
 }
 
 /** A saved model has no Adam tensors (whatever its metadata): say how to start from it instead. */
-function checkFormat(metadata: Record<string, string>, hasAdam: boolean, path: string): void {
+function checkFormat(metadata: Record<string, string>, hasAdam: boolean, name: string): void {
   if (metadata.format === CHECKPOINT_FORMAT) return;
-  if (!hasAdam) throw new Error(`${path}: is a model, not a checkpoint; use --init to start training from its weights`);
+  if (!hasAdam) throw new Error(`${name}: is a model, not a checkpoint; use --init to start training from its weights`);
   const found = metadata.format === undefined ? 'has no "format" metadata' : `has format "${metadata.format}"`;
-  throw new Error(`${path}: not a training checkpoint: ${found}, expected "${CHECKPOINT_FORMAT}"`);
+  throw new Error(`${name}: not a training checkpoint this version reads: ${found}, expected "${CHECKPOINT_FORMAT}"`);
 }
 
-function field(metadata: Record<string, string>, key: string, path: string): string {
+function field(metadata: Record<string, string>, key: string, name: string): string {
   const value = metadata[key];
-  if (value === undefined) throw new Error(`${path}: checkpoint metadata has no "${key}"`);
+  if (value === undefined) throw new Error(`${name}: checkpoint metadata has no "${key}"`);
   return value;
 }
 
 /** Strictly digits: Number() would also take "", " 7" and "1e3". */
-function integer(metadata: Record<string, string>, key: string, path: string): number {
-  const text = field(metadata, key, path);
-  if (!/^-?\d+$/.test(text)) throw new Error(`${path}: checkpoint metadata "${key}" is "${text}", expected an integer`);
+function integer(metadata: Record<string, string>, key: string, name: string): number {
+  const text = field(metadata, key, name);
+  if (!/^-?\d+$/.test(text)) throw new Error(`${name}: checkpoint metadata "${key}" is "${text}", expected an integer`);
   return Number(text);
 }
 
-function parseJson(metadata: Record<string, string>, key: string, path: string): unknown {
-  const text = field(metadata, key, path);
+function parseJson(metadata: Record<string, string>, key: string, name: string): unknown {
+  const text = field(metadata, key, name);
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path}: metadata "${key}" is not valid JSON (${(err as Error).message})`);
+    throw new Error(`${name}: metadata "${key}" is not valid JSON (${(err as Error).message})`);
   }
 }
 
 /** The same checks on the way out and on the way in, so a bad value is never written. */
-function checkCounts(c: Checkpoint, where: string): void {
-  for (const [key, value] of Object.entries({ step: c.step, epoch: c.epoch })) {
+function checkPosition(p: Position, adamStep: number, where: string): void {
+  for (const [key, value] of Object.entries({ step: p.step, epoch: p.epoch, step_in_epoch: p.stepInEpoch })) {
     if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${where} "${key}" is ${value}, expected a non-negative integer`);
   }
-  // Any integer seed: Rng takes it modulo 2^32, and the run's own value is what to record.
-  if (!Number.isSafeInteger(c.seed)) throw new Error(`${where} "seed" is ${c.seed}, expected an integer`);
-  const words = c.rngState;
-  const ok = Array.isArray(words) && words.length === 4 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff);
-  if (!ok) throw new Error(`${where} "rng_state" is ${JSON.stringify(words)}, expected 4 unsigned 32-bit integers`);
+  if (p.step !== adamStep) throw new Error(`${where} "step" is ${p.step}, but Adam's state is at step ${adamStep}`);
+  const words = p.rngState;
+  const ok = Array.isArray(words) && words.length === 4 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) && words.some((w) => w !== 0);
+  if (!ok) throw new Error(`${where} "rng_state" is ${JSON.stringify(words)}, expected 4 unsigned 32-bit integers, not all zero`);
+}
+
+function isHistory(h: unknown): h is History {
+  return typeof h === 'object' && h !== null && Array.isArray((h as History).steps) && Array.isArray((h as History).epochs);
 }

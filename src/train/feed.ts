@@ -5,7 +5,7 @@
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import type { GpuDataset } from '../data/gpu-dataset';
-import type { Lenet5, Plan } from '../model/lenet5';
+import type { Model } from '../model/model';
 import { PrepareMnist } from '../ops/prepare_mnist';
 
 export interface Evaluation {
@@ -30,7 +30,7 @@ export class Feed {
   constructor(
     private readonly rt: Runtime,
     readonly data: GpuDataset,
-    private readonly model: Lenet5,
+    private readonly model: Model,
   ) {
     this.indices = rt.tensor(`${data.name} batch indices`, [model.maxBatch]);
   }
@@ -62,13 +62,13 @@ export class Feed {
 }
 
 /** Average loss and accuracy over a whole dataset, in order, forward passes only. */
-export async function evaluateFeed(rt: Runtime, model: Lenet5, feed: Feed, sizes: number[]): Promise<Evaluation> {
+export async function evaluateFeed(rt: Runtime, model: Model, feed: Feed, sizes: number[]): Promise<Evaluation> {
   model.resetMetrics();
   let offset = 0;
   for (const batch of sizes) {
-    const plan: Plan = await model.plan(batch);
+    const plan = await model.forward(batch);
     feed.write(Uint32Array.from({ length: batch }, (_, i) => offset + i));
-    submit(rt, [await feed.prepare(batch), ...plan.forward], 'evaluate');
+    submit(rt, [await feed.prepare(batch), ...plan.forward, plan.metrics], 'evaluate');
     offset += batch;
   }
   const r = await model.readMetrics();

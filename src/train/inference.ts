@@ -1,21 +1,23 @@
 /**
  * Using a trained model: test-set evaluation, and predicting digits given as 28x28
  * MNIST-style bytes (a user's photo after src/data/digit.ts, or the page's canvas).
- * Digits go through the same prepare_mnist kernel as training, so they are resized
- * and normalised exactly as the training images were.
+ * Both run a forward-only Model: no gradients, no Adam moments, no backward or Adam
+ * kernels compiled. Digits go through the same prepare_mnist kernel as training, so
+ * they are resized and normalised exactly as the training images were.
  */
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/mnist';
 import { submit } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
-import { CLASSES, Lenet5 } from '../model/lenet5';
+import { Model } from '../model/model';
+import type { Network } from '../model/network';
 import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
 
 const MAX_BATCH = 64;
 
-export async function evaluateModel(rt: Runtime, flat: Float32Array, split: MnistSplit): Promise<Evaluation> {
-  const model = new Lenet5(rt, MAX_BATCH);
-  model.setParameters(flat);
+export async function evaluateModel(rt: Runtime, network: Network, params: Float32Array, split: MnistSplit): Promise<Evaluation> {
+  const model = new Model(rt, network, MAX_BATCH);
+  model.setParameters(params);
   const feed = new Feed(rt, GpuDataset.upload(rt, 'test', split), model);
   return evaluateFeed(rt, model, feed, batchSizes(split.count, MAX_BATCH, false));
 }
@@ -23,13 +25,18 @@ export async function evaluateModel(rt: Runtime, flat: Float32Array, split: Mnis
 export class Predictor {
   private constructor(
     private readonly rt: Runtime,
-    private readonly model: Lenet5,
+    private readonly model: Model,
     private readonly feed: Feed,
   ) {}
 
-  static async create(rt: Runtime, flat: Float32Array): Promise<Predictor> {
-    const model = new Lenet5(rt, MAX_BATCH);
-    model.setParameters(flat);
+  /**
+   * A predictor of its own weights (`params`, or setParameters() later), or one that
+   * reads another model's parameter buffer as it is (`shared`: the page's trainer's,
+   * so predictions follow training with no copy through the CPU).
+   */
+  static async create(rt: Runtime, network: Network, weights: { params?: Float32Array; shared?: GPUBuffer } = {}): Promise<Predictor> {
+    const model = new Model(rt, network, MAX_BATCH, { param: weights.shared });
+    if (weights.params) model.setParameters(weights.params);
     // A small dataset of its own that each call overwrites: buffers and bind groups
     // stay the same from call to call.
     const blank = { images: new Uint8Array(MAX_BATCH * 784), labels: new Uint8Array(MAX_BATCH), count: MAX_BATCH, rows: 28, cols: 28 } as const;
@@ -39,14 +46,19 @@ export class Predictor {
     return predictor;
   }
 
-  /** Replaces the weights (e.g. after more training in the page). */
-  setParameters(flat: Float32Array): void {
-    this.model.setParameters(flat);
+  get network(): Network {
+    return this.model.network;
   }
 
-  /** The ten class probabilities of each 28x28 digit (bytes, white ink on black). */
+  /** Replaces the weights (a predictor with its own parameter buffer). */
+  setParameters(params: Float32Array): void {
+    this.model.setParameters(params);
+  }
+
+  /** The class probabilities of each 28x28 digit (bytes, white ink on black). */
   async predict(digits: Uint8Array[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
+    const classes = this.model.classes;
     for (let start = 0; start < digits.length; start += MAX_BATCH) {
       const chunk = digits.slice(start, start + MAX_BATCH);
       const bytes = new Uint8Array(Math.ceil((chunk.length * 784) / 4) * 4);
@@ -56,10 +68,10 @@ export class Predictor {
       });
       this.rt.device.queue.writeBuffer(this.feed.data.images.buffer, 0, bytes);
       this.feed.write(Uint32Array.from(chunk, (_, i) => i));
-      const plan = await this.model.plan(chunk.length);
-      submit(this.rt, [await this.feed.prepare(chunk.length), ...plan.forward.filter((d) => d.label !== 'loss' && d.label !== 'metrics')], 'predict');
-      const logp = await this.rt.read({ ...this.model.act.log_probs, length: chunk.length * CLASSES });
-      for (let i = 0; i < chunk.length; i++) out.push(logp.slice(i * CLASSES, (i + 1) * CLASSES).map(Math.exp));
+      const plan = await this.model.forward(chunk.length);
+      submit(this.rt, [await this.feed.prepare(chunk.length), ...plan.forward], 'predict');
+      const logp = await this.rt.read(this.model.view('log_probs', chunk.length));
+      for (let i = 0; i < chunk.length; i++) out.push(logp.slice(i * classes, (i + 1) * classes).map(Math.exp));
     }
     return out;
   }

@@ -1,9 +1,10 @@
 /**
- * Training LeNet-5 on MNIST, top to bottom. Everything is made once in create():
- * the model's buffers, its step plans (the full batch and the last, partial one),
- * the input preparation and their bind groups. A step then writes the batch's image
- * indices, queues Adam's step number, and submits [prepare, forward, backward,
- * Adam]; nothing is read back per step. Loss and accuracy accumulate on the GPU and
+ * Training a network (LeNet-5 by default) on MNIST, top to bottom. Everything is
+ * made once in create(): the model's buffers, its gradients and Adam's moments, the
+ * step plans (the full batch and the last, partial one), the input preparation and
+ * their bind groups. A step then writes the batch's image indices, queues Adam's
+ * step number, and submits [prepare, forward, loss, backward, Adam]; nothing is
+ * read back per step. Loss and accuracy accumulate on the GPU and
  * are read every `logEvery` steps.
  *
  * The order of samples comes from one seeded generator: at the start of each epoch
@@ -16,14 +17,18 @@ import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/mnist';
-import { Lenet5, type Plan } from '../model/lenet5';
-import { initParameters } from '../model/parameters';
-import { ADAM_DEFAULTS } from '../ops/adam';
+import { Model } from '../model/model';
+import { DEFAULT_ARCH, networkNamed, type Network } from '../model/network';
+import { ADAM_DEFAULTS } from '../ops/shapes';
 import { FLIP_BIT } from '../ops/prepare_mnist';
 import { Rng } from '../util/rng';
+import { Backprop } from './backprop';
 import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
+import { AdamOptimizer, type AdamState } from './optimizer';
 
 export interface TrainConfig {
+  /** The network, by name (src/model/network.ts). */
+  arch: string;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -37,9 +42,12 @@ export interface TrainConfig {
   dropLast: boolean;
   /** Read loss and accuracy every this many steps. */
   logEvery: number;
+  /** Evaluate on the first `testLimit` test images after each epoch (0 = all). */
+  testLimit: number;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
+  arch: DEFAULT_ARCH,
   epochs: 5,
   batchSize: 64,
   lr: 1e-3,
@@ -49,6 +57,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   shuffle: true,
   dropLast: false,
   logEvery: 50,
+  testLimit: 0,
 };
 
 /** Where a run stands: all a checkpoint needs besides the GPU buffers. */
@@ -63,10 +72,10 @@ export interface Position {
   rngState: number[];
 }
 
+/** Where a run starts: given weights (--init), or a checkpoint's weights, moments and position. */
 export interface StartFrom {
-  flat: Float32Array;
-  expAvg?: Float32Array;
-  expAvgSq?: Float32Array;
+  params: Float32Array;
+  adam?: AdamState;
   position?: Position;
 }
 
@@ -88,56 +97,67 @@ export interface EpochResult {
 }
 
 export interface EpochHooks {
-  onLog?: (p: LogPoint, stepInEpoch: number, stepsInEpoch: number) => void;
+  /** After each read of the metrics; training waits for what it returns (e.g. a checkpoint). */
+  onLog?: (p: LogPoint, stepInEpoch: number, stepsInEpoch: number) => void | Promise<void>;
   /** Asked before each step; true stops the epoch there (Ctrl-C, the page's pause). */
   shouldStop?: () => boolean;
 }
 
 export class Trainer {
-  readonly model: Lenet5;
+  readonly network: Network;
+  readonly model: Model;
+  readonly backprop: Backprop;
+  readonly adam: AdamOptimizer;
   private rng: Rng;
-  private position: Position;
+  /** Where the run stands, but for the step count, which the optimizer keeps. */
+  private position: Omit<Position, 'step'>;
   private readonly train: Feed;
   private readonly test: Feed | null;
-  private readonly steps = new Map<number, { plan: Plan; dispatches: readonly Dispatch[] }>();
+  private readonly steps = new Map<number, readonly Dispatch[]>();
 
   private constructor(
     readonly rt: Runtime,
     readonly config: TrainConfig,
-    model: Lenet5,
-    train: Feed,
-    test: Feed | null,
+    parts: { model: Model; backprop: Backprop; adam: AdamOptimizer; train: Feed; test: Feed | null },
     position: Position,
   ) {
-    this.model = model;
-    this.train = train;
-    this.test = test;
-    this.position = position;
+    this.network = parts.model.network;
+    this.model = parts.model;
+    this.backprop = parts.backprop;
+    this.adam = parts.adam;
+    this.train = parts.train;
+    this.test = parts.test;
+    this.position = { epoch: position.epoch, stepInEpoch: position.stepInEpoch, rngState: [...position.rngState] };
     this.rng = Rng.fromState(position.rngState);
   }
 
   static async create(rt: Runtime, config: TrainConfig, trainSplit: MnistSplit, testSplit: MnistSplit | null, start?: StartFrom): Promise<Trainer> {
     checkConfig(config);
-    const model = new Lenet5(rt, config.batchSize, { ...ADAM_DEFAULTS, lr: config.lr });
+    const network = networkNamed(config.arch, 'arch');
+    const model = new Model(rt, network, config.batchSize, { training: true });
+    const backprop = new Backprop(model);
+    const adam = await AdamOptimizer.create(model, backprop, { ...ADAM_DEFAULTS, lr: config.lr });
     const rng = new Rng(config.seed);
     // Initial weights come first from the generator, as PyTorch draws them when the
     // module is built; the data order follows from the same stream.
-    const init = initParameters(rng);
-    model.setParameters(start?.flat ?? init, start?.expAvg, start?.expAvgSq);
+    const init = model.table.init(rng);
+    model.setParameters(start?.params ?? init);
+    if (start?.adam) adam.load(start.adam);
     const position = start?.position ?? { step: 0, epoch: 0, stepInEpoch: 0, rngState: rng.state };
+    if (position.step !== adam.step) throw new Error(`start: the position is at step ${position.step}, but Adam's state at step ${adam.step}`);
     const train = new Feed(rt, GpuDataset.upload(rt, 'train', trainSplit, config.limit || trainSplit.count), model);
-    const test = testSplit ? new Feed(rt, GpuDataset.upload(rt, 'test', testSplit), model) : null;
-    const trainer = new Trainer(rt, config, model, train, test, position);
+    const test = testSplit ? new Feed(rt, GpuDataset.upload(rt, 'test', testSplit, config.testLimit || testSplit.count), model) : null;
+    const trainer = new Trainer(rt, config, { model, backprop, adam, train, test }, position);
     await trainer.warmUp();
     return trainer;
   }
 
   /** Compiles every pipeline and makes every bind group a run will use, up front. */
   private async warmUp(): Promise<void> {
-    for (const batch of new Set(this.batchSizes(this.train.data.count))) await this.stepFor(batch);
+    for (const batch of new Set(this.batchSizes(this.train.data.count))) await this.stepDispatches(batch);
     if (this.test) {
       for (const batch of new Set(this.batchSizes(this.test.data.count, false))) {
-        await this.model.plan(batch);
+        await this.model.forward(batch);
         await this.test.prepare(batch);
       }
     }
@@ -157,15 +177,19 @@ export class Trainer {
   }
 
   get where(): Position {
-    return { ...this.position, rngState: [...this.position.rngState] };
+    return { step: this.adam.step, ...this.position, rngState: [...this.position.rngState] };
   }
 
-  /** A training step's plan and its whole dispatch list (prepare first), made once per batch size. */
-  private async stepFor(batch: number): Promise<{ plan: Plan; dispatches: readonly Dispatch[] }> {
+  /**
+   * A training step's whole dispatch list, made once per batch size: the input
+   * prepared, forward, loss and metrics, backward, Adam.
+   */
+  async stepDispatches(batch: number): Promise<readonly Dispatch[]> {
     let step = this.steps.get(batch);
     if (!step) {
-      const plan = await this.model.plan(batch);
-      step = { plan, dispatches: [await this.train.prepare(batch), ...plan.trainStep] };
+      const forward = await this.model.forward(batch);
+      const backward = await this.backprop.plan(batch);
+      step = [await this.train.prepare(batch), ...forward.forward, backward.loss, forward.metrics, ...backward.backward, this.adam.dispatch];
       this.steps.set(batch, step);
     }
     return step;
@@ -202,11 +226,11 @@ export class Trainer {
       const r = await m.readMetrics();
       m.resetMetrics();
       if (r.samples === 0) return;
-      if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss is ${r.loss} at step ${this.position.step}`);
+      if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss is ${r.loss} at step ${this.adam.step}`);
       loss += r.lossSum;
       correct += r.correct;
       samples += r.samples;
-      hooks.onLog?.({ step: this.position.step, epoch: this.position.epoch + i / sizes.length, ...r }, i, sizes.length);
+      await hooks.onLog?.({ step: this.adam.step, epoch: this.position.epoch + i / sizes.length, ...r }, i, sizes.length);
     };
 
     m.resetMetrics();
@@ -217,16 +241,15 @@ export class Trainer {
         return null;
       }
       const batch = sizes[i];
-      const { plan, dispatches } = await this.stepFor(batch);
+      const dispatches = await this.stepDispatches(batch);
       this.train.write(order.subarray(offset, offset + batch));
-      plan.adam.setStep(this.position.step + 1);
+      this.adam.next();
       submit(this.rt, dispatches, 'train step');
       offset += batch;
-      this.position.step++;
       this.position.stepInEpoch = i + 1;
       if ((i + 1) % this.config.logEvery === 0 || i + 1 === sizes.length) await log(i + 1);
     }
-    this.position = { step: this.position.step, epoch: this.position.epoch + 1, stepInEpoch: 0, rngState: this.rng.state };
+    this.position = { epoch: this.position.epoch + 1, stepInEpoch: 0, rngState: this.rng.state };
     return {
       epoch: this.position.epoch,
       trainLoss: loss / samples,
@@ -242,13 +265,9 @@ export class Trainer {
     return evaluateFeed(this.rt, this.model, this.test, this.batchSizes(this.test.data.count, false));
   }
 
-  /** Parameters and Adam's moments, read back (a sync point). */
-  async readState(): Promise<{ flat: Float32Array; expAvg: Float32Array; expAvgSq: Float32Array }> {
-    return {
-      flat: await this.model.readFlat('param'),
-      expAvg: await this.model.readFlat('exp_avg'),
-      expAvgSq: await this.model.readFlat('exp_avg_sq'),
-    };
+  /** Parameters, Adam's state and the position, read back (a sync point): all a checkpoint holds but the history. */
+  async readState(): Promise<{ params: Float32Array; adam: AdamState; position: Position }> {
+    return { params: await this.model.readParameters(), adam: await this.adam.read(), position: this.where };
   }
 }
 
@@ -260,6 +279,8 @@ export function checkConfig(c: TrainConfig): void {
   int(c.batchSize, 'batch size', 1);
   int(c.limit, 'limit', 0);
   int(c.logEvery, 'log interval', 1);
+  int(c.testLimit, 'test limit', 0);
+  networkNamed(c.arch, 'arch');
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
   if (!Number.isInteger(c.seed)) throw new Error(`seed must be an integer, got ${c.seed}`);
 }

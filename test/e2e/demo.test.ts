@@ -15,7 +15,7 @@ import { serveStatic, type StaticServer } from '../../src/cli/shared/serve';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import { requestGpu } from '../../src/gpu/node';
 import { Runtime } from '../../src/gpu/runtime';
-import { decodeModel } from '../../src/model/safetensors';
+import { decodeModel, type ModelFile } from '../../src/model/safetensors';
 import { Predictor } from '../../src/train/inference';
 
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
@@ -36,9 +36,9 @@ const digit = (i: number) => Array.from(mnist.images.subarray(i * 784, (i + 1) *
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
 const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
-async function nodeProbabilities(flat: Float32Array, indices: number[]): Promise<number[][]> {
+async function nodeProbabilities(model: ModelFile, indices: number[]): Promise<number[][]> {
   rt ??= new Runtime(await requestGpu('swiftshader'));
-  const predictor = await Predictor.create(rt, flat);
+  const predictor = await Predictor.create(rt, model.network, { params: model.params });
   return (await predictor.predict(indices.map((i) => Uint8Array.from(digit(i))))).map((p) => Array.from(p));
 }
 
@@ -141,7 +141,7 @@ test('the fixture model dropped on the page predicts as the Node engine does', a
 
   const indices = [0, 1, 2, 3, 4, 5, 6, 7];
   const inPage = await pageProbabilities(indices);
-  const inNode = await nodeProbabilities(decodeModel(bytes, FIXTURE).flat, indices);
+  const inNode = await nodeProbabilities(decodeModel(bytes, FIXTURE), indices);
   assertSame('fixture model', inPage, inNode);
   assert.equal(inPage.map(argmax), indices.map((i) => mnist.labels[i]), 'the fixture reads these digits right');
 });
@@ -204,10 +204,11 @@ test('training through the form: the loss falls, the page stays responsive, paus
 test('the downloaded model loads in Node and predicts as the page does', async () => {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
   assert.is(download.suggestedFilename(), 'lenet5-page.safetensors');
-  const { flat, metadata } = decodeModel(readFileSync(await download.path()), 'downloaded model');
+  const model = decodeModel(readFileSync(await download.path()), 'downloaded model');
+  const { metadata } = model;
   assert.is(metadata.format, 'pt');
   const indices = [10, 11, 12, 13];
-  assertSame('page-trained model', await pageProbabilities(indices), await nodeProbabilities(flat, indices));
+  assertSame('page-trained model', await pageProbabilities(indices), await nodeProbabilities(model, indices));
 });
 
 test('a lost GPU device is reported, and the page reopens one and keeps the model', async () => {

@@ -8,13 +8,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import type { Runtime } from '../../src/gpu/runtime';
-import { SLOTS } from '../../src/model/parameters';
-import { lenet5TrainStep, newAdamState } from '../../src/reference/lenet5';
+import { LENET5, LENET5_RELU, networkNamed } from '../../src/model/network';
+import { parameterTable } from '../../src/model/parameters';
+import { newAdamState, referenceTrainStep } from '../../src/reference/network';
 import { prepareMnist } from '../../src/reference/ops';
-import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint';
+import type { Checkpoint } from '../../src/train/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint-file';
+import { runTraining } from '../../src/train/run';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../../src/train/trainer';
 import { assertClose, openRuntime } from '../helpers/gpu';
-import { slice, toReference } from '../helpers/lenet5';
+import { toReference } from '../helpers/network';
 
 const test = suite('trainer');
 let rt: Runtime;
@@ -39,41 +42,44 @@ test('a short run on 512 images: the loss falls', async () => {
   const t = await Trainer.create(rt, { ...DEFAULT_CONFIG, limit: 512, epochs: 3, logEvery: 4 }, train, null);
   const losses: number[] = [];
   const epochs = [];
-  for (let e = 0; e < 3; e++) epochs.push(await t.trainEpoch({ onLog: (p) => losses.push(p.loss) }));
+  for (let e = 0; e < 3; e++) epochs.push(await t.trainEpoch({ onLog: (p) => void losses.push(p.loss) }));
   assert.ok(losses[0] > 2.0, `first logged loss ${losses[0]} should be near ln(10)`);
   assert.ok(epochs[2]!.trainLoss < 0.75 * epochs[0]!.trainLoss, `train loss ${epochs.map((e) => e!.trainLoss.toFixed(3)).join(' -> ')}`);
   assert.ok(losses.at(-1)! < losses[0], `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
 });
 
-test('K steps without shuffling agree with the float64 reference trainer (every parameter, 1e-4)', async () => {
-  const K = 6;
-  const batch = 16;
-  const config = { ...DEFAULT_CONFIG, limit: K * batch, batchSize: batch, epochs: 1, shuffle: false, seed: 3 };
-  const t = await Trainer.create(rt, config, train, null);
-  const initial = await t.model.readFlat('param');
-  await t.trainEpoch();
-  const gpu = await t.model.readFlat('param');
+for (const net of [LENET5, LENET5_RELU]) {
+  test(`${net.name}: K steps without shuffling agree with the float64 reference trainer (every parameter, 1e-4)`, async () => {
+    const K = 10;
+    const batch = 16;
+    const config = { ...DEFAULT_CONFIG, arch: net.name, limit: K * batch, batchSize: batch, epochs: 1, shuffle: false, seed: 3 };
+    const t = await Trainer.create(rt, config, train, null);
+    const initial = await t.model.readParameters();
+    await t.trainEpoch();
+    const gpu = await t.model.readParameters();
 
-  const params = toReference(initial);
-  const state = newAdamState(params);
-  for (let k = 0; k < K; k++) {
-    const indices = Uint32Array.from({ length: batch }, (_, i) => k * batch + i);
-    const input = prepareMnist(train.images, indices, new Uint8Array(batch));
-    const labels = Uint32Array.from(indices, (i) => train.labels[i]);
-    lenet5TrainStep(params, state, input, labels, batch);
-  }
-  for (const s of SLOTS) assertClose(`${s.name} after ${K} steps`, slice(gpu, s.name), params[s.name], 0, 1e-4);
-});
+    const params = toReference(net, initial);
+    const state = newAdamState(params);
+    for (let k = 0; k < K; k++) {
+      const indices = Uint32Array.from({ length: batch }, (_, i) => k * batch + i);
+      const input = prepareMnist(train.images, indices, new Uint8Array(batch));
+      const labels = Uint32Array.from(indices, (i) => train.labels[i]);
+      referenceTrainStep(net, params, state, input, labels, batch);
+    }
+    const table = parameterTable(net);
+    for (const s of table.slots) assertClose(`${s.name} after ${K} steps`, table.view(gpu, s.name), params[s.name], 0, 1e-4);
+  });
+}
 
 test('the same seed gives bitwise the same weights', async () => {
   const a = await Trainer.create(rt, small, train, null);
   await runToEnd(a);
   const b = await Trainer.create(rt, small, train, null);
   await runToEnd(b);
-  assert.ok(bitwiseEqual(await a.model.readFlat('param'), await b.model.readFlat('param')));
+  assert.ok(bitwiseEqual(await a.model.readParameters(), await b.model.readParameters()));
   const c = await Trainer.create(rt, { ...small, seed: 8 }, train, null);
   await runToEnd(c);
-  assert.not.ok(bitwiseEqual(await a.model.readFlat('param'), await c.model.readFlat('param')), 'another seed, other weights');
+  assert.not.ok(bitwiseEqual(await a.model.readParameters(), await c.model.readParameters()), 'another seed, other weights');
 });
 
 test('a run interrupted mid-epoch and resumed from its checkpoint file ends bitwise as an uninterrupted one', async () => {
@@ -90,17 +96,17 @@ test('a run interrupted mid-epoch and resumed from its checkpoint file ends bitw
     const w = first.where;
     assert.equal([w.epoch, w.stepInEpoch], [1, 3]);
     const path = join(dir, 'run.ckpt.safetensors');
-    await saveCheckpoint(path, { ...(await first.readState()), step: w.step, epoch: w.epoch, seed: small.seed, rngState: w.rngState, config: { stepInEpoch: w.stepInEpoch } });
+    await saveCheckpoint(path, { network: first.network, ...(await first.readState()), config: small, history: { steps: [], epochs: [] } });
 
     const c = await loadCheckpoint(path);
-    const position = { step: c.step, epoch: c.epoch, stepInEpoch: c.config.stepInEpoch as number, rngState: c.rngState };
-    const resumed = await Trainer.create(rt, small, train, null, { flat: c.flat, expAvg: c.expAvg, expAvgSq: c.expAvgSq, position });
+    assert.equal(c.position, w);
+    const resumed = await Trainer.create(rt, c.config, train, null, c);
     await runToEnd(resumed);
     const got = await resumed.readState();
     assert.is(resumed.where.step, whole.where.step);
-    assert.ok(bitwiseEqual(got.flat, expected.flat), 'weights');
-    assert.ok(bitwiseEqual(got.expAvg, expected.expAvg), 'exp_avg');
-    assert.ok(bitwiseEqual(got.expAvgSq, expected.expAvgSq), 'exp_avg_sq');
+    assert.ok(bitwiseEqual(got.params, expected.params), 'weights');
+    assert.ok(bitwiseEqual(got.adam.expAvg, expected.adam.expAvg), 'exp_avg');
+    assert.ok(bitwiseEqual(got.adam.expAvgSq, expected.adam.expAvgSq), 'exp_avg_sq');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -114,6 +120,30 @@ test('the last partial batch is trained on, or dropped with dropLast', async () 
   const drop = await Trainer.create(rt, { ...small, epochs: 1, dropLast: true }, train, null);
   assert.is((await drop.trainEpoch())!.samples, 192);
   assert.is(drop.stepsPerEpoch, 6);
+});
+
+test('the run loop: history, a checkpoint per epoch and on stop, and a stopped run resumed from one ends as an uninterrupted one', async () => {
+  const whole = await Trainer.create(rt, small, train, null);
+  const wholeHistory = { steps: [], epochs: [] };
+  const checkpoints: number[] = [];
+  assert.is(await runTraining(whole, wholeHistory, { onCheckpoint: (c) => void checkpoints.push(c.position.step) }), 'done');
+  assert.equal(checkpoints, [7, 14]);
+  assert.is(wholeHistory.epochs.length, 2);
+
+  let steps = 0;
+  let saved: Checkpoint | null = null;
+  const first = await Trainer.create(rt, small, train, null);
+  const history = { steps: [], epochs: [] };
+  const end = await runTraining(first, history, { shouldStop: () => steps++ === 10, onCheckpoint: (c) => void (saved = c) });
+  assert.is(end, 'stopped');
+  const c = saved!;
+  assert.equal([c.position.epoch, c.position.stepInEpoch, c.position.step], [1, 3, 10]);
+  const resumed = await Trainer.create(rt, c.config, train, null, c);
+  assert.equal(c.history.epochs, wholeHistory.epochs.slice(0, 1), 'the epochs done in the checkpoint\'s history');
+  assert.is(await runTraining(resumed, c.history), 'done');
+  assert.ok(bitwiseEqual(await resumed.model.readParameters(), await whole.model.readParameters()), 'weights');
+  assert.is(c.history.epochs.length, 2, 'and the resumed one added to it');
+  assert.ok(networkNamed(c.config.arch) === LENET5);
 });
 
 test.run();

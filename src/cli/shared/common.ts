@@ -3,12 +3,18 @@
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
 import { parseAdapterChoice, requestGpu } from '../../gpu/node';
 import { Runtime } from '../../gpu/runtime';
+import { networkNamed, type Network } from '../../model/network';
 
 export const DEFAULT_MODEL = 'models/model-mnist.safetensors';
 
 export async function openRuntime(adapter: string | undefined): Promise<Runtime> {
   const rt = new Runtime(await requestGpu(adapter ? parseAdapterChoice(adapter, '--adapter') : undefined));
   return rt;
+}
+
+/** The network an --arch value names. */
+export function archOption(value: string): Network {
+  return networkNamed(value, '--arch');
 }
 
 export function describe(rt: Runtime): string {

@@ -1,15 +1,18 @@
 /**
- * The same LeNet-5 training step in TensorFlow.js (tfjs-backend-webgpu), for
- * `npm run bench` to measure side by side with this engine on the very same Dawn
- * adapter. A dev-only comparison: nothing else imports TensorFlow.js.
+ * The same training step in TensorFlow.js (tfjs-backend-webgpu), for `npm run bench`
+ * to measure side by side with this engine on the very same Dawn adapter. A dev-only
+ * comparison: nothing else imports TensorFlow.js.
  *
- * Same network (conv 1->6 5x5, ReLU, pool, conv 6->16 5x5, pool, fc 400-120-84-10),
- * same batch, same Adam, same data: each step uploads its batch's MNIST bytes, which
- * are scaled, resized 28 -> 32 bilinearly (half-pixel centres) and normalised on the
- * GPU, as this engine's prepare_mnist does. TensorFlow.js lays tensors out NHWC.
+ * The same network, built from the same description (src/model/network.ts), the same
+ * batch, the same Adam, the same data: each step uploads its batch's MNIST bytes,
+ * which are scaled, resized bilinearly to the network's input (half-pixel centres)
+ * and normalised on the GPU, as this engine's prepare_mnist does. TensorFlow.js lays
+ * tensors out NHWC.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MnistSplit } from '../data/mnist';
+import { resolve, type Network } from '../model/network';
+import { parameterTable } from '../model/parameters';
 import { MNIST_MEAN, MNIST_STD } from '../ops/prepare_mnist';
 import { politeWait } from '../gpu/node';
 import { Rng } from '../util/rng';
@@ -35,25 +38,22 @@ export async function useDawn(gpu: GPU, featureLevel: 'core' | 'compatibility'):
   await tf.ready();
 }
 
-export async function trainTfjs(train: MnistSplit, batch: number, warmUp: number, steps: number, seed = 1): Promise<TfjsRun> {
+export async function trainTfjs(network: Network, train: MnistSplit, batch: number, warmUp: number, steps: number, seed = 1): Promise<TfjsRun> {
   const rng = new Rng(seed);
-  const uniform = (shape: number[], fanIn: number) => {
-    const b = 1 / Math.sqrt(fanIn);
-    return tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, c) => a * c, 1) }, () => rng.uniform(-b, b)), shape));
-  };
+  const { stages, classes } = resolve(network);
+  const [, size] = network.input;
   const t0 = performance.now();
-  const v = {
-    c1w: uniform([5, 5, 1, 6], 25),
-    c1b: uniform([6], 25),
-    c2w: uniform([5, 5, 6, 16], 150),
-    c2b: uniform([16], 150),
-    f1w: uniform([400, 120], 400),
-    f1b: uniform([120], 400),
-    f2w: uniform([120, 84], 120),
-    f2b: uniform([84], 120),
-    f3w: uniform([84, 10], 84),
-    f3b: uniform([10], 84),
-  };
+  // Weights drawn as the engine draws them (PyTorch's default init), laid out as
+  // TensorFlow.js wants them: conv [kh, kw, in, out], dense [in, out].
+  const v = new Map<string, tf.Variable>();
+  for (const s of parameterTable(network).slots) {
+    const b = 1 / Math.sqrt(s.fanIn);
+    const values = Float32Array.from({ length: s.length }, () => rng.uniform(-b, b));
+    const [out, ...rest] = s.shape;
+    const shape = s.shape.length === 4 ? [rest[1], rest[2], rest[0], out] : s.shape.length === 2 ? [rest[0], out] : [out];
+    v.set(s.name, tf.variable(tf.tensor(values, shape)));
+  }
+  const p = (name: string) => v.get(name)! as tf.Tensor;
   const optimizer = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
 
   const batchAt = (s: number) => {
@@ -66,19 +66,19 @@ export async function trainTfjs(train: MnistSplit, batch: number, warmUp: number
     const { bytes, labels } = batchAt(s);
     const x = tf.tidy(() => {
       const raw = tf.div(tf.cast(tf.tensor4d(Int32Array.from(bytes), [batch, 28, 28, 1], 'int32'), 'float32'), 255) as tf.Tensor4D;
-      return tf.div(tf.sub(tf.image.resizeBilinear(raw, [32, 32], false, true), MNIST_MEAN), MNIST_STD) as tf.Tensor4D;
+      return tf.div(tf.sub(tf.image.resizeBilinear(raw, [size, size], false, true), MNIST_MEAN), MNIST_STD) as tf.Tensor4D;
     });
-    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10));
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes));
     const loss = optimizer.minimize(() => {
-      const conv = (h: tf.Tensor4D, w: tf.Variable, b: tf.Variable) => tf.add(tf.conv2d(h, w as tf.Tensor4D, 1, 'valid'), b) as tf.Tensor4D;
-      let h = tf.maxPool(tf.relu(conv(x, v.c1w, v.c1b)), 2, 2, 'valid');
-      h = tf.maxPool(conv(h, v.c2w, v.c2b), 2, 2, 'valid'); // no ReLU here, as the tutorial
-      // PyTorch flattens NCHW; the order of the 400 features does not change the work.
-      const dense = (f: tf.Tensor, w: tf.Variable, b: tf.Variable) => tf.add(tf.matMul(f as tf.Tensor2D, w as tf.Tensor2D), b);
-      let f = tf.relu(dense(tf.reshape(h, [batch, 400]), v.f1w, v.f1b));
-      f = tf.relu(dense(f, v.f2w, v.f2b));
-      const logits = dense(f, v.f3w, v.f3b);
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      let h: tf.Tensor = x;
+      for (const s of stages) {
+        if (s.op === 'conv2d') h = tf.add(tf.conv2d(h as tf.Tensor4D, p(`${s.name}.weight`) as tf.Tensor4D, 1, 'valid'), p(`${s.name}.bias`));
+        else if (s.op === 'maxpool2d') h = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
+        // PyTorch flattens NCHW; the order of the features does not change the work.
+        else if (s.op === 'linear') h = tf.add(tf.matMul(tf.reshape(h, [batch, s.shape.inFeatures]) as tf.Tensor2D, p(`${s.name}.weight`) as tf.Tensor2D), p(`${s.name}.bias`));
+        if ((s.op === 'conv2d' || s.op === 'linear') && s.relu) h = tf.relu(h);
+      }
+      return tf.losses.softmaxCrossEntropy(y, h) as tf.Scalar; // the log_softmax stage and the NLL loss, together
     }, true) as tf.Scalar;
     tf.dispose([x, y]);
     return loss;
@@ -100,7 +100,7 @@ export async function trainTfjs(train: MnistSplit, batch: number, warmUp: number
   const finalLoss = (await politeWait(() => last!.data()))[0];
   const seconds = (performance.now() - t1) / 1000;
   last!.dispose();
-  Object.values(v).forEach((t) => t.dispose());
+  v.forEach((t) => t.dispose());
   optimizer.dispose();
   return { setupSeconds, imagesPerSecond: (steps * batch) / seconds, steps, finalLoss };
 }

@@ -1,0 +1,211 @@
+/**
+ * A network on the GPU, for inference: its parameters (one flat buffer, laid out by
+ * its ParameterTable), its activations sized for `maxBatch`, and the dispatches of a
+ * forward pass for each batch size used, all derived from the network's description
+ * and made once. A plan for a smaller batch (the last, partial batch of an epoch)
+ * uses the front of the same buffers with its own uniforms.
+ *
+ * Training adds gradients (src/train/backprop.ts) and an optimizer
+ * (src/train/optimizer.ts) around a Model made with `training: true`, whose ops
+ * then also compile their backward kernels; a Model without it compiles forward
+ * kernels only.
+ */
+import type { Dispatch } from '../gpu/dispatch';
+import type { Runtime, Tensor } from '../gpu/runtime';
+import { Conv2d } from '../ops/conv2d';
+import { Linear } from '../ops/linear';
+import { LogSoftmax } from '../ops/log_softmax';
+import { MaxPool2d } from '../ops/maxpool2d';
+import { NllLoss } from '../ops/nll_loss';
+import { perSample, type Network, type Resolved, type Stage } from './network';
+import { parameterTable, type ParameterTable } from './parameters';
+
+/** The op behind each stage, for one batch size. */
+export interface StageOps {
+  batch: number;
+  stage: Map<string, Conv2d | Linear | MaxPool2d | LogSoftmax>;
+  nll: NllLoss;
+}
+
+export interface ForwardPlan {
+  batch: number;
+  /** The network's input to its log-probabilities. */
+  forward: readonly Dispatch[];
+  /** metrics += (summed loss, correct predictions, samples) of the batch. */
+  metrics: Dispatch;
+}
+
+/** A view of the first `batch` samples of a tensor sized for maxBatch, optionally reshaped per sample. */
+export function front(t: Tensor, batch: number, perSampleShape: readonly number[] = t.shape.slice(1)): Tensor {
+  const n = perSampleShape.reduce((a, b) => a * b, 1);
+  return { buffer: t.buffer, offset: t.offset, shape: [batch, ...perSampleShape], length: batch * n };
+}
+
+export function labelled(label: string, d: Dispatch): Dispatch {
+  return { ...d, label };
+}
+
+export class Model {
+  readonly resolved: Resolved;
+  readonly table: ParameterTable;
+  /** The flat parameter buffer (the model's own, or one it was given to read). */
+  readonly param: GPUBuffer;
+  /** A view of each parameter in it, by state_dict name. */
+  readonly params: Record<string, Tensor>;
+  /** Each activation by name ("input", then each stage's output, after its ReLU), [maxBatch, ...]. */
+  readonly act: Record<string, Tensor>;
+  /** Where each pool's maxima came from, by the pool's name (u32). */
+  readonly argmax: Record<string, Tensor>;
+  readonly labels: Tensor;
+  /** Running (summed loss, correct, samples) since the last reset. */
+  readonly metrics: Tensor;
+  readonly training: boolean;
+  private readonly ops = new Map<number, Promise<StageOps>>();
+  private readonly plans = new Map<number, Promise<ForwardPlan>>();
+
+  constructor(
+    readonly rt: Runtime,
+    readonly network: Network,
+    readonly maxBatch: number,
+    options: { training?: boolean; param?: GPUBuffer } = {},
+  ) {
+    if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new Error(`batch size must be a positive integer, got ${maxBatch}`);
+    this.table = parameterTable(network);
+    this.resolved = this.table.resolved;
+    this.training = options.training ?? false;
+    const bytes = this.table.flatLength * 4;
+    if (options.param && options.param.size < bytes) {
+      throw new Error(`parameter buffer "${options.param.label}" has ${options.param.size} bytes; network ${network.name} needs ${bytes}`);
+    }
+    this.param = options.param ?? rt.buffer('parameters', bytes);
+    this.params = this.table.viewsOf(this.param);
+    this.act = Object.fromEntries([...this.resolved.activations].map(([name, shape]) => [name, rt.tensor(name, [maxBatch, ...shape])]));
+    this.argmax = Object.fromEntries(
+      this.resolved.stages.filter((s) => s.op === 'maxpool2d').map((s) => [s.name, rt.tensor(`${s.name} argmax`, [maxBatch, ...s.outShape])]),
+    );
+    this.labels = rt.tensor('labels', [maxBatch]);
+    this.metrics = rt.tensor('metrics', [3]);
+  }
+
+  get stages(): readonly Stage[] {
+    return this.resolved.stages;
+  }
+
+  get classes(): number {
+    return this.resolved.classes;
+  }
+
+  /** The input's size per sample, [channels, height, width]. */
+  get inputShape(): readonly [number, number, number] {
+    return this.network.input;
+  }
+
+  private checkBatch(batch: number): void {
+    if (!(Number.isInteger(batch) && batch >= 1 && batch <= this.maxBatch)) {
+      throw new Error(`batch of ${batch} does not fit the model's buffers (1..${this.maxBatch})`);
+    }
+  }
+
+  /** The ops of every stage for batches of `batch`, made once per batch size (backward kernels too when training). */
+  opsFor(batch: number): Promise<StageOps> {
+    this.checkBatch(batch);
+    let ops = this.ops.get(batch);
+    if (!ops) {
+      ops = makeOps(this.rt, this.stages, this.classes, batch, this.training);
+      this.ops.set(batch, ops);
+    }
+    return ops;
+  }
+
+  /** The forward dispatches for batches of `batch`, made once per batch size. */
+  forward(batch: number): Promise<ForwardPlan> {
+    this.checkBatch(batch);
+    let p = this.plans.get(batch);
+    if (!p) {
+      p = this.makeForward(batch);
+      this.plans.set(batch, p);
+    }
+    return p;
+  }
+
+  /** A view of an activation for the first `batch` samples. */
+  view(name: string, batch: number, perSampleShape?: readonly number[]): Tensor {
+    const t = this.act[name];
+    if (!t) throw new Error(`network ${this.network.name} has no activation "${name}"`);
+    return front(t, batch, perSampleShape);
+  }
+
+  private async makeForward(batch: number): Promise<ForwardPlan> {
+    const ops = await this.opsFor(batch);
+    const forward: Dispatch[] = [];
+    for (const s of this.stages) {
+      const op = ops.stage.get(s.name)!;
+      const output = this.view(s.name, batch);
+      if (s.op === 'conv2d') {
+        const conv = op as Conv2d;
+        const t = { input: this.view(s.input, batch), weight: this.params[`${s.name}.weight`], bias: this.params[`${s.name}.bias`], output };
+        forward.push(...conv.forward(t).map((d) => labelled(s.name, d)));
+      } else if (s.op === 'linear') {
+        const input = this.view(s.input, batch, [s.shape.inFeatures]); // flatten is this view
+        forward.push(labelled(s.name, (op as Linear).forward({ input, weight: this.params[`${s.name}.weight`], bias: this.params[`${s.name}.bias`], output })));
+      } else if (s.op === 'maxpool2d') {
+        forward.push(labelled(s.name, (op as MaxPool2d).forward({ input: this.view(s.input, batch), output, argmax: front(this.argmax[s.name], batch) })));
+      } else {
+        forward.push(labelled('log_softmax', (op as LogSoftmax).forward({ input: this.view(s.input, batch, [s.classes]), output })));
+      }
+    }
+    const metrics = labelled('metrics', ops.nll.accumulate({ log_probs: this.view('log_probs', batch), labels: front(this.labels, batch), metrics: this.metrics }));
+    return { batch, forward, metrics };
+  }
+
+  /** Uploads parameters in the flat layout. */
+  setParameters(flat: Float32Array): void {
+    this.table.check(flat);
+    this.rt.device.queue.writeBuffer(this.param, 0, flat.buffer, flat.byteOffset, flat.byteLength);
+  }
+
+  async readParameters(): Promise<Float32Array> {
+    return new Float32Array(await this.rt.readBytes(this.param, 0, this.table.flatLength * 4));
+  }
+
+  /** Writes a prepared batch ([n, ...input] floats and n labels) to the front of the input buffers. */
+  writeBatch(input: Float32Array, labels?: Uint32Array): void {
+    const each = perSample(this.resolved, 'input');
+    const n = input.length / each;
+    if (!Number.isInteger(n) || n > this.maxBatch) throw new Error(`writeBatch: ${input.length} values is not a batch of at most ${this.maxBatch} inputs of ${each}`);
+    if (labels && labels.length !== n) throw new Error(`writeBatch: ${labels.length} labels for ${n} inputs`);
+    const q = this.rt.device.queue;
+    q.writeBuffer(this.act.input.buffer, this.act.input.offset, input.buffer, input.byteOffset, input.byteLength);
+    if (labels) q.writeBuffer(this.labels.buffer, this.labels.offset, labels.buffer, labels.byteOffset, labels.byteLength);
+  }
+
+  resetMetrics(): void {
+    this.rt.write(this.metrics, new Float32Array(3));
+  }
+
+  /** Loss and accuracy accumulated since resetMetrics(); a sync point. */
+  async readMetrics(): Promise<{ loss: number; accuracy: number; samples: number; lossSum: number; correct: number }> {
+    const [lossSum, correct, samples] = await this.rt.read(this.metrics);
+    return { loss: samples ? lossSum / samples : NaN, accuracy: samples ? correct / samples : NaN, samples, lossSum, correct };
+  }
+}
+
+async function makeOps(rt: Runtime, stages: readonly Stage[], classes: number, batch: number, backward: boolean): Promise<StageOps> {
+  const made = await Promise.all(
+    stages.map((s): Promise<Conv2d | Linear | MaxPool2d | LogSoftmax> => {
+      switch (s.op) {
+        case 'conv2d':
+          return Conv2d.create(rt, { batch, ...s.shape }, { relu: s.relu, backward });
+        case 'linear':
+          return Linear.create(rt, { batch, ...s.shape }, { relu: s.relu, backward });
+        case 'maxpool2d':
+          return MaxPool2d.create(rt, { batch, ...s.shape }, { backward });
+        case 'log_softmax':
+          // Training never runs log-softmax's own backward: the loss's gradient is fused with it.
+          return LogSoftmax.create(rt, batch, s.classes, { backward: false });
+      }
+    }),
+  );
+  const nll = await NllLoss.create(rt, batch, classes, { backward });
+  return { batch, stage: new Map(stages.map((s, i) => [s.name, made[i]])), nll };
+}

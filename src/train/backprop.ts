@@ -1,0 +1,139 @@
+/**
+ * The backward pass of a Model, derived from its network's stages: the gradient
+ * buffer (the parameters' flat layout) and, for each stage, the gradient of the loss
+ * w.r.t. its output, and the dispatches that fill them, made once per batch size.
+ *
+ * grad[S] holds dL/d(S's output) *before* S's ReLU where S has one: what S's own
+ * backward kernels take. The ReLU's backward is fused into the kernel that writes
+ * grad[S]: a linear's backward_input_relu, a pool's backward_relu (a maximum passes
+ * its gradient only where it is > 0). A conv2d has no such variant, so a ReLU'd
+ * activation read by a conv2d gets its gradient unmasked in a scratch buffer, then
+ * relu.backward. Log-softmax's backward is fused with the NLL loss's (the logits'
+ * gradient is softmax - onehot, over the batch).
+ */
+import type { Dispatch } from '../gpu/dispatch';
+import type { Tensor } from '../gpu/runtime';
+import { front, labelled, type Model } from '../model/model';
+import { hasRelu, type Stage } from '../model/network';
+import type { Conv2d } from '../ops/conv2d';
+import type { Linear } from '../ops/linear';
+import type { MaxPool2d } from '../ops/maxpool2d';
+import { Relu } from '../ops/relu';
+
+export interface BackwardPlan {
+  batch: number;
+  /** The batch's mean loss into `loss`. */
+  loss: Dispatch;
+  /** The gradient of every parameter (written, not accumulated). */
+  backward: readonly Dispatch[];
+}
+
+export class Backprop {
+  /** Gradients in the parameters' flat layout. */
+  readonly buffer: GPUBuffer;
+  /** A view of each parameter's gradient, by state_dict name. */
+  readonly grads: Record<string, Tensor>;
+  /** dL/d(each stage's output before its ReLU), by stage name, [maxBatch, ...]; only where needed. */
+  readonly grad: Record<string, Tensor>;
+  readonly loss: Tensor;
+  private readonly scratch: Record<string, Tensor> = {};
+  private readonly plans = new Map<number, Promise<BackwardPlan>>();
+
+  constructor(readonly model: Model) {
+    if (!model.training) throw new Error('backprop needs a model made with training: true (its ops then have backward kernels)');
+    const rt = model.rt;
+    this.buffer = rt.buffer('gradients', model.table.flatLength * 4);
+    this.grads = model.table.viewsOf(this.buffer);
+    this.grad = {};
+    const stages = model.stages;
+    const firstParam = stages.findIndex((s) => s.op === 'conv2d' || s.op === 'linear');
+    stages.forEach((s, i) => {
+      // From the first stage with parameters on; before it, nothing has a gradient to take.
+      if (s.op !== 'log_softmax' && i >= firstParam) this.grad[s.name] = rt.tensor(`d${s.name}`, [model.maxBatch, ...s.outShape]);
+    });
+    for (const s of stages) {
+      if (s.op === 'conv2d' && this.needsInputGrad(s) && this.reluBefore(s)) {
+        this.scratch[s.input] = rt.tensor(`d${s.input} (after ReLU)`, [model.maxBatch, ...model.resolved.activations.get(s.input)!]);
+      }
+    }
+    this.loss = rt.tensor('loss', [1]);
+  }
+
+  plan(batch: number): Promise<BackwardPlan> {
+    let p = this.plans.get(batch);
+    if (!p) {
+      p = this.makePlan(batch);
+      this.plans.set(batch, p);
+    }
+    return p;
+  }
+
+  private producer(s: Stage): Stage | undefined {
+    return this.model.stages.find((p) => p.name === s.input);
+  }
+
+  private reluBefore(s: Stage): boolean {
+    const p = this.producer(s);
+    return p !== undefined && hasRelu(p);
+  }
+
+  /** Whether anything before this stage has parameters (else its input needs no gradient). */
+  private needsInputGrad(s: Stage): boolean {
+    const p = this.producer(s);
+    return p !== undefined && this.grad[p.name] !== undefined;
+  }
+
+  private async makePlan(batch: number): Promise<BackwardPlan> {
+    const m = this.model;
+    const ops = await m.opsFor(batch);
+    const rt = m.rt;
+    const g = (name: string, shape?: readonly number[]) => front(this.grad[name], batch, shape);
+    const stages = m.stages;
+    const logits = stages[stages.length - 2];
+    const logProbs = m.view('log_probs', batch);
+    const labels = front(m.labels, batch);
+    const loss = labelled('loss', ops.nll.forward({ log_probs: logProbs, labels, loss: this.loss }));
+    const backward: Dispatch[] = [labelled('loss', ops.nll.backwardFused({ log_probs: logProbs, labels, dlogits: g(logits.name) }))];
+
+    for (let i = stages.length - 2; i >= 0; i--) {
+      const s = stages[i];
+      const op = ops.stage.get(s.name)!;
+      const out: Dispatch[] = [];
+      const into = this.needsInputGrad(s) ? this.producer(s)! : null;
+      if (s.op === 'linear') {
+        const lin = op as Linear;
+        const input = m.view(s.input, batch, [s.shape.inFeatures]);
+        const doutput = g(s.name);
+        out.push(lin.backwardWeight({ doutput, input, dweight: this.grads[`${s.name}.weight`] }));
+        out.push(lin.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
+        if (into) {
+          const dinput = g(into.name, [s.shape.inFeatures]);
+          const weight = m.params[`${s.name}.weight`];
+          out.push(hasRelu(into) ? lin.backwardInputRelu({ doutput, weight, input, dinput }) : lin.backwardInput({ doutput, weight, dinput }));
+        }
+      } else if (s.op === 'conv2d') {
+        const conv = op as Conv2d;
+        const doutput = g(s.name);
+        out.push(...conv.backwardWeight({ doutput, input: m.view(s.input, batch), dweight: this.grads[`${s.name}.weight`] }));
+        out.push(conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
+        if (into) {
+          const weight = m.params[`${s.name}.weight`];
+          if (hasRelu(into)) {
+            const unmasked = front(this.scratch[s.input], batch);
+            out.push(...conv.backwardInput({ doutput, weight, dinput: unmasked }));
+            const relu = await Relu.create(rt, unmasked.length);
+            out.push(relu.backward({ doutput: unmasked, saved_output: m.view(into.name, batch), dinput: g(into.name) }));
+          } else {
+            out.push(...conv.backwardInput({ doutput, weight, dinput: g(into.name) }));
+          }
+        }
+      } else if (s.op === 'maxpool2d' && into) {
+        const pool = op as MaxPool2d;
+        const t = { doutput: g(s.name), saved_argmax: front(m.argmax[s.name], batch), dinput: g(into.name) };
+        out.push(hasRelu(into) ? pool.backwardRelu({ ...t, saved_output: m.view(s.name, batch) }) : pool.backward(t));
+      }
+      backward.push(...out.map((d) => labelled(s.name, d)));
+    }
+    return { batch, loss, backward };
+  }
+}

@@ -1,0 +1,12 @@
+// Checkpoints on disk (Node): the codec in ./checkpoint.ts, written atomically.
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../model/safetensors';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
+
+export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void> {
+  await writeFileAtomic(path, encodeCheckpoint(c));
+}
+
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  return decodeCheckpoint(await readFile(path), path);
+}

@@ -1,0 +1,61 @@
+/**
+ * A training run, for the Node program and the page alike: epochs until the
+ * config's last, the test set after each, the history (every metrics read and every
+ * epoch), checkpoints after each epoch, when stopped, and (for the page, whose
+ * device can be lost) every so often in between; stopping at the next step when
+ * asked, and resuming from a checkpoint. What it shows and where checkpoints go is
+ * the caller's, through hooks.
+ */
+import type { EpochPoint, History } from '../chart/chart';
+import type { Checkpoint } from './checkpoint';
+import type { Evaluation } from './feed';
+import type { EpochResult, LogPoint, Trainer } from './trainer';
+
+export interface RunHooks {
+  /** An epoch starts, or resumes at `stepInEpoch` (a progress bar's start). */
+  onEpochStart?(epoch: number, stepInEpoch: number, stepsPerEpoch: number): void;
+  /** A metrics read (every config.logEvery steps), already in the history. */
+  onLog?(p: LogPoint, stepInEpoch: number, stepsPerEpoch: number): void;
+  /** An epoch ended; its point (with the test set's figures) is in the history. */
+  onEpoch?(point: EpochPoint, train: EpochResult, test: Evaluation | null): void | Promise<void>;
+  /** A checkpoint to keep: after every epoch, when stopped, and every `checkpointEvery` ms. */
+  onCheckpoint?(c: Checkpoint): void | Promise<void>;
+  /** Asked before each step; true stops the run there (Ctrl-C, the page's pause). */
+  shouldStop?(): boolean;
+  /** Also checkpoint at a metrics read when this many ms have passed since the last one. */
+  checkpointEvery?: number;
+}
+
+export type RunEnd = 'done' | 'stopped';
+
+/** Trains to the config's last epoch, or until shouldStop(); `history` grows as it goes. */
+export async function runTraining(trainer: Trainer, history: History, hooks: RunHooks = {}): Promise<RunEnd> {
+  let lastCheckpoint = performance.now();
+  const checkpoint = async () => {
+    if (!hooks.onCheckpoint) return;
+    const state = await trainer.readState();
+    await hooks.onCheckpoint({ network: trainer.network, ...state, config: trainer.config, history: structuredClone(history) });
+    lastCheckpoint = performance.now();
+  };
+  while (trainer.where.epoch < trainer.config.epochs) {
+    hooks.onEpochStart?.(trainer.where.epoch + 1, trainer.where.stepInEpoch, trainer.stepsPerEpoch);
+    const result = await trainer.trainEpoch({
+      shouldStop: hooks.shouldStop,
+      onLog: async (p, stepInEpoch, steps) => {
+        history.steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy });
+        hooks.onLog?.(p, stepInEpoch, steps);
+        if (hooks.checkpointEvery !== undefined && stepInEpoch < steps && performance.now() - lastCheckpoint >= hooks.checkpointEvery) await checkpoint();
+      },
+    });
+    if (!result) {
+      await checkpoint();
+      return 'stopped';
+    }
+    const test = trainer.testCount > 0 ? await trainer.evaluate() : null;
+    const point: EpochPoint = { epoch: result.epoch, trainLoss: result.trainLoss, trainAccuracy: result.trainAccuracy, testLoss: test?.loss, testAccuracy: test?.accuracy };
+    history.epochs.push(point);
+    await hooks.onEpoch?.(point, result, test);
+    await checkpoint();
+  }
+  return 'done';
+}
