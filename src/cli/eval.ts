@@ -21,8 +21,9 @@ async function main(): Promise<number> {
   }
   if (positionals.length > 1) throw new Error(`one model at a time, got ${positionals.length}: ${positionals.join(' ')}`);
   const path = positionals[0] ?? o.model ?? DEFAULT_MODEL;
+  const arch = o.arch === undefined ? undefined : archOption(o.arch);
   const model = await loadModel(path);
-  expectNetwork(model.network, o.arch === undefined ? undefined : archOption(o.arch), path);
+  expectNetwork(model.network, arch, path);
   const { test, dir } = readSplits(o.data);
   const rt = await openRuntime(o.adapter);
   const r = await evaluateModel(rt, model.network, model.params, test!);

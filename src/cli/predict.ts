@@ -34,8 +34,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (images.length === 0) throw new Error('no image given: npm run predict -- photo.png [more.jpg ...]');
+  const arch = o.arch === undefined ? undefined : archOption(o.arch);
   const model = await loadModel(o.model!);
-  expectNetwork(model.network, o.arch === undefined ? undefined : archOption(o.arch), o.model!);
+  expectNetwork(model.network, arch, o.model!);
 
   const digits: { path: string; digit?: Uint8Array; error?: string }[] = images.map((path) => {
     try {

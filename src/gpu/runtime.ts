@@ -64,6 +64,11 @@ export class Runtime {
     return k;
   }
 
+  /** The kernels compiled so far, as "file.entry", one per pipeline (in order of asking). */
+  get compiled(): string[] {
+    return [...this.kernels.keys()].map((key) => key.slice(0, key.indexOf('{')));
+  }
+
   private wait<T>(start: () => Promise<T>): Promise<T> {
     return this.gpu.wait ? this.gpu.wait(start) : start();
   }
