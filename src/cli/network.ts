@@ -1,0 +1,32 @@
+// npm run network: a network's summary, or its description as JSON (for tools in
+// other languages, e.g. bench/torch_net.py, which builds the same network in PyTorch).
+import { parseArgs } from 'node:util';
+import { DEFAULT_ARCH, NETWORKS, resolve } from '../model/network';
+import { parameterTable } from '../model/parameters';
+import { modelSummary } from '../model/summary';
+import { archOption, run } from './shared/common';
+
+const HELP = `usage: npm run network -- [--arch NAME] [--json]
+
+Prints a network as PyTorch's print(model) would, its forward pass and its number of
+parameters; with --json, its description (input, layers), stages and parameter table.
+Networks: ${NETWORKS.map((n) => `${n.name} (${n.description})`).join('; ')}.`;
+
+async function main(): Promise<number> {
+  const { values: o } = parseArgs({ options: { arch: { type: 'string', default: DEFAULT_ARCH }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const net = archOption(o.arch!);
+  if (!o.json) {
+    console.log(modelSummary(net));
+    return 0;
+  }
+  const { stages, classes } = resolve(net);
+  const parameters = parameterTable(net).slots.map(({ name, shape, fanIn }) => ({ name, shape, fanIn }));
+  console.log(JSON.stringify({ ...net, classes, stages, parameters }, null, 1));
+  return 0;
+}
+
+run(main);
