@@ -53,17 +53,19 @@ export const LENET5: Network = {
   note: 'no ReLU after conv2: the tutorial has none, and lenet5 keeps its network as it is (lenet5-relu adds one)',
 };
 
+/** Layers with a ReLU inserted after the named layer. */
+export function withReluAfter(layers: readonly Layer[], name: string): Layer[] {
+  const at = layers.findIndex((l) => 'name' in l && l.name === name);
+  if (at < 0) throw new Error(`no layer named "${name}"`);
+  return [...layers.slice(0, at + 1), relu(), ...layers.slice(at + 1)];
+}
+
 /** The same with the ReLU after conv2 that the classic LeNet-5 has: same parameters. */
 export const LENET5_RELU: Network = {
   name: 'lenet5-relu',
   description: 'LeNet-5 with a ReLU after conv2 too (same parameter names and shapes)',
-  input: [1, 32, 32],
-  layers: [
-    conv2d('conv1', 1, 6, 5), relu(), maxpool2d(2),
-    conv2d('conv2', 6, 16, 5), relu(), maxpool2d(2),
-    flatten(), linear('fc1', 16 * 5 * 5, 120), relu(), linear('fc2', 120, 84), relu(), linear('fc3', 84, 10),
-    logSoftmax(),
-  ],
+  input: LENET5.input,
+  layers: withReluAfter(LENET5.layers, 'conv2'),
 };
 
 /** The networks --arch can name; the first is the default. */
