@@ -86,12 +86,6 @@ async function readBody(response: Response, name: string, onProgress?: (p: Progr
   return out;
 }
 
-/** The first `count` samples of a split (views, no copy). */
-export function firstOf(split: MnistSplit, count: number): MnistSplit {
-  const n = Math.min(split.count, count);
-  return { ...split, images: split.images.subarray(0, n * 784), labels: split.labels.subarray(0, n), count: n };
-}
-
 function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }

@@ -3,8 +3,10 @@
  * into its calls. window.lenet exposes the same calls and state for automation.
  */
 import { renderChart } from '../src/chart/chart';
+import { NETWORKS } from '../src/model/network';
+import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
 import { DrawingPad, showDigit } from './pad';
-import { DEFAULT_OPTIONS, Session, type TrainOptions } from './session';
+import { fileKind, logInterval, Session } from './session';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -13,7 +15,13 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 
 const form = $<HTMLFormElement>('recipe');
-const buttons = { start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), reset: $<HTMLButtonElement>('reset') };
+const buttons = {
+  start: $<HTMLButtonElement>('start'),
+  pause: $<HTMLButtonElement>('pause'),
+  reset: $<HTMLButtonElement>('reset'),
+  model: $<HTMLButtonElement>('download'),
+  checkpoint: $<HTMLButtonElement>('download-checkpoint'),
+};
 
 // ------------------------------------------------------------ messages
 
@@ -104,9 +112,11 @@ function render(): void {
   buttons.start.textContent = phase === 'paused' ? 'Resume' : phase === 'done' ? 'Train again' : 'Start';
   buttons.pause.disabled = phase !== 'training';
   buttons.reset.disabled = running ? phase !== 'training' : !(session.hasModel || session.history.steps.length > 0);
-  // A run keeps its recipe until it is reset.
-  const locked = running || phase === 'paused';
-  for (const field of Array.from(form.querySelectorAll('input'))) field.disabled = locked;
+  // A run keeps its recipe until it is reset, but for its epochs, which a paused run may extend;
+  // a loaded model's weights fix the network.
+  for (const field of Array.from(form.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select'))) {
+    field.disabled = running || (phase === 'paused' && field.name !== 'epochs') || (field.name === 'arch' && session.loadedNetwork !== null);
+  }
   $('phase').textContent = PHASES[phase] ?? '';
 
   const total = stats.epochs * stats.stepsPerEpoch;
@@ -133,38 +143,61 @@ function render(): void {
   $('model-source').textContent = session.modelSource
     ? `Model: ${session.modelSource}.`
     : 'No model yet: train one, or load one saved by npm run train:node.';
-  $<HTMLButtonElement>('download').disabled = !session.hasModel;
+  buttons.model.disabled = !session.hasModel;
+  buttons.checkpoint.disabled = !session.canCheckpoint;
 }
 
 // ------------------------------------------------------------ training
 
-const NUMBERS = { epochs: 'Epochs', batchSize: 'Batch size', lr: 'Learning rate', limit: 'Training images', testLimit: 'Test images' } as const;
+const NUMBERS = { epochs: 'Epochs', batchSize: 'Batch size', lr: 'Learning rate', limit: 'Training images', testLimit: 'Test images', seed: 'Seed' } as const;
+/** The TrainConfig fields the form has no field for: window.lenet.train may set them. */
+type Unseen = Pick<TrainConfig, 'shuffle' | 'dropLast' | 'logEvery'>;
+let unseen: Partial<Unseen> = {};
 
 function input(name: string): HTMLInputElement {
   return form.elements.namedItem(name) as HTMLInputElement;
 }
 
-function readOptions(): TrainOptions {
-  const o: TrainOptions = { ...DEFAULT_OPTIONS, hflip: input('hflip').checked };
+const arch = form.elements.namedItem('arch') as HTMLSelectElement;
+arch.replaceChildren(
+  ...NETWORKS.map((n) => {
+    const option = document.createElement('option');
+    option.value = n.name;
+    option.textContent = n.name;
+    option.title = n.description;
+    return option;
+  }),
+);
+
+/** The form's TrainConfig; metrics are read every logInterval() steps unless told otherwise. */
+function readConfig(): TrainConfig {
+  const given = Object.fromEntries(Object.entries(unseen).filter(([, v]) => v !== undefined));
+  const c: TrainConfig = { ...DEFAULT_CONFIG, ...given, arch: arch.value, hflip: input('hflip').checked };
   for (const [name, label] of Object.entries(NUMBERS)) {
     const value = input(name).valueAsNumber;
     if (!Number.isFinite(value)) throw new Error(`${label}: "${input(name).value}" is not a number`);
-    o[name as keyof typeof NUMBERS] = value;
+    c[name as keyof typeof NUMBERS] = value;
   }
-  return o;
+  c.logEvery = unseen.logEvery ?? logInterval(c.batchSize, session.adapter?.software ?? true);
+  return c;
 }
 
-function writeOptions(o: Partial<TrainOptions>): void {
-  for (const name of Object.keys(NUMBERS) as (keyof typeof NUMBERS)[]) if (o[name] !== undefined) input(name).value = String(o[name]);
-  if (o.hflip !== undefined) input('hflip').checked = o.hflip;
+function writeConfig(c: Partial<TrainConfig>): void {
+  for (const name of Object.keys(NUMBERS) as (keyof typeof NUMBERS)[]) if (c[name] !== undefined) input(name).value = String(c[name]);
+  if (c.hflip !== undefined) input('hflip').checked = c.hflip;
+  if (c.arch !== undefined) arch.value = c.arch;
+  arch.title = NETWORKS.find((n) => n.name === arch.value)?.description ?? '';
 }
+
+arch.addEventListener('change', () => writeConfig({}));
+writeConfig(DEFAULT_CONFIG);
 
 /** Start or resume, as the button does; resolves when training stops. */
 async function start(): Promise<void> {
   try {
-    const options = session.phase === 'paused' && session.options ? session.options : readOptions();
+    const config = readConfig();
     if (messageText) hideMessage();
-    await session.train(options);
+    await session.train(config);
   } catch (err) {
     showMessage(`Training stopped: ${(err as Error).message}`, 'error');
     throw err;
@@ -239,25 +272,33 @@ function showBars(p: number[] | null, note?: string): void {
 
 // ------------------------------------------------------------ model files
 
-async function loadModel(bytes: Uint8Array, name: string): Promise<void> {
+async function loadFile(bytes: Uint8Array, name: string): Promise<void> {
+  let kind = 'model';
   try {
-    await session.loadModel(bytes, name);
-    showMessage(`Loaded the model ${name}.`, 'info');
+    kind = fileKind(bytes, name);
+    const loaded = await session.loadFile(bytes, name);
+    if (loaded.kind === 'checkpoint') {
+      writeConfig(loaded.config);
+      showMessage(`Loaded the checkpoint ${name}: Resume continues its run (more epochs extend it).`, 'info');
+    } else {
+      writeConfig({ arch: loaded.network.name });
+      showMessage(`Loaded the model ${name}.`, 'info');
+    }
   } catch (err) {
-    showMessage(`Could not load the model: ${(err as Error).message}`, 'error');
+    showMessage(`Could not load the ${kind}: ${(err as Error).message}`, 'error');
     throw err;
   }
 }
 
-async function loadFile(file: File): Promise<void> {
-  await loadModel(new Uint8Array(await file.arrayBuffer()), file.name).catch(() => {});
+async function pickedFile(file: File): Promise<void> {
+  await loadFile(new Uint8Array(await file.arrayBuffer()), file.name).catch(() => {});
 }
 
 const picker = $<HTMLInputElement>('model-file');
 picker.addEventListener('change', () => {
   const file = picker.files?.[0];
   picker.value = ''; // the same file again is a new choice
-  if (file) void loadFile(file);
+  if (file) void pickedFile(file);
 });
 
 // Drag and drop anywhere on the page.
@@ -275,22 +316,26 @@ document.addEventListener('drop', (e) => {
   const file = e.dataTransfer?.files[0];
   if (!file) return;
   e.preventDefault();
-  void loadFile(file);
+  void pickedFile(file);
 });
 
-$('download').addEventListener('click', async () => {
+/** Saves what `make` returns as a download named after the network: lenet5-page + `suffix`. */
+async function download(what: string, make: () => Promise<Uint8Array>, suffix: string): Promise<void> {
   try {
-    const bytes = await session.modelFile();
+    const bytes = await make();
     const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
     const a = document.createElement('a');
     a.href = url;
-    a.download = 'lenet5-page.safetensors';
+    a.download = `${session.network?.name ?? 'model'}-page${suffix}`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showMessage(`Could not save the model: ${(err as Error).message}`, 'error');
+    showMessage(`Could not save the ${what}: ${(err as Error).message}`, 'error');
   }
-});
+}
+
+buttons.model.addEventListener('click', () => void download('model', () => session.modelFile(), '.safetensors'));
+buttons.checkpoint.addEventListener('click', () => void download('checkpoint', () => session.checkpointFile(), '.ckpt.safetensors'));
 
 // ------------------------------------------------------------ start-up
 
@@ -324,7 +369,7 @@ async function openGpu(): Promise<void> {
   // CPU adapters train at about a hundred images a second: start the form with a
   // recipe that finishes in minutes (0 still means all).
   if (session.adapter?.software && input('limit').value === '0' && input('testLimit').value === '0') {
-    writeOptions({ limit: 6000, testLimit: 2000 });
+    writeConfig({ limit: 6000, testLimit: 2000 });
     $('recipe-note').textContent = 'On a CPU adapter the form starts with 6,000 training and 2,000 test images, so that an epoch takes about a minute; 0 means all.';
   }
 }
@@ -378,9 +423,27 @@ const api = {
   get message() {
     return messageText;
   },
-  /** Starts training as the Start button does, with these form values (a paused run resumes with its own); resolves when it stops. */
-  train(options: Partial<TrainOptions> = {}): Promise<void> {
-    if (session.phase !== 'paused') writeOptions(options);
+  /** The current run's recipe (null: none yet). */
+  get config() {
+    return session.config && { ...session.config };
+  },
+  /** The network of the current weights. */
+  get network() {
+    return session.network?.name ?? null;
+  },
+  /** Where the kept checkpoint stands (Adam's step, epochs done, step in the epoch), or null. */
+  get checkpoint() {
+    return session.checkpoint;
+  },
+  /**
+   * Starts training as the Start button does, with `options` written over the form's
+   * values (fields the form lacks, over the defaults); a paused run continues with its
+   * own recipe but for `epochs`. Resolves when training stops.
+   */
+  train(options: Partial<TrainConfig> = {}): Promise<void> {
+    const { shuffle, dropLast, logEvery } = options;
+    unseen = { shuffle, dropLast, logEvery };
+    writeConfig(session.phase === 'paused' ? { epochs: options.epochs } : { ...options, arch: session.loadedNetwork?.name ?? options.arch });
     return start();
   },
   pause: () => session.pause(),
@@ -391,9 +454,11 @@ const api = {
     const [p] = await session.predict([Uint8Array.from(pixels)]);
     return Array.from(p);
   },
-  /** Loads a .safetensors model as the file picker does (a bad one rejects and shows a message). */
-  loadModel: (bytes: ArrayLike<number> | ArrayBuffer, name = 'model.safetensors') =>
-    loadModel(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : Uint8Array.from(bytes), name),
+  /** Loads a .safetensors model or checkpoint as the file picker does (a bad one rejects and shows a message). */
+  load: (bytes: ArrayLike<number> | ArrayBuffer, name = 'model.safetensors') =>
+    loadFile(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : Uint8Array.from(bytes), name),
+  /** The run's checkpoint as the Download checkpoint button saves it (a .ckpt.safetensors file's bytes). */
+  checkpointFile: () => session.checkpointFile(),
   /** The probabilities shown for the drawing, once the predictions in flight are done (null: none). */
   async drawing(): Promise<number[] | null> {
     await drawing;

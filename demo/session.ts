@@ -1,58 +1,42 @@
 /**
- * What the page does, without the page: the GPU, the data, the model, a training run
- * and predictions, all on the engine in src/ (the Trainer and Predictor the Node
- * programs use). No DOM here: main.ts shows this state and calls these methods, and
- * so does window.lenet.
+ * What the page does, without the page: the GPU, the data, a training run and
+ * predictions, all on the engine in src/. No DOM here: main.ts shows this state and
+ * calls these methods, and so does window.lenet.
  *
- * One model at a time: the weights last read back from training (after each epoch,
- * on pause, and every second while training, so the drawing's prediction follows the
- * training), or loaded from a file. A run starts from fresh weights, or from a loaded
- * model (as `train:node --init` does). If the GPU device is lost, the session opens a
- * new one and keeps the last weights read back: Start trains on from them.
+ * A run is the engine's: a Trainer made from a TrainConfig (the form edits one) and
+ * driven by runTraining (src/train/run.ts), the loop `train:node` runs. While a
+ * trainer exists, the predictor reads its parameter buffer as it is, so predictions
+ * follow training with nothing copied through the CPU.
+ *
+ * The run's latest checkpoint (taken every few seconds at a metrics read, after each
+ * epoch and on pause) stays in memory: "Download checkpoint" writes it, in the file
+ * format `train:node --resume` reads, and if the GPU device is lost the run resumes
+ * from it, Adam's moments and the sample order included. A checkpoint file (the
+ * page's or `train:node`'s) loaded here continues the same way; a model file gives
+ * the weights that new runs start from, as `train:node --init` does.
  */
 import type { EpochPoint, History } from '../src/chart/chart';
 import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
 import { Runtime } from '../src/gpu/runtime';
-import { LENET5 } from '../src/model/network';
-import { parameterTable } from '../src/model/parameters';
-import { decodeModel, encodeModel } from '../src/model/safetensors-codec';
+import type { Network } from '../src/model/network';
+import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../src/model/safetensors-codec';
+import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/train/checkpoint';
+import { batchSizes, type Evaluation } from '../src/train/feed';
 import { Predictor } from '../src/train/inference';
-import { DEFAULT_CONFIG, Trainer, type LogPoint, type TrainConfig } from '../src/train/trainer';
-import { fetchMnist, firstOf, type Progress } from './data';
-
-/** The recipe the page's form edits (the Node trainer's options, plus the test images to evaluate on). */
-export interface TrainOptions {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  hflip: boolean;
-  /** Train on the first `limit` training images (0 = all 60,000). */
-  limit: number;
-  /** Evaluate on the first `testLimit` test images after each epoch (0 = all 10,000). */
-  testLimit: number;
-  seed: number;
-}
-
-export const DEFAULT_OPTIONS: TrainOptions = {
-  epochs: DEFAULT_CONFIG.epochs,
-  batchSize: DEFAULT_CONFIG.batchSize,
-  lr: DEFAULT_CONFIG.lr,
-  hflip: false,
-  limit: 0,
-  testLimit: 0,
-  seed: DEFAULT_CONFIG.seed,
-};
+import { runTraining } from '../src/train/run';
+import { checkConfig, Trainer, type LogPoint, type StartFrom, type TrainConfig } from '../src/train/trainer';
+import { fetchMnist, type Progress } from './data';
 
 export type Phase =
   | 'starting' // looking for WebGPU
   | 'no-gpu' // none: see the message
-  | 'idle' // ready; no run in progress
+  | 'idle' // ready; Start begins a new run
   | 'preparing' // uploading the data and compiling the kernels for a run
   | 'training'
   | 'pausing' // asked to pause; the steps already queued are finishing
-  | 'paused'
+  | 'paused' // a run to continue: paused, loaded from a checkpoint, or kept when the device was lost
   | 'done' // the run has trained all its epochs
   | 'reconnecting'; // the device was lost; opening a new one
 
@@ -90,13 +74,33 @@ export interface SessionEvents {
   notice(text: string, kind: 'error' | 'info'): void;
 }
 
+/** What a loaded file was. */
+export type Loaded = { kind: 'model'; network: Network; metadata: Record<string, string> } | { kind: 'checkpoint'; config: TrainConfig };
+
 /** Metrics are read this often: every ~128 images on a CPU adapter, so pausing and the curves stay quick; every ~3,200 on a GPU. */
 export function logInterval(batchSize: number, software: boolean): number {
   return Math.max(1, Math.round((software ? 128 : 3200) / batchSize));
 }
 
+/** A checkpoint has Adam's moments (or says it is one); a model file has the weights only. */
+export function fileKind(bytes: Uint8Array, name: string): Loaded['kind'] {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  return metadata.format === CHECKPOINT_FORMAT || [...tensors.keys()].some((t) => t.startsWith('adam.')) ? 'checkpoint' : 'model';
+}
+
 const RATE_WINDOW_MS = 10_000;
-const SNAPSHOT_MS = 1000;
+/** How often a run keeps a checkpoint in memory (a read-back of weights and moments, ~0.7 MB). */
+const CHECKPOINT_MS = 3000;
+/** How often, at most, predictions are redone while training. */
+const WEIGHTS_MS = 1000;
+
+/** A run to start: its config and where it starts from (a checkpoint's position: the kept run continues). */
+interface RunPlan {
+  config: TrainConfig;
+  start?: StartFrom;
+  /** What the weights come from, in words (a file's name); null for fresh weights. */
+  origin: string | null;
+}
 
 export class Session {
   phase: Phase = 'starting';
@@ -108,33 +112,61 @@ export class Session {
   stats: Stats = emptyStats();
   /** Where the current weights come from, in words; null when there are none. */
   modelSource: string | null = null;
-  /** The recipe of the current run, once it has started. */
-  options: TrainOptions | null = null;
 
   private rt: Runtime | null = null;
-  private predictor: Predictor | null = null;
   private trainer: Trainer | null = null;
-  private weights: Float32Array | null = null;
-  /** What a new run starts from: a loaded model, or the weights kept when the device was lost. */
-  private startFrom: { flat: Float32Array; source: string } | null = null;
+  /** Predicts with the trainer's parameter buffer, or with weights of its own (a checkpoint's, a loaded model's). */
+  private predictor: Promise<Predictor> | null = null;
+  /** The run's latest checkpoint, or a loaded one: what Download checkpoint writes and a lost device resumes from. */
+  private kept: Checkpoint | null = null;
+  /** A loaded model: new runs start from its weights. */
+  private loaded: (ModelFile & { source: string }) | null = null;
+  /** What the current run's weights came from (a file), for modelSource. */
+  private origin: string | null = null;
   private run: Promise<void> | null = null;
   private stopRequested = false;
+  /** Callers of checkpointFile() waiting for the running run's next checkpoint. */
+  private waiting: { resolve(c: Checkpoint): void; reject(err: Error): void }[] = [];
   /** Predictions share one input buffer: they run one after another. */
   private predictions: Promise<unknown> = Promise.resolve();
   /** Counts devices, so that a lost one's late events are told from the current one's. */
   private generation = 0;
   private rate: { time: number; samples: number }[] = [];
   private samples = 0;
-  private lastSnapshot = 0;
+  private lastWeightsChange = 0;
 
   constructor(private readonly events: SessionEvents) {}
 
   get hasModel(): boolean {
-    return this.weights !== null;
+    return this.trainer !== null || this.kept !== null || this.loaded !== null;
   }
 
   get running(): boolean {
     return this.run !== null;
+  }
+
+  /** The network of the current weights. */
+  get network(): Network | null {
+    return this.trainer?.network ?? this.kept?.network ?? this.loaded?.network ?? null;
+  }
+
+  /** The network of a loaded model, which a new run must train (null: the form's choice). */
+  get loadedNetwork(): Network | null {
+    return this.loaded?.network ?? null;
+  }
+
+  /** The current run's recipe. */
+  get config(): TrainConfig | null {
+    return this.trainer?.config ?? this.kept?.config ?? null;
+  }
+
+  /** The kept checkpoint's position, if any. */
+  get checkpoint(): Checkpoint['position'] | null {
+    return this.kept ? { ...this.kept.position } : null;
+  }
+
+  get canCheckpoint(): boolean {
+    return this.run !== null || this.kept !== null;
   }
 
   /** Opens the GPU (throws NO_WEBGPU_HINT's message when the browser has none). */
@@ -143,12 +175,12 @@ export class Session {
       const gpu = await requestGpu();
       const generation = ++this.generation;
       void gpu.device.lost.then((info) => this.deviceLost(generation, info));
-      const rt = new Runtime(gpu);
-      this.predictor = await Predictor.create(rt, LENET5, { params: this.weights ?? new Float32Array(parameterTable(LENET5).flatLength) });
-      this.rt = rt;
-      this.adapter = rt.adapter;
+      this.rt = new Runtime(gpu);
+      this.adapter = this.rt.adapter;
+      await this.predictWithOwnWeights();
       this.phase = 'idle';
     } catch (err) {
+      this.rt = null;
       this.phase = 'no-gpu';
       throw err;
     } finally {
@@ -172,14 +204,22 @@ export class Session {
   }
 
   /**
-   * Trains until the run's last epoch or a pause; resolves then. A paused run
-   * resumes with its own recipe; otherwise `o` starts a new run.
+   * Trains until the run's last epoch or a pause; resolves then. When paused, the run
+   * continues with its own recipe but for `config`'s epochs (which may extend it, as
+   * `train:node --resume --epochs` does) and how often metrics are read; otherwise
+   * `config` starts a new run, from a loaded model's weights if there is one.
    */
-  train(o: TrainOptions): Promise<void> {
+  train(config: TrainConfig): Promise<void> {
     if (this.run) return Promise.reject(new Error('training is already running'));
     if (!this.rt) return Promise.reject(new Error(this.phase === 'starting' ? 'the GPU is not ready yet' : 'there is no WebGPU device to train on'));
     if (!this.data) return Promise.reject(new Error('the MNIST data is not downloaded yet'));
-    const run: Promise<void> = this.trainEpochs(this.rt, this.data, o).finally(() => {
+    let next: Trainer | RunPlan;
+    try {
+      next = this.nextRun(config);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run: Promise<void> = this.trainRun(this.rt, this.data, next).finally(() => {
       if (this.run !== run) return;
       this.run = null;
       this.events.changed();
@@ -197,13 +237,14 @@ export class Session {
     await this.run.catch(() => {});
   }
 
-  /** Stops training and forgets the model and its curves. */
+  /** Stops training and forgets the model, the run and its curves. */
   async reset(): Promise<void> {
     await this.pause();
     this.trainer = null;
-    this.options = null;
-    this.weights = null;
-    this.startFrom = null;
+    this.kept = null;
+    this.loaded = null;
+    this.origin = null;
+    this.predictor = null;
     this.modelSource = null;
     this.clearRun();
     if (this.rt) this.phase = 'idle';
@@ -211,39 +252,69 @@ export class Session {
     this.events.weightsChanged();
   }
 
-  /** Takes a .safetensors model's weights (a bad file throws a message naming what is wrong). */
-  async loadModel(bytes: Uint8Array, name: string): Promise<Record<string, string>> {
-    const { params: flat, metadata } = decodeModel(bytes, name);
+  /**
+   * Takes a .safetensors file: a model (its weights start new runs) or a checkpoint
+   * (its run, ready to continue). A bad file throws a message naming what is wrong.
+   */
+  async loadFile(bytes: Uint8Array, name: string): Promise<Loaded> {
+    const checkpoint = fileKind(bytes, name) === 'checkpoint' ? decodeCheckpoint(bytes, name) : null;
+    const model = checkpoint ? null : decodeModel(bytes, name);
     await this.pause();
-    const accuracy = Number(metadata.test_accuracy);
-    const source = `${name}${Number.isFinite(accuracy) ? ` (test accuracy ${(100 * accuracy).toFixed(2)}%)` : ''}`;
     this.trainer = null;
-    this.options = null;
     this.clearRun();
-    this.setWeights(flat, `loaded from ${source}`);
-    this.startFrom = { flat, source: name };
-    if (this.rt) this.phase = 'idle';
+    let loaded: Loaded;
+    if (checkpoint) {
+      const p = checkpoint.position;
+      this.kept = checkpoint;
+      this.loaded = null;
+      this.origin = `checkpoint ${name}`;
+      this.showCheckpoint(checkpoint);
+      this.modelSource = `checkpoint ${name} (${checkpoint.network.name}, step ${p.step}, ${p.epoch} of ${checkpoint.config.epochs} epochs done)`;
+      loaded = { kind: 'checkpoint', config: { ...checkpoint.config } };
+    } else {
+      const m = model!;
+      const accuracy = Number(m.metadata.test_accuracy);
+      this.kept = null;
+      this.loaded = { ...m, source: name };
+      this.modelSource = `loaded from ${name} (${m.network.name}${Number.isFinite(accuracy) ? `, test accuracy ${(100 * accuracy).toFixed(2)}%` : ''})`;
+      loaded = { kind: 'model', network: m.network, metadata: m.metadata };
+    }
+    if (this.rt) this.phase = checkpoint ? 'paused' : 'idle';
+    await this.predictWithOwnWeights();
     this.events.changed();
-    return metadata;
+    return loaded;
   }
 
   /** The current model as a .safetensors file, as `train:node` writes one. */
   async modelFile(): Promise<Uint8Array> {
-    if (this.run) await this.snapshot();
-    if (!this.weights) throw new Error('there is no model to download yet: train one or load one first');
+    const trainer = this.trainer;
+    const weights = trainer ? { network: trainer.network, params: await trainer.model.readParameters() } : (this.kept ?? this.loaded);
+    if (!weights) throw new Error('there is no model to download yet: train one or load one first');
     const metadata: Record<string, string> = { format: 'pt', source: 'lenet-webgpu page' };
-    if (this.options) Object.assign(metadata, { seed: String(this.options.seed), epochs: String(this.stats.epoch) });
+    const config = this.config;
+    if (config) Object.assign(metadata, { seed: String(config.seed), epochs: String(this.stats.epoch) });
     if (this.stats.testAccuracy !== null) metadata.test_accuracy = this.stats.testAccuracy.toFixed(4);
     if (this.adapter) metadata.adapter = this.adapter.name;
-    return encodeModel(LENET5, this.weights, metadata);
+    return encodeModel(weights.network, weights.params, metadata);
+  }
+
+  /**
+   * The run as a .ckpt.safetensors file, as `train:node` writes one: at a step
+   * boundary, the next metrics read of a running run, or the checkpoint a paused or
+   * finished one stopped at.
+   */
+  async checkpointFile(): Promise<Uint8Array> {
+    const c = this.run ? await new Promise<Checkpoint>((resolve, reject) => this.waiting.push({ resolve, reject })) : this.kept;
+    if (!c) throw new Error('there is no run to checkpoint yet: start one, or load a checkpoint');
+    return encodeCheckpoint(c);
   }
 
   /** The ten probabilities of each 28x28 digit (bytes, white ink on black). */
   predict(digits: Uint8Array[]): Promise<Float32Array[]> {
-    const result = this.predictions.then(() => {
-      if (!this.predictor) throw new Error('there is no WebGPU device to predict with');
-      if (!this.weights) throw new Error('there is no model yet: train one or load a .safetensors file');
-      return this.predictor.predict(digits);
+    const result = this.predictions.then(async () => {
+      if (!this.rt) throw new Error('there is no WebGPU device to predict with');
+      if (!this.predictor) throw new Error('there is no model yet: train one or load a .safetensors file');
+      return (await this.predictor).predict(digits);
     });
     this.predictions = result.catch(() => {});
     return result;
@@ -256,69 +327,78 @@ export class Session {
 
   // ------------------------------------------------------------ training
 
-  private async trainEpochs(rt: Runtime, data: { train: MnistSplit; test: MnistSplit }, o: TrainOptions): Promise<void> {
+  /** The paused trainer to continue, or the run to start: the kept checkpoint's, or a new one. */
+  private nextRun(config: TrainConfig): Trainer | RunPlan {
+    if (this.phase === 'paused' && this.trainer?.config.epochs === config.epochs) return this.trainer;
+    if (this.phase === 'paused' && this.kept) {
+      const c = this.kept;
+      const resumed = { ...c.config, epochs: config.epochs, logEvery: config.logEvery };
+      checkConfig(resumed);
+      return { config: resumed, start: { params: c.params, adam: c.adam, position: c.position }, origin: this.origin };
+    }
+    const m = this.loaded;
+    const fresh = m ? { ...config, arch: m.network.name } : config;
+    checkConfig(fresh);
+    return { config: fresh, start: m ? { params: m.params } : undefined, origin: m?.source ?? null };
+  }
+
+  private async trainRun(rt: Runtime, data: { train: MnistSplit; test: MnistSplit }, next: Trainer | RunPlan): Promise<void> {
     const generation = this.generation;
     this.stopRequested = false;
     try {
-      if (!this.trainer || this.phase === 'done') this.trainer = await this.newTrainer(rt, data, o);
-      const trainer = this.trainer;
+      const trainer = next instanceof Trainer ? next : await this.newTrainer(rt, data, next);
       this.phase = 'training';
       this.restartRate();
       this.events.changed();
-      while (trainer.where.epoch < trainer.config.epochs) {
-        const result = await trainer.trainEpoch({ shouldStop: () => this.stopRequested, onLog: (p, i) => this.logged(trainer, p, i) });
-        if (!result) {
-          await this.snapshot();
-          this.phase = 'paused';
-          return;
-        }
-        const test = await trainer.evaluate();
-        const point: EpochPoint = { epoch: result.epoch, trainLoss: result.trainLoss, trainAccuracy: result.trainAccuracy, testLoss: test.loss, testAccuracy: test.accuracy };
-        this.history.epochs.push(point);
-        Object.assign(this.stats, { epoch: result.epoch, stepInEpoch: 0, testAccuracy: test.accuracy });
-        await this.snapshot();
-        this.restartRate(); // the evaluation is not training time
-        this.events.changed();
-      }
-      this.phase = 'done';
+      const wanted = () => this.waiting.length > 0;
+      const end = await runTraining(trainer, this.history, {
+        shouldStop: () => this.stopRequested,
+        onLog: (p, stepInEpoch) => this.logged(p, stepInEpoch),
+        onEpoch: (point, _train, test) => this.epochEnded(point, test),
+        onCheckpoint: (c) => this.keep(c, generation),
+        // Read at every metrics read: a waiting checkpointFile() takes the next one.
+        get checkpointEvery() {
+          return wanted() ? 0 : CHECKPOINT_MS;
+        },
+      });
+      this.phase = end === 'done' ? 'done' : 'paused';
+      this.answerWaiting(); // a run with no epoch left to train took no checkpoint
+      this.events.weightsChanged();
     } catch (err) {
       if (generation !== this.generation) return; // the device was lost: deviceLost() tells the user
-      // A failed run (a bad option, a diverged loss) cannot continue; its last weights stay.
+      // A failed run (a bad option, a diverged loss) cannot continue; its last checkpoint stays.
+      this.answerWaiting(err as Error);
       this.trainer = null;
       this.phase = 'idle';
+      await this.predictWithOwnWeights().catch(() => {});
       throw err;
     } finally {
       if (generation === this.generation) this.events.changed();
     }
   }
 
-  private async newTrainer(rt: Runtime, data: { train: MnistSplit; test: MnistSplit }, o: TrainOptions): Promise<Trainer> {
-    if (!(Number.isInteger(o.testLimit) && o.testLimit >= 0)) throw new Error(`test images must be an integer >= 0, got ${o.testLimit}`);
-    const config: TrainConfig = {
-      ...DEFAULT_CONFIG,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      hflip: o.hflip,
-      limit: o.limit,
-      seed: o.seed,
-      logEvery: logInterval(o.batchSize, rt.adapter.software),
-    };
+  private async newTrainer(rt: Runtime, data: { train: MnistSplit; test: MnistSplit }, plan: RunPlan): Promise<Trainer> {
+    const resumed = plan.start?.position ? this.kept : null;
     this.phase = 'preparing';
     this.trainer = null;
-    this.clearRun();
+    this.kept = resumed;
+    if (resumed) this.showCheckpoint(resumed);
+    else this.clearRun();
     this.events.changed();
-    const start = this.startFrom;
-    const trainer = await Trainer.create(rt, config, data.train, firstOf(data.test, o.testLimit || data.test.count), start ? { params: start.flat } : undefined);
-    this.options = { ...o };
-    this.modelSource = start ? `trained in this page from ${start.source}` : 'trained in this page';
-    Object.assign(this.stats, { epochs: o.epochs, stepsPerEpoch: trainer.stepsPerEpoch });
+    const trainer = await Trainer.create(rt, plan.config, data.train, data.test, plan.start);
+    const predictor = Predictor.create(rt, trainer.network, { shared: trainer.model.param });
+    await predictor;
+    this.trainer = trainer;
+    this.predictor = predictor;
+    this.origin = plan.origin;
+    this.modelSource = `trained in this page${plan.origin ? ` from ${plan.origin}` : ''}`;
+    Object.assign(this.stats, { epochs: plan.config.epochs, stepsPerEpoch: trainer.stepsPerEpoch });
+    this.events.weightsChanged();
     return trainer;
   }
 
-  private logged(trainer: Trainer, p: LogPoint, stepInEpoch: number): void {
+  private logged(p: LogPoint, stepInEpoch: number): void {
     const time = performance.now();
-    this.history.steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy });
     this.log.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy, time });
     this.samples += p.samples;
     this.rate.push({ time, samples: this.samples });
@@ -331,27 +411,63 @@ export class Session {
       lastTrainAccuracy: p.accuracy,
       imagesPerSecond: time > first.time ? ((this.samples - first.samples) * 1000) / (time - first.time) : null,
     });
-    if (time - this.lastSnapshot > SNAPSHOT_MS && trainer === this.trainer) {
-      this.snapshot().catch(() => {}); // a lost device is reported by deviceLost()
+    if (time - this.lastWeightsChange > WEIGHTS_MS) {
+      this.lastWeightsChange = time;
+      this.events.weightsChanged();
     }
     this.events.changed();
   }
 
-  /** Reads the weights back from training into the predictor. */
-  private async snapshot(): Promise<void> {
-    const trainer = this.trainer;
-    if (!trainer) return;
-    this.lastSnapshot = performance.now();
-    const flat = await trainer.model.readParameters();
-    if (trainer !== this.trainer) return; // reset or replaced meanwhile
-    this.setWeights(flat, this.modelSource ?? 'trained in this page');
+  private epochEnded(point: EpochPoint, test: Evaluation | null): void {
+    Object.assign(this.stats, { epoch: point.epoch, stepInEpoch: 0, testAccuracy: test?.accuracy ?? null });
+    this.restartRate(); // the evaluation is not training time
+    this.events.changed();
+    this.events.weightsChanged();
   }
 
-  private setWeights(flat: Float32Array, source: string): void {
-    this.weights = flat;
-    this.modelSource = source;
-    this.predictor?.setParameters(flat);
+  private keep(c: Checkpoint, generation: number): void {
+    if (generation !== this.generation) return;
+    this.kept = c;
+    this.answerWaiting();
+  }
+
+  /** Gives the waiting checkpointFile() calls the kept checkpoint, or `err`. */
+  private answerWaiting(err?: Error): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) {
+      if (!err && this.kept) w.resolve(this.kept);
+      else w.reject(err ?? new Error('the run stopped before its first checkpoint'));
+    }
+  }
+
+  /** Predictions from the kept checkpoint's weights, or the loaded model's (none without either). */
+  private async predictWithOwnWeights(): Promise<void> {
+    const weights = this.kept ?? this.loaded;
+    this.predictor = this.rt && weights ? Predictor.create(this.rt, weights.network, { params: weights.params }) : null;
+    this.predictor?.catch(() => {}); // predict() reports it; a lost device, deviceLost()
     this.events.weightsChanged();
+    await this.predictor;
+  }
+
+  /** The curves and figures of a checkpoint's run, where it will continue. */
+  private showCheckpoint(c: Checkpoint): void {
+    const p = c.position;
+    const last = c.history.steps.at(-1);
+    const train = this.data?.train.count;
+    this.history = structuredClone(c.history);
+    this.log = this.log.filter((e) => e.step <= p.step);
+    this.stats = {
+      ...emptyStats(),
+      epoch: p.epoch,
+      epochs: c.config.epochs,
+      step: p.step,
+      stepInEpoch: p.stepInEpoch,
+      stepsPerEpoch: train ? batchSizes(Math.min(c.config.limit || train, train), c.config.batchSize, c.config.dropLast).length : 0,
+      lastLoss: last?.loss ?? null,
+      lastTrainAccuracy: last?.accuracy ?? null,
+      testAccuracy: c.history.epochs.at(-1)?.testAccuracy ?? null,
+    };
   }
 
   private restartRate(): void {
@@ -372,11 +488,15 @@ export class Session {
     this.generation++; // from here on, the old device's failures are not news
     const step = this.stats.step;
     const wasTraining = this.run !== null;
-    this.run = null; // it fails on the lost device, quietly (trainEpochs sees the generation change)
+    const c = this.kept;
+    // A run in progress or paused, not yet finished, resumes from its last checkpoint.
+    const resumable = c !== null && (wasTraining || this.phase === 'paused') && c.position.epoch < c.config.epochs;
+    this.run = null; // it fails on the lost device, quietly (trainRun sees the generation change)
     this.rt = null;
     this.predictor = null;
     this.trainer = null;
-    if (this.weights) this.startFrom = { flat: this.weights, source: `the weights kept at step ${step}` };
+    this.answerWaiting(new Error('the GPU device was lost'));
+    if (resumable) this.showCheckpoint(c);
     this.phase = 'reconnecting';
     this.events.notice(`The GPU device was lost (${info.message || info.reason}). Opening a new one…`, 'error');
     this.events.changed();
@@ -386,9 +506,17 @@ export class Session {
       this.events.notice(`The GPU device was lost and a new one could not be opened: ${(err as Error).message}. Reload the page to try again.`, 'error');
       return;
     }
-    const kept = this.weights ? ` The model's weights ${wasTraining ? `as of step ${step} ` : ''}are kept${wasTraining ? ': Start trains on from them' : ''}.` : '';
-    this.events.notice(`The GPU device was lost and has been reopened (${this.adapter?.name}).${wasTraining ? ' Training stopped.' : ''}${kept}`, 'info');
-    this.events.weightsChanged();
+    let kept = '';
+    if (resumable) {
+      this.phase = 'paused';
+      kept = ` Training stopped at step ${step}; Resume continues from the checkpoint at step ${c.position.step}, with Adam's state.`;
+    } else if (wasTraining && !c) {
+      kept = ' Training stopped before its first checkpoint: Start begins again.';
+    } else if (this.hasModel) {
+      kept = " The model's weights are kept.";
+    }
+    this.events.notice(`The GPU device was lost and has been reopened (${this.adapter?.name}).${kept}`, 'info');
+    this.events.changed();
   }
 }
 

@@ -6,7 +6,16 @@
 // model Node can load, recovers from a lost device and from a failed download, and
 // says how to get WebGPU where there is none. A screenshot after training goes to
 // test-artifacts/demo.png.
-import { mkdirSync, readFileSync } from 'node:fs';
+//
+// Checkpoints cross between the page and Node (dist/cli/train.js on the same
+// SwiftShader): a run paused in the page and resumed by Node, a run started by Node
+// and finished in the page, and a page run that loses its device and resumes from its
+// last checkpoint all end with weights bitwise equal to one uninterrupted Node run.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,13 +24,19 @@ import { serveStatic, type StaticServer } from '../../src/cli/shared/serve';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import { requestGpu } from '../../src/gpu/node';
 import { Runtime } from '../../src/gpu/runtime';
-import { decodeModel, type ModelFile } from '../../src/model/safetensors';
+import { LENET5_RELU } from '../../src/model/network';
+import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../../src/model/safetensors';
+import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { Predictor } from '../../src/train/inference';
 
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
 const SCREENSHOT = 'test-artifacts/demo.png';
 /** Page and Node run the same kernels on the same SwiftShader: probabilities agree to float rounding. */
 const ATOL = 1e-4;
+
+/** A run small enough to train a few times over: 10 steps an epoch, 2 epochs. */
+const SMALL = { arch: 'lenet5', limit: 640, batchSize: 64, epochs: 2, testLimit: 500, seed: 5, hflip: false, lr: 1e-3 };
+const SMALL_ARGS = ['--limit', '640', '--test-limit', '500', '--seed', '5'];
 
 const test = suite('demo page');
 let server: StaticServer;
@@ -31,6 +46,7 @@ let rt: Runtime | null = null;
 let mnist: MnistSplit;
 const pageErrors: string[] = [];
 const started = performance.now();
+const tmp = mkdtempSync(join(tmpdir(), 'lenet-e2e-'));
 
 const digit = (i: number) => Array.from(mnist.images.subarray(i * 784, (i + 1) * 784));
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
@@ -50,6 +66,54 @@ function assertSame(what: string, got: number[][], want: number[][]): void {
   let worst = 0;
   got.forEach((p, i) => p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - want[i][k])))));
   assert.ok(worst <= ATOL, `${what}: page and Node probabilities differ by up to ${worst.toExponential(2)} (> ${ATOL})\n  page: ${got[0].map((v) => v.toFixed(5))}\n  node: ${want[0].map((v) => v.toFixed(5))}`);
+}
+
+/** dist/cli/train.js on SwiftShader, as the page runs; its output on failure. */
+async function nodeTrain(args: string[]): Promise<void> {
+  const t0 = performance.now();
+  try {
+    await promisify(execFile)(process.execPath, ['dist/cli/train.js', ...args, '--adapter', 'swiftshader']);
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    assert.unreachable(`train.js ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+  console.log(`  node train.js ${args.join(' ')}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+let uninterruptedRun: Promise<string> | null = null;
+/** The SMALL run in Node without a break: the model file every other route must match. */
+function uninterrupted(): Promise<string> {
+  const out = join(tmp, 'b.safetensors');
+  uninterruptedRun ??= nodeTrain([...SMALL_ARGS, '--epochs', '2', '--out', out]).then(() => out);
+  return uninterruptedRun;
+}
+
+/** Two model files hold bitwise the same tensors (metadata aside); on failure, how far apart they are. */
+function assertSameTensors(what: string, got: Uint8Array, wantPath: string): void {
+  const a = decodeSafetensors(got, what).tensors;
+  const b = decodeSafetensors(readFileSync(wantPath), wantPath).tensors;
+  assert.equal([...a.keys()].sort(), [...b.keys()].sort(), `${what}: the same tensors`);
+  let differ = 0;
+  let total = 0;
+  let worst = 0;
+  for (const [name, t] of a) {
+    const want = b.get(name)!.data;
+    const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    total += t.data.length;
+    if (bytes(t.data).equals(bytes(want))) continue;
+    t.data.forEach((v, i) => {
+      if (Object.is(v, want[i])) return;
+      differ++;
+      worst = Math.max(worst, Math.abs(v - want[i]) / Math.max(Math.abs(want[i]), Number.MIN_VALUE));
+    });
+  }
+  assert.ok(differ === 0, `${what}: ${differ} of ${total} values differ from ${wantPath}, by up to ${worst.toExponential(2)} relative`);
+}
+
+async function downloaded(button: string, filename: string): Promise<Uint8Array> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  assert.is(download.suggestedFilename(), filename);
+  return readFileSync(await download.path());
 }
 
 async function waitFor(what: string, fn: string, timeout = 30_000): Promise<void> {
@@ -97,6 +161,7 @@ test.after(async () => {
   await browser?.close();
   await server?.close();
   rt?.destroy();
+  rmSync(tmp, { recursive: true, force: true });
   console.log(`  (browser tests took ${seconds()} s)`);
 });
 
@@ -165,6 +230,7 @@ test('training through the form: the loss falls, the page stays responsive, paus
   await page.fill('input[name=testLimit]', '500');
   await page.click('#start');
   await waitFor('60 steps', 'window.lenet.step >= 60', 60_000);
+  await waitFor('a checkpoint kept in memory mid-epoch', 'window.lenet.checkpoint?.stepInEpoch > 0', 15_000);
 
   const t0 = performance.now();
   assert.is(await page.evaluate(() => window.lenet.state), 'training');
@@ -218,6 +284,133 @@ test('a lost GPU device is reported, and the page reopens one and keeps the mode
   assert.match((await page.textContent('#message-text')) ?? '', /The GPU device was lost and has been reopened/);
   assert.is(await page.evaluate(() => window.lenet.state), 'idle');
   assertSame('after the device was reopened', await pageProbabilities([0]), before);
+});
+
+test('a model file names its network, and the page predicts and trains with that one', async () => {
+  const fixture = decodeModel(readFileSync(FIXTURE), FIXTURE);
+  const relu = { network: LENET5_RELU, params: fixture.params, metadata: {} };
+  const indices = [20, 21, 22, 23];
+  const [asRelu, asLenet5] = [await nodeProbabilities(relu, indices), await nodeProbabilities(fixture, indices)];
+  const apart = Math.max(...asRelu.flatMap((p, i) => p.map((v, k) => Math.abs(v - asLenet5[i][k]))));
+  assert.ok(apart > ATOL, `the two networks must predict differently here (${apart})`);
+
+  await page.evaluate(() => window.lenet.reset());
+  assert.is(await page.inputValue('select[name=arch]'), 'lenet5', 'the default network');
+  const options = await page.locator('select[name=arch] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.equal(options, ['lenet5', 'lenet5-relu']);
+  await page.setInputFiles('#model-file', { name: 'relu.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeModel(LENET5_RELU, fixture.params)) });
+  await waitFor('the relu model loads', 'window.lenet.message?.startsWith("Loaded the model relu")', 10_000);
+  assert.is(await page.evaluate(() => window.lenet.network), 'lenet5-relu');
+  assert.is(await page.inputValue('select[name=arch]'), 'lenet5-relu', 'the form shows the file\'s network');
+  assert.ok(await page.isDisabled('select[name=arch]'), 'a loaded model fixes the network');
+  assertSame('lenet5-relu model', await pageProbabilities(indices), asRelu);
+
+  await page.evaluate((o) => window.lenet.train(o), { ...SMALL, arch: 'lenet5', epochs: 1, limit: 128 });
+  const config = await page.evaluate(() => window.lenet.config);
+  assert.is(config?.arch, 'lenet5-relu', 'a run from a loaded model trains its network');
+  assert.is(await page.evaluate(() => window.lenet.state), 'done');
+});
+
+test('a checkpoint downloaded mid-run resumes in Node and ends bitwise as an uninterrupted Node run', async () => {
+  void uninterrupted().catch(() => {}); // meanwhile; awaited below
+  await page.evaluate(() => window.lenet.reset());
+  // Pause from inside the page at the metrics read of step 4 (of 10 in epoch 1).
+  const paused = await page.evaluate(async (o) => {
+    const run = window.lenet.train(o);
+    await new Promise<void>((resolve) => {
+      const id = setInterval(() => {
+        if (window.lenet.step < 4) return;
+        clearInterval(id);
+        resolve();
+      }, 0);
+    });
+    await window.lenet.pause();
+    await run;
+    return { state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, config: window.lenet.config };
+  }, SMALL);
+  assert.is(paused.state, 'paused');
+  assert.ok(paused.checkpoint, 'a checkpoint is kept on pause');
+  assert.is(paused.checkpoint.step, paused.step, 'the checkpoint is where the run paused');
+  assert.ok(paused.checkpoint.epoch === 0 && paused.checkpoint.stepInEpoch > 0 && paused.checkpoint.stepInEpoch < 10, `paused during epoch 1: ${JSON.stringify(paused.checkpoint)}`);
+  assert.equal({ ...paused.config, logEvery: 0 }, { ...SMALL, shuffle: true, dropLast: false, logEvery: 0 }, 'the form edits a TrainConfig; what it lacks comes from the defaults');
+
+  const bytes = await downloaded('#download-checkpoint', 'lenet5-page.ckpt.safetensors');
+  const c = decodeCheckpoint(bytes, 'downloaded checkpoint');
+  assert.is(c.position.step, paused.step);
+  assert.is(c.adam.step, paused.step);
+  assert.ok(c.history.steps.length > 0, 'with its history');
+  const viaApi = await page.evaluate(async () => Array.from(await window.lenet.checkpointFile()));
+  assert.ok(Buffer.from(viaApi).equals(Buffer.from(bytes)), 'window.lenet.checkpointFile() gives the same bytes');
+
+  const ckpt = join(tmp, 'page.ckpt.safetensors');
+  writeFileSync(ckpt, bytes);
+  const resumed = join(tmp, 'a.safetensors');
+  await nodeTrain(['--resume', ckpt, '--out', resumed]);
+  assertSameTensors('paused in the page at step ' + paused.step + ', finished by Node', readFileSync(resumed), await uninterrupted());
+  console.log(`  page -> Node: bitwise equal (${seconds()} s)`);
+});
+
+test('a checkpoint from Node continues in the page, extended by an epoch, bitwise as Node', async () => {
+  const out = join(tmp, 'c.safetensors');
+  await nodeTrain([...SMALL_ARGS, '--epochs', '1', '--out', out]);
+  const ckpt = join(tmp, 'c.ckpt.safetensors');
+  const node = decodeCheckpoint(readFileSync(ckpt), ckpt);
+  await page.setInputFiles('#model-file', { name: 'c.ckpt.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(ckpt) });
+  await waitFor('the checkpoint loads', 'window.lenet.message?.startsWith("Loaded the checkpoint c.ckpt.safetensors")', 10_000);
+  assert.is(await page.evaluate(() => window.lenet.state), 'paused');
+  assert.is(await page.textContent('#start'), 'Resume');
+  assert.is(await page.evaluate(() => window.lenet.step), 10);
+  assert.is(await page.inputValue('input[name=limit]'), '640', "the form shows the checkpoint's recipe");
+  assert.is(await page.inputValue('input[name=seed]'), '5');
+  assert.ok(await page.isDisabled('input[name=batchSize]'), 'which stays as it is');
+  assert.ok(await page.isEnabled('input[name=epochs]'), 'but for the epochs');
+  assert.is(await page.locator('#chart circle.test-marker').count(), 2, "the checkpoint's history: its epoch's test loss and accuracy");
+
+  await page.fill('input[name=epochs]', '2');
+  await page.click('#start');
+  await waitFor('the second epoch', 'window.lenet.state === "done"', 60_000);
+  const r = await page.evaluate(() => ({ step: window.lenet.step, epochs: window.lenet.epochs, config: window.lenet.config }));
+  assert.is(r.step, 20);
+  assert.is(r.config?.epochs, 2);
+  assert.is(r.epochs.length, 2);
+  assert.equal(r.epochs[0], node.history.epochs[0], "Node's first epoch stays in the history");
+  assertSameTensors('started by Node, finished in the page', await downloaded('#download', 'lenet5-page.safetensors'), await uninterrupted());
+  console.log(`  Node -> page: bitwise equal (${seconds()} s)`);
+});
+
+test('a lost device mid-run resumes from the last checkpoint, Adam included, bitwise as Node', async () => {
+  await page.evaluate(() => window.lenet.reset());
+  // Lose the device at the first metrics read after the first checkpoint (epoch 1's end at the latest).
+  const lost = await page.evaluate(async (o) => {
+    void window.lenet.train(o).catch(() => {});
+    await new Promise<void>((resolve) => {
+      const id = setInterval(() => {
+        const c = window.lenet.checkpoint;
+        if (!c || window.lenet.step <= c.step) return;
+        clearInterval(id);
+        resolve();
+      }, 0);
+    });
+    const at = { step: window.lenet.step, checkpoint: window.lenet.checkpoint! };
+    window.lenet.loseDevice();
+    return at;
+  }, SMALL);
+  assert.ok(lost.step < 20, `lost at step ${lost.step}, before the end`);
+  await waitFor('a new device', 'window.lenet.message?.includes("has been reopened")', 30_000);
+  assert.match((await page.textContent('#message-text')) ?? '', new RegExp(`Resume continues from the checkpoint at step ${lost.checkpoint.step}, with Adam's state`));
+  const reopened = await page.evaluate(() => ({ state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, log: window.lenet.log }));
+  assert.is(reopened.state, 'paused');
+  assert.is(reopened.step, lost.checkpoint.step, 'the page shows where the run resumes');
+  assert.equal(reopened.checkpoint, lost.checkpoint);
+  assert.is(await page.textContent('#start'), 'Resume');
+
+  await page.click('#start');
+  await waitFor('the end of the resumed run', 'window.lenet.state === "done"', 60_000);
+  const log = (await page.evaluate(() => window.lenet.log)).slice(reopened.log.length);
+  assert.ok(log.length > 0 && log[0].step > lost.checkpoint.step, `Adam's step continues: ${log.map((e) => e.step)} after ${lost.checkpoint.step}`);
+  assert.is(await page.evaluate(() => window.lenet.step), 20);
+  assertSameTensors(`device lost at step ${lost.step}, resumed from step ${lost.checkpoint.step}`, await downloaded('#download', 'lenet5-page.safetensors'), await uninterrupted());
+  console.log(`  lost at step ${lost.step}, resumed from ${lost.checkpoint.step}: bitwise equal (${seconds()} s)`);
 });
 
 test('a failed data download is shown, and Retry recovers without a reload', async () => {
