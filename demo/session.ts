@@ -356,10 +356,8 @@ export class Session {
         onLog: (p, stepInEpoch) => this.logged(p, stepInEpoch),
         onEpoch: (point, _train, test) => this.epochEnded(point, test),
         onCheckpoint: (c) => this.keep(c, generation),
-        // Read at every metrics read: a waiting checkpointFile() takes the next one.
-        get checkpointEvery() {
-          return wanted() ? 0 : CHECKPOINT_MS;
-        },
+        // Every few seconds, and at once for a waiting checkpointFile().
+        checkpointDue: (sinceLast) => wanted() || sinceLast >= CHECKPOINT_MS,
       });
       this.phase = end === 'done' ? 'done' : 'paused';
       this.answerWaiting(); // a run with no epoch left to train took no checkpoint

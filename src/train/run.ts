@@ -2,7 +2,7 @@
  * A training run, for the Node program and the page alike: epochs until the
  * config's last, the test set after each, the history (every metrics read and every
  * epoch), checkpoints after each epoch, when stopped, and (for the page, whose
- * device can be lost) every so often in between; stopping at the next step when
+ * device can be lost) whenever it asks in between; stopping at the next step when
  * asked, and resuming from a checkpoint. What it shows and where checkpoints go is
  * the caller's, through hooks.
  */
@@ -18,12 +18,12 @@ export interface RunHooks {
   onLog?(p: LogPoint, stepInEpoch: number, stepsPerEpoch: number): void;
   /** An epoch ended; its point (with the test set's figures) is in the history. */
   onEpoch?(point: EpochPoint, train: EpochResult, test: Evaluation | null): void | Promise<void>;
-  /** A checkpoint to keep: after every epoch, when stopped, and every `checkpointEvery` ms. */
+  /** A checkpoint to keep: after every epoch, when stopped, and whenever checkpointDue() says so. */
   onCheckpoint?(c: Checkpoint): void | Promise<void>;
   /** Asked before each step; true stops the run there (Ctrl-C, the page's pause). */
   shouldStop?(): boolean;
-  /** Also checkpoint at a metrics read when this many ms have passed since the last one. */
-  checkpointEvery?: number;
+  /** Asked at each metrics read mid-epoch, with the ms since the last checkpoint: true takes one there. */
+  checkpointDue?(sinceLast: number): boolean;
 }
 
 export type RunEnd = 'done' | 'stopped';
@@ -44,7 +44,7 @@ export async function runTraining(trainer: Trainer, history: History, hooks: Run
       onLog: async (p, stepInEpoch, steps) => {
         history.steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, accuracy: p.accuracy });
         hooks.onLog?.(p, stepInEpoch, steps);
-        if (hooks.checkpointEvery !== undefined && stepInEpoch < steps && performance.now() - lastCheckpoint >= hooks.checkpointEvery) await checkpoint();
+        if (stepInEpoch < steps && hooks.checkpointDue?.(performance.now() - lastCheckpoint)) await checkpoint();
       },
     });
     if (!result) {
