@@ -11,6 +11,7 @@
  * new one and keeps the last weights read back: Start trains on from them.
  */
 import type { EpochPoint, History } from '../src/chart/chart';
+import { MNIST, trainedOn, type TrainedOn } from '../src/data/dataset';
 import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
@@ -115,6 +116,8 @@ export class Session {
   private predictor: Predictor | null = null;
   private trainer: Trainer | null = null;
   private weights: Float32Array | null = null;
+  /** What the weights were trained on: the predictor normalises as they need. */
+  private weightsTrainedOn: TrainedOn = trainedOn(MNIST);
   /** What a new run starts from: a loaded model, or the weights kept when the device was lost. */
   private startFrom: { flat: Float32Array; source: string } | null = null;
   private run: Promise<void> | null = null;
@@ -144,7 +147,7 @@ export class Session {
       const generation = ++this.generation;
       void gpu.device.lost.then((info) => this.deviceLost(generation, info));
       const rt = new Runtime(gpu);
-      this.predictor = await Predictor.create(rt, LENET5, { params: this.weights ?? new Float32Array(parameterTable(LENET5).flatLength) });
+      this.predictor = await Predictor.create(rt, LENET5, this.weightsTrainedOn.normalization, { params: this.weights ?? new Float32Array(parameterTable(LENET5).flatLength) });
       this.rt = rt;
       this.adapter = rt.adapter;
       this.phase = 'idle';
@@ -213,13 +216,14 @@ export class Session {
 
   /** Takes a .safetensors model's weights (a bad file throws a message naming what is wrong). */
   async loadModel(bytes: Uint8Array, name: string): Promise<Record<string, string>> {
-    const { params: flat, metadata } = decodeModel(bytes, name);
+    const { params: flat, metadata, dataset, normalization } = decodeModel(bytes, name);
     await this.pause();
     const accuracy = Number(metadata.test_accuracy);
     const source = `${name}${Number.isFinite(accuracy) ? ` (test accuracy ${(100 * accuracy).toFixed(2)}%)` : ''}`;
     this.trainer = null;
     this.options = null;
     this.clearRun();
+    this.weightsTrainedOn = { dataset, normalization };
     this.setWeights(flat, `loaded from ${source}`);
     this.startFrom = { flat, source: name };
     if (this.rt) this.phase = 'idle';
@@ -235,7 +239,7 @@ export class Session {
     if (this.options) Object.assign(metadata, { seed: String(this.options.seed), epochs: String(this.stats.epoch) });
     if (this.stats.testAccuracy !== null) metadata.test_accuracy = this.stats.testAccuracy.toFixed(4);
     if (this.adapter) metadata.adapter = this.adapter.name;
-    return encodeModel(LENET5, this.weights, metadata);
+    return encodeModel(LENET5, this.weights, metadata, this.weightsTrainedOn);
   }
 
   /** The ten probabilities of each 28x28 digit (bytes, white ink on black). */
@@ -344,6 +348,7 @@ export class Session {
     this.lastSnapshot = performance.now();
     const flat = await trainer.model.readParameters();
     if (trainer !== this.trainer) return; // reset or replaced meanwhile
+    this.weightsTrainedOn = { dataset: trainer.config.dataset, normalization: trainer.config.normalization };
     this.setWeights(flat, this.modelSource ?? 'trained in this page');
   }
 
@@ -351,6 +356,7 @@ export class Session {
     this.weights = flat;
     this.modelSource = source;
     this.predictor?.setParameters(flat);
+    this.predictor?.setNormalization(this.weightsTrainedOn.normalization);
     this.events.weightsChanged();
   }
 

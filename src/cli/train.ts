@@ -16,7 +16,8 @@ import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibl
 const HELP = `usage: npm run train:node -- [options]
 
 Trains a network on MNIST (the PyTorch tutorial's LeNet-5 and recipe, without its
-random flip, by default), evaluates it on the test set after each epoch, and saves it.
+random flip, by default), evaluates it on the test set after each epoch, and saves it
+with the data set's name and normalisation.
 
   --arch NAME        the network: ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch})
 ${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join('\n')}
@@ -82,6 +83,8 @@ async function main(): Promise<number> {
     shuffle: !o['no-shuffle'],
     dropLast: o['drop-last'] ?? false,
     logEvery: o['log-every'] ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
+    dataset: DEFAULT_CONFIG.dataset,
+    normalization: DEFAULT_CONFIG.normalization,
   };
   let start: StartFrom | undefined;
   let history: History = { steps: [], epochs: [] };
@@ -120,8 +123,9 @@ async function main(): Promise<number> {
 
   const setupStart = performance.now();
   const trainer = await Trainer.create(rt, config, data.train!, data.test, start);
+  const { mean, std } = config.normalization;
   console.log(
-    `data: ${trainer.trainCount} training and ${trainer.testCount} test images from ${data.dir}\n` +
+    `data: ${trainer.trainCount} training and ${trainer.testCount} test images of ${config.dataset} from ${data.dir}, normalised with mean ${mean}, std ${std}\n` +
       `recipe: ${config.epochs} epochs, batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}, ` +
       `${config.shuffle ? 'shuffled' : 'not shuffled'}, ${config.hflip ? 'random horizontal flip' : 'no flip'}` +
       `\nset-up (upload, pipelines): ${((performance.now() - setupStart) / 1000).toFixed(1)} s`,
@@ -130,7 +134,7 @@ async function main(): Promise<number> {
   const writeCurves = async (h: History) => {
     const json = { adapter: rt.adapter, config, ...h };
     await writeFileAtomic(paths.metrics, JSON.stringify(json, null, 1) + '\n');
-    await writeFileAtomic(paths.chart, renderChart(h, { title: `${config.arch} on MNIST, ${rt.adapter.name}` }));
+    await writeFileAtomic(paths.chart, renderChart(h, { title: `${config.arch} on ${config.dataset}, ${rt.adapter.name}` }));
   };
 
   const tty = process.stderr.isTTY;
@@ -185,7 +189,7 @@ async function main(): Promise<number> {
     epochs: String(config.epochs),
     ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),
     adapter: rt.adapter.name,
-  });
+  }, config);
   console.log(`saved ${out} (PyTorch state_dict names and shapes), ${paths.metrics}, ${paths.chart}`);
   rt.destroy();
   return 0;

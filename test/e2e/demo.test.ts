@@ -38,7 +38,7 @@ const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
 async function nodeProbabilities(model: ModelFile, indices: number[]): Promise<number[][]> {
   rt ??= new Runtime(await requestGpu('swiftshader'));
-  const predictor = await Predictor.create(rt, model.network, { params: model.params });
+  const predictor = await Predictor.create(rt, model.network, model.normalization, { params: model.params });
   return (await predictor.predict(indices.map((i) => Uint8Array.from(digit(i))))).map((p) => Array.from(p));
 }
 

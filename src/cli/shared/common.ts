@@ -1,5 +1,6 @@
 // Pieces the command-line programs share: opening the GPU, reading the data, and
 // reporting errors as one clear line.
+import type { TrainedOn } from '../../data/dataset';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
 import { parseAdapterChoice, requestGpu } from '../../gpu/node';
 import { Runtime } from '../../gpu/runtime';
@@ -26,6 +27,10 @@ export function describe(rt: Runtime): string {
 export function readSplits(dir: string | undefined, test = true): { dir: string; train: MnistSplit | null; test: MnistSplit | null } {
   const d = dir ?? defaultMnistDir();
   return { dir: d, train: loadMnist(d, 'train'), test: test ? loadMnist(d, 'test') : null };
+}
+
+export function describeTrainedOn(t: TrainedOn): string {
+  return `trained on ${t.dataset}, inputs normalised with mean ${t.normalization.mean}, std ${t.normalization.std}`;
 }
 
 /** Runs a program's main(), printing an error as one line (with the stack under DEBUG). */
