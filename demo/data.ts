@@ -1,14 +1,11 @@
 /**
- * MNIST for the page: the gzipped IDX files that build.mjs puts in dist/demo/data,
+ * MNIST for the page: the gzipped IDX files that build.mjs puts in dist/demo/data
+ * (the files MNIST's description, src/data/mnist.json, names, with .gz appended),
  * fetched with progress, gunzipped with the browser's DecompressionStream and parsed
  * by src/data/idx.ts, the parser the Node loader uses.
  */
+import { MNIST } from '../src/data/dataset';
 import { mnistSplit, type MnistSplit } from '../src/data/idx';
-
-const FILES = {
-  train: { images: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' },
-  test: { images: 't10k-images-idx3-ubyte.gz', labels: 't10k-labels-idx1-ubyte.gz' },
-} as const;
 
 export interface Progress {
   loaded: number;
@@ -18,7 +15,8 @@ export interface Progress {
 
 /** Both splits; `onProgress` gets the bytes downloaded so far over all four files. */
 export async function fetchMnist(base: URL, onProgress?: (p: Progress) => void): Promise<{ train: MnistSplit; test: MnistSplit }> {
-  const names = [FILES.train.images, FILES.train.labels, FILES.test.images, FILES.test.labels];
+  const { train, test } = MNIST.files;
+  const names = [train.images, train.labels, test.images, test.labels].map((name) => `${name}.gz`);
   const progress = names.map(() => ({ loaded: 0, total: 0 }));
   const report = () => onProgress?.({ loaded: sum(progress.map((p) => p.loaded)), total: sum(progress.map((p) => p.total)) });
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
@@ -30,8 +28,8 @@ export async function fetchMnist(base: URL, onProgress?: (p: Progress) => void):
     ),
   );
   return {
-    train: mnistSplit(trainImages, trainLabels, names[0], names[1]),
-    test: mnistSplit(testImages, testLabels, names[2], names[3]),
+    train: mnistSplit(MNIST, trainImages, trainLabels, names[0], names[1]),
+    test: mnistSplit(MNIST, testImages, testLabels, names[2], names[3]),
   };
 }
 

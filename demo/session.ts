@@ -16,6 +16,7 @@
  * the weights that new runs start from, as `train:node --init` does.
  */
 import type { EpochPoint, History } from '../src/chart/chart';
+import type { TrainedOn } from '../src/data/dataset';
 import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
@@ -290,12 +291,20 @@ export class Session {
     const trainer = this.trainer;
     const weights = trainer ? { network: trainer.network, params: await trainer.model.readParameters() } : (this.kept ?? this.loaded);
     if (!weights) throw new Error('there is no model to download yet: train one or load one first');
+    const on = this.trainedOn()!;
     const metadata: Record<string, string> = { format: 'pt', source: 'lenet-webgpu page' };
     const config = this.config;
     if (config) Object.assign(metadata, { seed: String(config.seed), epochs: String(this.stats.epoch) });
     if (this.stats.testAccuracy !== null) metadata.test_accuracy = this.stats.testAccuracy.toFixed(4);
     if (this.adapter) metadata.adapter = this.adapter.name;
-    return encodeModel(weights.network, weights.params, metadata);
+    return encodeModel(weights.network, weights.params, metadata, on);
+  }
+
+  /** What the current weights were trained on (their input normalisation): the run's config, or the loaded file's. */
+  private trainedOn(): TrainedOn | null {
+    const config = this.trainer?.config ?? this.kept?.config;
+    if (config) return { dataset: config.dataset, normalization: config.normalization };
+    return this.loaded && { dataset: this.loaded.dataset, normalization: this.loaded.normalization };
   }
 
   /**
@@ -384,7 +393,7 @@ export class Session {
     else this.clearRun();
     this.events.changed();
     const trainer = await Trainer.create(rt, plan.config, data.train, data.test, plan.start);
-    const predictor = Predictor.create(rt, trainer.network, { shared: trainer.model.param });
+    const predictor = Predictor.create(rt, trainer.network, trainer.config.normalization, { shared: trainer.model.param });
     await predictor;
     this.trainer = trainer;
     this.predictor = predictor;
@@ -442,7 +451,8 @@ export class Session {
   /** Predictions from the kept checkpoint's weights, or the loaded model's (none without either). */
   private async predictWithOwnWeights(): Promise<void> {
     const weights = this.kept ?? this.loaded;
-    this.predictor = this.rt && weights ? Predictor.create(this.rt, weights.network, { params: weights.params }) : null;
+    const on = this.trainedOn();
+    this.predictor = this.rt && weights && on ? Predictor.create(this.rt, weights.network, on.normalization, { params: weights.params }) : null;
     this.predictor?.catch(() => {}); // predict() reports it; a lost device, deviceLost()
     this.events.weightsChanged();
     await this.predictor;

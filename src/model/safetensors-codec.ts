@@ -9,6 +9,8 @@
  * Pure code (no Node or DOM imports): the Node file functions are in safetensors.ts,
  * and the page decodes a dropped file and encodes its download with the same code.
  */
+import { checkNormalization, MNIST, trainedOn, type TrainedOn } from '../data/dataset';
+import type { Normalization } from '../ops/shapes';
 import { DEFAULT_ARCH, networkNamed, type Network } from './network';
 import { parameterTable, type ParameterTable } from './parameters';
 
@@ -210,7 +212,26 @@ export function expectNetwork(found: Network, wanted: Network | undefined, path:
   }
 }
 
-export interface ModelFile {
+/**
+ * What a file's metadata says the model was trained on: "dataset", "mean" and "std"
+ * (numbers as strings); a file without them is from before data sets had
+ * descriptions, and means MNIST's.
+ */
+export function trainedOnOf(metadata: Record<string, string>, path: string): TrainedOn {
+  const mnist = trainedOn(MNIST);
+  if (metadata.mean === undefined && metadata.std === undefined) return { dataset: metadata.dataset ?? mnist.dataset, normalization: mnist.normalization };
+  const number = (key: 'mean' | 'std'): number => {
+    const text = metadata[key];
+    if (text === undefined) throw new Error(`${path}: metadata has "${key === 'mean' ? 'std' : 'mean'}" but no "${key}"`);
+    if (text.trim() === '' || !Number.isFinite(Number(text))) throw new Error(`${path}: metadata "${key}" is "${text}", expected a number`);
+    return Number(text);
+  };
+  const normalization: Normalization = { mean: number('mean'), std: number('std') };
+  checkNormalization(normalization, `${path}: metadata "mean" and "std"`);
+  return { dataset: metadata.dataset ?? 'unnamed', normalization };
+}
+
+export interface ModelFile extends TrainedOn {
   network: Network;
   /** The weights in the network's flat layout. */
   params: Float32Array;
@@ -228,10 +249,15 @@ export function decodeModel(bytes: Uint8Array, name: string): ModelFile {
   const table = parameterTable(network);
   const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
   rejectExtraTensors(tensors, table.names, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
-  return { network, params: flatFromTensors(table, tensors, name), metadata };
+  return { network, params: flatFromTensors(table, tensors, name), metadata, ...trainedOnOf(metadata, name) };
 }
 
-/** A model's weights as a safetensors file, under PyTorch's names and shapes, its network named in the metadata. */
-export function encodeModel(network: Network, params: Float32Array, metadata: Record<string, string> = {}): Uint8Array {
-  return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, arch: network.name });
+/**
+ * A model's weights as a safetensors file, under PyTorch's names and shapes; the
+ * metadata names its network and what it was trained on (MNIST unless told).
+ */
+export function encodeModel(network: Network, params: Float32Array, metadata: Record<string, string> = {}, on: TrainedOn = trainedOn(MNIST)): Uint8Array {
+  checkNormalization(on.normalization, 'model normalization');
+  const { mean, std } = on.normalization;
+  return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, arch: network.name, dataset: on.dataset, mean: String(mean), std: String(std) });
 }

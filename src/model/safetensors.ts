@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { TrainedOn } from '../data/dataset';
 import type { Network } from './network';
 import { decodeModel, encodeModel, type ModelFile } from './safetensors-codec';
 
@@ -33,8 +34,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-export async function saveModel(path: string, network: Network, params: Float32Array, metadata?: Record<string, string>): Promise<void> {
-  await writeFileAtomic(path, encodeModel(network, params, metadata));
+export async function saveModel(path: string, network: Network, params: Float32Array, metadata?: Record<string, string>, on?: TrainedOn): Promise<void> {
+  await writeFileAtomic(path, encodeModel(network, params, metadata, on));
 }
 
 export async function loadModel(path: string): Promise<ModelFile> {

@@ -41,3 +41,15 @@ export interface Normalization {
   mean: number;
   std: number;
 }
+
+/**
+ * Input preparation: a batch of srcHeight x srcWidth byte images (the data set's size)
+ * resized bilinearly to dstHeight x dstWidth (the network's input), one channel.
+ */
+export interface PrepareShape {
+  batch: number;
+  srcHeight: number;
+  srcWidth: number;
+  dstHeight: number;
+  dstWidth: number;
+}

@@ -4,9 +4,9 @@
  * All arrays are flat, row-major, NCHW; conv weights are [out, in, kh, kw] and
  * linear weights [out, in], as in PyTorch.
  */
-import { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Pool2dShape } from '../ops/shapes';
+import { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Normalization, type Pool2dShape, type PrepareShape } from '../ops/shapes';
 
-export { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Pool2dShape };
+export { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Normalization, type Pool2dShape, type PrepareShape };
 
 // ---------------------------------------------------------------- conv2d
 
@@ -237,44 +237,35 @@ export function adamStep(param: Float64Array, grad: Float64Array, expAvg: Float6
   }
 }
 
-// ---------------------------------------------------------------- MNIST input
+// ---------------------------------------------------------------- input preparation
 
-export interface PrepareOptions {
-  mean: number;
-  std: number;
-}
-
-export const MNIST_MEAN = 0.1307;
-export const MNIST_STD = 0.3081;
-
-const SRC = 28;
-const DST = 32;
-
-/** Bilinear source taps of one output coordinate, as PyTorch's align_corners=False. */
-function bilinearTap(dst: number): { i0: number; i1: number; lambda: number } {
-  const src = Math.max((dst + 0.5) * (SRC / DST) - 0.5, 0);
+/** Bilinear source taps of one output coordinate along an axis of `src` -> `dst` pixels, as PyTorch's align_corners=False. */
+function bilinearTap(dst: number, srcSize: number, dstSize: number): { i0: number; i1: number; lambda: number } {
+  const src = Math.max((dst + 0.5) * (srcSize / dstSize) - 0.5, 0);
   const i0 = Math.floor(src);
-  return { i0, i1: Math.min(i0 + 1, SRC - 1), lambda: src - i0 };
+  return { i0, i1: Math.min(i0 + 1, srcSize - 1), lambda: src - i0 };
 }
 
 /**
- * Gathers a batch of 28x28 uint8 images into [n, 1, 32, 32] float64: pixel/255, resized
- * like F.interpolate(x, size=32, mode='bilinear', align_corners=False), then (v - mean)/std.
- * flip[k] = 1 mirrors sample k horizontally (output column x comes from column 31-x).
+ * Gathers a batch of srcHeight x srcWidth uint8 images into [batch, 1, dstHeight, dstWidth]
+ * float64: pixel/255, resized like F.interpolate(x, size=(dstHeight, dstWidth),
+ * mode='bilinear', align_corners=False), then (v - mean)/std. flip[k] = 1 mirrors sample
+ * k horizontally (output column x comes from column dstWidth-1-x).
  */
-export function prepareMnist(images: Uint8Array, indices: Uint32Array, flip: Uint8Array, o: PrepareOptions = { mean: MNIST_MEAN, std: MNIST_STD }): Float64Array {
-  const output = new Float64Array(indices.length * DST * DST);
-  for (let n = 0; n < indices.length; n++) {
-    const base = indices[n] * SRC * SRC;
-    const p = (y: number, x: number) => images[base + y * SRC + x] / 255;
-    for (let y = 0; y < DST; y++) {
-      const ty = bilinearTap(y), ly = ty.lambda;
-      for (let x = 0; x < DST; x++) {
-        const tx = bilinearTap(flip[n] ? DST - 1 - x : x), lx = tx.lambda;
+export function prepareInput(s: PrepareShape, images: Uint8Array, indices: Uint32Array, flip: Uint8Array, n: Normalization): Float64Array {
+  const { batch, srcHeight: SH, srcWidth: SW, dstHeight: DH, dstWidth: DW } = s;
+  const output = new Float64Array(batch * DH * DW);
+  for (let b = 0; b < batch; b++) {
+    const base = indices[b] * SH * SW;
+    const p = (y: number, x: number) => images[base + y * SW + x] / 255;
+    for (let y = 0; y < DH; y++) {
+      const ty = bilinearTap(y, SH, DH), ly = ty.lambda;
+      for (let x = 0; x < DW; x++) {
+        const tx = bilinearTap(flip[b] ? DW - 1 - x : x, SW, DW), lx = tx.lambda;
         const v =
           (1 - ly) * ((1 - lx) * p(ty.i0, tx.i0) + lx * p(ty.i0, tx.i1)) +
           ly * ((1 - lx) * p(ty.i1, tx.i0) + lx * p(ty.i1, tx.i1));
-        output[(n * DST + y) * DST + x] = (v - o.mean) / o.std;
+        output[(b * DH + y) * DW + x] = (v - n.mean) / n.std;
       }
     }
   }

@@ -3,13 +3,15 @@
  * in a saved model, so PyTorch can read the weights straight out of it), Adam's two
  * moments as `adam.exp_avg.<name>` and `adam.exp_avg_sq.<name>`, and in its string
  * metadata the network, the position (step, epochs done, step in the epoch, the
- * generator's state at the epoch's start), the run's config and its history: all a
- * resumed run needs to continue exactly where this one stopped.
+ * generator's state at the epoch's start), the run's config (the data set's name and
+ * normalisation included) and its history: all a resumed run needs to continue
+ * exactly where this one stopped.
  *
  * Pure code, bytes in and bytes out: the Node programs write it to a file
  * (./checkpoint-file.ts), the page downloads it and takes one back.
  */
 import type { History } from '../chart/chart';
+import { MNIST, trainedOn } from '../data/dataset';
 import type { Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
 import { decodeSafetensors, encodeSafetensors, flatFromTensors, networkOf, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
@@ -65,8 +67,10 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
     rngState: parseJson(metadata, 'rng_state', name) as number[],
   };
   checkPosition(position, step, `${name}: checkpoint metadata`);
-  const config = parseJson(metadata, 'config', name) as TrainConfig;
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`${name}: checkpoint metadata "config" is not a JSON object`);
+  const stored = parseJson(metadata, 'config', name) as TrainConfig;
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new Error(`${name}: checkpoint metadata "config" is not a JSON object`);
+  // A config without a data set is from before data sets had descriptions: MNIST.
+  const config: TrainConfig = { ...trainedOn(MNIST), ...stored };
   try {
     checkConfig(config);
   } catch (err) {

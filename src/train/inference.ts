@@ -2,25 +2,32 @@
  * Using a trained model: test-set evaluation, and predicting digits given as 28x28
  * MNIST-style bytes (a user's photo after src/data/digit.ts, or the page's canvas).
  * Both run a forward-only Model: no gradients, no Adam moments, no backward or Adam
- * kernels compiled. Digits go through the same prepare_mnist kernel as training, so
- * they are resized and normalised exactly as the training images were.
+ * kernels compiled. Inputs go through the same prepare_input kernel as training, so
+ * they are resized as the training images were; the normalisation is the one the
+ * model was trained with (its file's, or MNIST's for a file without one).
  */
+import { MNIST } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
-import type { MnistSplit } from '../data/mnist';
+import type { MnistSplit } from '../data/idx';
 import { submit } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
 import { Model } from '../model/model';
 import type { Network } from '../model/network';
+import type { Normalization } from '../ops/shapes';
 import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
 
 const MAX_BATCH = 64;
 
-export async function evaluateModel(rt: Runtime, network: Network, params: Float32Array, split: MnistSplit): Promise<Evaluation> {
+export async function evaluateModel(rt: Runtime, network: Network, params: Float32Array, split: MnistSplit, normalization: Normalization): Promise<Evaluation> {
   const model = new Model(rt, network, MAX_BATCH);
   model.setParameters(params);
-  const feed = new Feed(rt, GpuDataset.upload(rt, 'test', split), model);
+  const feed = new Feed(rt, GpuDataset.upload(rt, 'test', split), model, normalization);
   return evaluateFeed(rt, model, feed, batchSizes(split.count, MAX_BATCH, false));
 }
+
+/** Digits are MNIST's size, as src/data/digit.ts makes them. */
+const { rows: ROWS, cols: COLS } = MNIST.image;
+const PIXELS = ROWS * COLS;
 
 export class Predictor {
   private constructor(
@@ -32,17 +39,18 @@ export class Predictor {
   /**
    * A predictor of its own weights (`params`, or setParameters() later), or one that
    * reads another model's parameter buffer as it is (`shared`: the page's trainer's,
-   * so predictions follow training with no copy through the CPU).
+   * so predictions follow training with no copy through the CPU). `normalization`
+   * is the one the weights were trained with.
    */
-  static async create(rt: Runtime, network: Network, weights: { params?: Float32Array; shared?: GPUBuffer } = {}): Promise<Predictor> {
+  static async create(rt: Runtime, network: Network, normalization: Normalization, weights: { params?: Float32Array; shared?: GPUBuffer } = {}): Promise<Predictor> {
     const model = new Model(rt, network, MAX_BATCH, { param: weights.shared });
     if (weights.params) model.setParameters(weights.params);
     // A small dataset of its own that each call overwrites: buffers and bind groups
     // stay the same from call to call.
-    const blank = { images: new Uint8Array(MAX_BATCH * 784), labels: new Uint8Array(MAX_BATCH), count: MAX_BATCH, rows: 28, cols: 28 } as const;
-    const feed = new Feed(rt, GpuDataset.upload(rt, 'digits', blank), model);
+    const blank = { images: new Uint8Array(MAX_BATCH * PIXELS), labels: new Uint8Array(MAX_BATCH), count: MAX_BATCH, rows: ROWS, cols: COLS };
+    const feed = new Feed(rt, GpuDataset.upload(rt, 'digits', blank), model, normalization);
     const predictor = new Predictor(rt, model, feed);
-    await predictor.predict([new Uint8Array(784)]);
+    await predictor.predict([new Uint8Array(PIXELS)]);
     return predictor;
   }
 
@@ -55,16 +63,21 @@ export class Predictor {
     this.model.setParameters(params);
   }
 
+  /** Replaces the normalisation (with weights trained on other data). */
+  setNormalization(n: Normalization): void {
+    this.feed.setNormalization(n);
+  }
+
   /** The class probabilities of each 28x28 digit (bytes, white ink on black). */
   async predict(digits: Uint8Array[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     const classes = this.model.classes;
     for (let start = 0; start < digits.length; start += MAX_BATCH) {
       const chunk = digits.slice(start, start + MAX_BATCH);
-      const bytes = new Uint8Array(Math.ceil((chunk.length * 784) / 4) * 4);
+      const bytes = new Uint8Array(Math.ceil((chunk.length * PIXELS) / 4) * 4);
       chunk.forEach((d, i) => {
-        if (d.length !== 784) throw new Error(`predict: digit ${start + i} has ${d.length} pixels, expected 28x28 = 784`);
-        bytes.set(d, i * 784);
+        if (d.length !== PIXELS) throw new Error(`predict: digit ${start + i} has ${d.length} pixels, expected ${ROWS}x${COLS} = ${PIXELS}`);
+        bytes.set(d, i * PIXELS);
       });
       this.rt.device.queue.writeBuffer(this.feed.data.images.buffer, 0, bytes);
       this.feed.write(Uint32Array.from(chunk, (_, i) => i));

@@ -1,5 +1,5 @@
 /**
- * Training a network (LeNet-5 by default) on MNIST, top to bottom. Everything is
+ * Training a network (LeNet-5 by default) on a data set (MNIST by default), top to bottom. Everything is
  * made once in create(): the model's buffers, its gradients and Adam's moments, the
  * step plans (the full batch and the last, partial one), the input preparation and
  * their bind groups. A step then writes the batch's image indices, queues Adam's
@@ -15,12 +15,13 @@
  */
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
+import { checkNormalization, MNIST, trainedOn } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
-import type { MnistSplit } from '../data/mnist';
+import type { MnistSplit } from '../data/idx';
 import { Model } from '../model/model';
 import { DEFAULT_ARCH, networkNamed, type Network } from '../model/network';
-import { ADAM_DEFAULTS } from '../ops/shapes';
-import { FLIP_BIT } from '../ops/prepare_mnist';
+import { ADAM_DEFAULTS, type Normalization } from '../ops/shapes';
+import { FLIP_BIT } from '../ops/prepare_input';
 import { Rng } from '../util/rng';
 import { Backprop } from './backprop';
 import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
@@ -44,6 +45,10 @@ export interface TrainConfig {
   logEvery: number;
   /** Evaluate on the first `testLimit` test images after each epoch (0 = all). */
   testLimit: number;
+  /** The data set's name (src/data/dataset.ts), for the model file. */
+  dataset: string;
+  /** The inputs are (pixel / 255 - mean) / std; the model file keeps it for eval and predict. */
+  normalization: Normalization;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -58,6 +63,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   dropLast: false,
   logEvery: 50,
   testLimit: 0,
+  ...trainedOn(MNIST),
 };
 
 /** Where a run stands: all a checkpoint needs besides the GPU buffers. */
@@ -145,8 +151,9 @@ export class Trainer {
     if (start?.adam) adam.load(start.adam);
     const position = start?.position ?? { step: 0, epoch: 0, stepInEpoch: 0, rngState: rng.state };
     if (position.step !== adam.step) throw new Error(`start: the position is at step ${position.step}, but Adam's state at step ${adam.step}`);
-    const train = new Feed(rt, GpuDataset.upload(rt, 'train', trainSplit, config.limit || trainSplit.count), model);
-    const test = testSplit ? new Feed(rt, GpuDataset.upload(rt, 'test', testSplit, config.testLimit || testSplit.count), model) : null;
+    const feed = (name: string, split: MnistSplit, limit: number) => new Feed(rt, GpuDataset.upload(rt, name, split, limit || split.count), model, config.normalization);
+    const train = feed('train', trainSplit, config.limit);
+    const test = testSplit ? feed('test', testSplit, config.testLimit) : null;
     const trainer = new Trainer(rt, config, { model, backprop, adam, train, test }, position);
     await trainer.warmUp();
     return trainer;
@@ -283,6 +290,8 @@ export function checkConfig(c: TrainConfig): void {
   networkNamed(c.arch, 'arch');
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
   if (!Number.isInteger(c.seed)) throw new Error(`seed must be an integer, got ${c.seed}`);
+  if (!(typeof c.dataset === 'string' && c.dataset !== '')) throw new Error(`dataset must be a name, got ${JSON.stringify(c.dataset)}`);
+  checkNormalization(c.normalization, 'normalization');
 }
 
 export type { Evaluation };

@@ -54,7 +54,7 @@ const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
 async function nodeProbabilities(model: ModelFile, indices: number[]): Promise<number[][]> {
   rt ??= new Runtime(await requestGpu('swiftshader'));
-  const predictor = await Predictor.create(rt, model.network, { params: model.params });
+  const predictor = await Predictor.create(rt, model.network, model.normalization, { params: model.params });
   return (await predictor.predict(indices.map((i) => Uint8Array.from(digit(i))))).map((p) => Array.from(p));
 }
 
@@ -288,7 +288,7 @@ test('a lost GPU device is reported, and the page reopens one and keeps the mode
 
 test('a model file names its network, and the page predicts and trains with that one', async () => {
   const fixture = decodeModel(readFileSync(FIXTURE), FIXTURE);
-  const relu = { network: LENET5_RELU, params: fixture.params, metadata: {} };
+  const relu = { ...fixture, network: LENET5_RELU };
   const indices = [20, 21, 22, 23];
   const [asRelu, asLenet5] = [await nodeProbabilities(relu, indices), await nodeProbabilities(fixture, indices)];
   const apart = Math.max(...asRelu.flatMap((p, i) => p.map((v, k) => Math.abs(v - asLenet5[i][k]))));

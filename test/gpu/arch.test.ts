@@ -77,8 +77,8 @@ test('the predictor compiles forward kernels only; training compiles the backwar
   let rt: Runtime | null = null;
   try {
     rt = await openRuntime();
-    const { params } = await loadModel('test/fixtures/lenet5-mnist.safetensors');
-    await Predictor.create(rt, LENET5, { params });
+    const { params, normalization } = await loadModel('test/fixtures/lenet5-mnist.safetensors');
+    await Predictor.create(rt, LENET5, normalization, { params });
     const compiled = rt.compiled;
     assert.ok(compiled.length >= 5, compiled.join(', '));
     const backward = compiled.filter((name) => /backward|adam|reduce_weight|pack_backward/.test(name));

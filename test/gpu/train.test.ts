@@ -11,9 +11,10 @@ import type { Runtime } from '../../src/gpu/runtime';
 import { LENET5, LENET5_RELU, networkNamed } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { newAdamState, referenceTrainStep } from '../../src/reference/network';
-import { prepareMnist } from '../../src/reference/ops';
+import { prepareInput } from '../../src/reference/ops';
 import type { Checkpoint } from '../../src/train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint-file';
+import { prepareShape } from '../../src/train/feed';
 import { runTraining } from '../../src/train/run';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../../src/train/trainer';
 import { assertClose, openRuntime } from '../helpers/gpu';
@@ -62,7 +63,7 @@ for (const net of [LENET5, LENET5_RELU]) {
     const state = newAdamState(params);
     for (let k = 0; k < K; k++) {
       const indices = Uint32Array.from({ length: batch }, (_, i) => k * batch + i);
-      const input = prepareMnist(train.images, indices, new Uint8Array(batch));
+      const input = prepareInput(prepareShape(batch, train, net), train.images, indices, new Uint8Array(batch), config.normalization);
       const labels = Uint32Array.from(indices, (i) => train.labels[i]);
       referenceTrainStep(net, params, state, input, labels, batch);
     }

@@ -19,3 +19,9 @@ export function nonNegativeInt(value: string, option: string): number {
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new Error(`${option} must be a non-negative integer, got "${value}"`);
   return n;
 }
+
+export function finiteNumber(value: string, option: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${option} must be a number, got "${value}"`);
+  return n;
+}

