@@ -28,6 +28,7 @@ import { LENET5_RELU } from '../../src/model/network';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../../src/model/safetensors';
 import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { Predictor } from '../../src/train/inference';
+import { DEFAULT_CONFIG } from '../../src/train/trainer';
 
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
 const SCREENSHOT = 'test-artifacts/demo.png';
@@ -332,7 +333,7 @@ test('a checkpoint downloaded mid-run resumes in Node and ends bitwise as an uni
   assert.ok(paused.checkpoint, 'a checkpoint is kept on pause');
   assert.is(paused.checkpoint.step, paused.step, 'the checkpoint is where the run paused');
   assert.ok(paused.checkpoint.epoch === 0 && paused.checkpoint.stepInEpoch > 0 && paused.checkpoint.stepInEpoch < 10, `paused during epoch 1: ${JSON.stringify(paused.checkpoint)}`);
-  assert.equal({ ...paused.config, logEvery: 0 }, { ...SMALL, shuffle: true, dropLast: false, logEvery: 0 }, 'the form edits a TrainConfig; what it lacks comes from the defaults');
+  assert.equal({ ...paused.config, logEvery: 0 }, { ...DEFAULT_CONFIG, ...SMALL, logEvery: 0 }, 'the form edits a TrainConfig; what it lacks comes from the defaults');
 
   const bytes = await downloaded('#download-checkpoint', 'lenet5-page.ckpt.safetensors');
   const c = decodeCheckpoint(bytes, 'downloaded checkpoint');
