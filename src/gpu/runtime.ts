@@ -51,8 +51,14 @@ export class Runtime {
     });
   }
 
-  /** A compiled kernel, made once per (file, entry point, overrides). */
+  /**
+   * A compiled kernel, made once per (file, entry point, overrides). `file` is a
+   * shader's basename; an unknown one is an error naming the known shaders.
+   */
   kernel(file: ShaderName, entry: string, constants: Constants = {}): Promise<Kernel> {
+    if (!Object.hasOwn(SHADERS, file)) {
+      return Promise.reject(new Error(`kernel ${file}.${entry}: no shader named "${file}" (known: ${Object.keys(SHADERS).sort().join(', ')})`));
+    }
     if (this.workgroupSize !== undefined && !('WG' in constants)) constants = { ...constants, WG: this.workgroupSize };
     const key = `${file}.${entry}${JSON.stringify(constants)}`;
     let k = this.kernels.get(key);

@@ -73,6 +73,10 @@ test('an op checks tensor sizes against its shape', async () => {
   );
 });
 
+test('an unknown shader is an error naming the known ones', async () => {
+  await throwsWith(() => rt.kernel('softmax', 'forward'), /kernel softmax\.forward: no shader named "softmax" \(known: adam, conv2d, .*, relu\)/);
+});
+
 test('an unknown entry point or override is an error naming the shader', async () => {
   await throwsWith(() => rt.kernel('relu', 'sideways'), /relu\.wgsl has no compute entry point "sideways"/);
   await throwsWith(() => rt.kernel('relu', 'forward', { TILE: 4 }), /no override named "TILE" in relu\.wgsl/);
