@@ -35,6 +35,8 @@ export class Runtime {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   private readonly kernels = new Map<string, Promise<Kernel>>();
+  /** The names ("file.entry") of the keys of `kernels` whose compilation has finished. */
+  private readonly done = new Map<string, string>();
   /** Invocations per workgroup for every kernel (their WG override); the shaders' 64 if unset. */
   workgroupSize: number | undefined = Number(globalThis.process?.env?.LENET_WG) || undefined;
   private errors: Error[] = [];
@@ -65,9 +67,21 @@ export class Runtime {
     if (!k) {
       k = Kernel.create(this.device, file, SHADERS[file], entry, constants);
       this.kernels.set(key, k);
-      k.catch(() => this.kernels.delete(key));
+      k.then(
+        (kernel) => this.done.set(key, kernel.name),
+        () => this.kernels.delete(key),
+      );
     }
     return k;
+  }
+
+  /**
+   * The kernels compiled so far, as "file.entry" names in the order they were asked
+   * for: one per pipeline, so an entry point compiled with two sets of overrides is
+   * listed twice. A copy: changing it changes nothing here.
+   */
+  get compiled(): string[] {
+    return [...this.kernels.keys()].flatMap((key) => this.done.get(key) ?? []);
   }
 
   private wait<T>(start: () => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kernel } from '../../src/gpu/kernel';
-import type { Runtime } from '../../src/gpu/runtime';
+import { Runtime } from '../../src/gpu/runtime';
 import { Conv2d } from '../../src/ops/conv2d';
 import { openRuntime } from '../helpers/gpu';
 
@@ -75,6 +75,19 @@ test('an op checks tensor sizes against its shape', async () => {
 
 test('an unknown shader is an error naming the known ones', async () => {
   await throwsWith(() => rt.kernel('softmax', 'forward'), /kernel softmax\.forward: no shader named "softmax" \(known: adam, conv2d, .*, relu\)/);
+});
+
+test('the runtime lists the kernels it has compiled, one per pipeline', async () => {
+  const fresh = new Runtime(rt.gpu); // the same device, no kernels yet
+  assert.equal(fresh.compiled, []);
+  await fresh.kernel('relu', 'forward');
+  await fresh.kernel('relu', 'forward'); // cached: no second pipeline
+  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 });
+  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 3, H: 6, W: 6, K: 3 });
+  await fresh.kernel('relu', 'sideways').catch(() => undefined); // failed: not listed
+  assert.equal(fresh.compiled, ['relu.forward', 'conv2d.backward_bias', 'conv2d.backward_bias']);
+  fresh.compiled.pop();
+  assert.is(fresh.compiled.length, 3, 'a copy: changing it changes nothing');
 });
 
 test('an unknown entry point or override is an error naming the shader', async () => {
