@@ -3,7 +3,7 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import type { Conv2dShape } from './shapes';
+import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
 export type { Conv2dShape };
 
@@ -69,13 +69,7 @@ export class Conv2d {
   }
 
   private sizes() {
-    const s = this.shape;
-    return {
-      input: s.batch * s.inChannels * s.height * s.width,
-      output: s.batch * s.outChannels * this.outHeight * this.outWidth,
-      weight: s.outChannels * s.inChannels * s.kernel * s.kernel,
-      bias: s.outChannels,
-    };
+    return elementCounts(conv2dTensorShapes(this.shape));
   }
 
   /** Two dispatches: the weights regrouped by tap, then the convolution. */
