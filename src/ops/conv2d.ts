@@ -5,8 +5,6 @@ import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
-export type { Conv2dShape };
-
 /** conv2d.wgsl's MAX_K: backward_weight keeps a kernel row's taps in registers. */
 const MAX_K = 5;
 

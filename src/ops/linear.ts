@@ -5,8 +5,6 @@ import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { elementCounts, linearTensorShapes, type LinearShape } from './shapes';
 
-export type { LinearShape };
-
 const BACKWARD = ['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'] as const;
 type Entry = 'forward' | (typeof BACKWARD)[number];
 

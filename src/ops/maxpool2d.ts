@@ -4,8 +4,6 @@ import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { elementCounts, pool2dTensorShapes, type Pool2dShape } from './shapes';
 
-export type { Pool2dShape };
-
 type Entry = 'forward' | 'backward' | 'backward_relu';
 
 export class MaxPool2d {

@@ -69,9 +69,3 @@ export interface AdamHyper {
 
 /** torch.optim.Adam's defaults. */
 export const ADAM_DEFAULTS: AdamHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-
-/** Input normalisation: (pixel / 255 - mean) / std, as torchvision's Normalize after ToTensor. */
-export interface Normalization {
-  mean: number;
-  std: number;
-}

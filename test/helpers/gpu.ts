@@ -39,10 +39,6 @@ export interface Input {
 export function randomInput(rt: Runtime, rng: Rng, label: string, shape: readonly number[], lo = -1, hi = 1): Input {
   const data = new Float32Array(numel(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform(lo, hi);
-  return fromValues(rt, label, shape, data);
-}
-
-export function fromValues(rt: Runtime, label: string, shape: readonly number[], data: Float32Array): Input {
   const tensor = rt.tensor(label, shape);
   rt.write(tensor, data);
   return { tensor, values: Float64Array.from(data) };
@@ -62,7 +58,7 @@ export function poisonedU32(rt: Runtime, label: string, shape: readonly number[]
 }
 
 /** ||gpu - ref|| / ||ref||, and where the worst element is. */
-export function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>) {
+function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>) {
   let diff = 0;
   let norm = 0;
   let worst = 0;
