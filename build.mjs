@@ -6,7 +6,7 @@
 import * as esbuild from 'esbuild';
 import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 
@@ -23,9 +23,29 @@ function files(dir, suffix, deep = true) {
   return out;
 }
 
+/**
+ * `import SHADERS from 'lenet:shaders'`: every shaders/*.wgsl file as text, keyed by
+ * its basename (shaders/conv2d.wgsl is SHADERS.conv2d), built from a listing of the
+ * folder, so a new shader is one new file and no list to edit.
+ */
+const shaders = {
+  name: 'lenet-shaders',
+  setup(build) {
+    build.onResolve({ filter: /^lenet:shaders$/ }, ({ path }) => ({ path, namespace: 'lenet-shaders' }));
+    build.onLoad({ filter: /.*/, namespace: 'lenet-shaders' }, () => {
+      const dir = resolve('shaders');
+      const names = files(dir, '.wgsl', false).map((path) => path.slice(dir.length + 1, -'.wgsl'.length)).sort();
+      const imports = names.map((name, i) => `import s${i} from './${name}.wgsl';`);
+      const entries = names.map((name, i) => `  ${JSON.stringify(name)}: s${i},`);
+      return { contents: [...imports, 'export default {', ...entries, '};'].join('\n'), loader: 'js', resolveDir: dir, watchDirs: [dir] };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   loader: { '.wgsl': 'text' },
+  plugins: [shaders],
   sourcemap: 'linked',
   logLevel: 'warning',
 };

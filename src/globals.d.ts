@@ -10,3 +10,10 @@ declare module '*.wgsl' {
 declare module 'wgsl_reflect/wgsl_reflect.module.js' {
   export * from 'wgsl_reflect';
 }
+
+// Every shaders/*.wgsl file's source, keyed by its basename (shaders/conv2d.wgsl is
+// "conv2d"): a module that build.mjs makes from a listing of the folder.
+declare module 'lenet:shaders' {
+  const SHADERS: Readonly<Record<string, string>>;
+  export default SHADERS;
+}

@@ -35,6 +35,8 @@ export class Runtime {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   private readonly kernels = new Map<string, Promise<Kernel>>();
+  /** The names ("file.entry") of the keys of `kernels` whose compilation has finished. */
+  private readonly done = new Map<string, string>();
   /** Invocations per workgroup for every kernel (their WG override); the shaders' 64 if unset. */
   workgroupSize: number | undefined = Number(globalThis.process?.env?.LENET_WG) || undefined;
   private errors: Error[] = [];
@@ -51,22 +53,35 @@ export class Runtime {
     });
   }
 
-  /** A compiled kernel, made once per (file, entry point, overrides). */
+  /**
+   * A compiled kernel, made once per (file, entry point, overrides). `file` is a
+   * shader's basename; an unknown one is an error naming the known shaders.
+   */
   kernel(file: ShaderName, entry: string, constants: Constants = {}): Promise<Kernel> {
+    if (!Object.hasOwn(SHADERS, file)) {
+      return Promise.reject(new Error(`kernel ${file}.${entry}: no shader named "${file}" (known: ${Object.keys(SHADERS).sort().join(', ')})`));
+    }
     if (this.workgroupSize !== undefined && !('WG' in constants)) constants = { ...constants, WG: this.workgroupSize };
     const key = `${file}.${entry}${JSON.stringify(constants)}`;
     let k = this.kernels.get(key);
     if (!k) {
       k = Kernel.create(this.device, file, SHADERS[file], entry, constants);
       this.kernels.set(key, k);
-      k.catch(() => this.kernels.delete(key));
+      k.then(
+        (kernel) => this.done.set(key, kernel.name),
+        () => this.kernels.delete(key),
+      );
     }
     return k;
   }
 
-  /** The kernels compiled so far, as "file.entry", one per pipeline (in order of asking). */
+  /**
+   * The kernels compiled so far, as "file.entry" names in the order they were asked
+   * for: one per pipeline, so an entry point compiled with two sets of overrides is
+   * listed twice. A copy: changing it changes nothing here.
+   */
   get compiled(): string[] {
-    return [...this.kernels.keys()].map((key) => key.slice(0, key.indexOf('{')));
+    return [...this.kernels.keys()].flatMap((key) => this.done.get(key) ?? []);
   }
 
   private wait<T>(start: () => Promise<T>): Promise<T> {

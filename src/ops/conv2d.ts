@@ -3,9 +3,7 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import type { Conv2dShape } from './shapes';
-
-export type { Conv2dShape };
+import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
 /** conv2d.wgsl's MAX_K: backward_weight keeps a kernel row's taps in registers. */
 const MAX_K = 5;
@@ -69,13 +67,7 @@ export class Conv2d {
   }
 
   private sizes() {
-    const s = this.shape;
-    return {
-      input: s.batch * s.inChannels * s.height * s.width,
-      output: s.batch * s.outChannels * this.outHeight * this.outWidth,
-      weight: s.outChannels * s.inChannels * s.kernel * s.kernel,
-      bias: s.outChannels,
-    };
+    return elementCounts(conv2dTensorShapes(this.shape));
   }
 
   /** Two dispatches: the weights regrouped by tap, then the convolution. */

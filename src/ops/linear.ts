@@ -3,9 +3,7 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import type { LinearShape } from './shapes';
-
-export type { LinearShape };
+import { elementCounts, linearTensorShapes, type LinearShape } from './shapes';
 
 const BACKWARD = ['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'] as const;
 type Entry = 'forward' | (typeof BACKWARD)[number];
@@ -42,13 +40,7 @@ export class Linear {
   }
 
   private sizes() {
-    const s = this.shape;
-    return {
-      input: s.batch * s.inFeatures,
-      output: s.batch * s.outFeatures,
-      weight: s.outFeatures * s.inFeatures,
-      bias: s.outFeatures,
-    };
+    return elementCounts(linearTensorShapes(this.shape));
   }
 
   forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch {

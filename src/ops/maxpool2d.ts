@@ -2,9 +2,7 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import type { Pool2dShape } from './shapes';
-
-export type { Pool2dShape };
+import { elementCounts, pool2dTensorShapes, type Pool2dShape } from './shapes';
 
 type Entry = 'forward' | 'backward' | 'backward_relu';
 
@@ -34,17 +32,8 @@ export class MaxPool2d {
     return k;
   }
 
-  get outHeight(): number {
-    return Math.floor(this.shape.height / 2);
-  }
-
-  get outWidth(): number {
-    return Math.floor(this.shape.width / 2);
-  }
-
   private sizes() {
-    const planes = this.shape.batch * this.shape.channels;
-    return { input: planes * this.shape.height * this.shape.width, output: planes * this.outHeight * this.outWidth };
+    return elementCounts(pool2dTensorShapes(this.shape));
   }
 
   /** `argmax` (u32) keeps, per output, where its maximum came from, for backward. */

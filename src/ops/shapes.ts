@@ -11,11 +11,31 @@ export interface Conv2dShape {
   kernel: number;
 }
 
+/** conv2d's tensors: NCHW activations, weights [out, in, kernel, kernel] as PyTorch. */
+export function conv2dTensorShapes(s: Conv2dShape) {
+  const { batch, inChannels, outChannels, height, width, kernel } = s;
+  return {
+    input: [batch, inChannels, height, width],
+    weight: [outChannels, inChannels, kernel, kernel],
+    bias: [outChannels],
+    output: [batch, outChannels, height - kernel + 1, width - kernel + 1],
+  };
+}
+
 /** y = x W^T + b, W [outFeatures, inFeatures]. */
 export interface LinearShape {
   batch: number;
   inFeatures: number;
   outFeatures: number;
+}
+
+export function linearTensorShapes(s: LinearShape) {
+  return {
+    input: [s.batch, s.inFeatures],
+    weight: [s.outFeatures, s.inFeatures],
+    bias: [s.outFeatures],
+    output: [s.batch, s.outFeatures],
+  };
 }
 
 /** 2x2 max-pooling, stride 2, floor mode: the output is floor(height/2) x floor(width/2). */
@@ -24,6 +44,20 @@ export interface Pool2dShape {
   channels: number;
   height: number;
   width: number;
+}
+
+export function pool2dTensorShapes(s: Pool2dShape) {
+  return {
+    input: [s.batch, s.channels, s.height, s.width],
+    output: [s.batch, s.channels, Math.floor(s.height / 2), Math.floor(s.width / 2)],
+  };
+}
+
+/** The number of elements of each of an op's tensors, from their shapes. */
+export function elementCounts<K extends string>(shapes: Record<K, readonly number[]>): Record<K, number> {
+  const counts = {} as Record<K, number>;
+  for (const key in shapes) counts[key] = shapes[key].reduce((a, b) => a * b, 1);
+  return counts;
 }
 
 export interface AdamHyper {

@@ -1,17 +1,11 @@
 // The host layer: bindings by name, uniforms by member, and GPU errors as exceptions.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kernel } from '../../src/gpu/kernel';
-import type { Runtime } from '../../src/gpu/runtime';
+import { Runtime } from '../../src/gpu/runtime';
 import { Conv2d } from '../../src/ops/conv2d';
-import { openRuntime } from '../helpers/gpu';
+import { gpuSuite } from '../helpers/gpu';
 
-const test = suite('kernel host layer');
-let rt: Runtime;
-test.before(async () => {
-  rt = await openRuntime();
-});
-test.after(() => rt.destroy());
+const test = gpuSuite('kernel host layer');
 
 async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
   try {
@@ -23,7 +17,7 @@ async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
   assert.unreachable(`expected an error matching ${pattern}`);
 }
 
-test('the bind-group layout comes from the shader: each entry point binds what it uses', async () => {
+test('the bind-group layout comes from the shader: each entry point binds what it uses', async ({ rt }) => {
   const sizes = { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 };
   const k = await rt.kernel('conv2d', 'backward_bias', sizes);
   assert.equal(k.bindingNames, ['params', 'doutput', 'dbias']);
@@ -33,13 +27,13 @@ test('the bind-group layout comes from the shader: each entry point binds what i
   assert.equal(pack.bindingNames, ['weight', 'packed'], 'no params: the entry point does not read them');
 });
 
-test('a missing binding is an error naming the kernel and the binding', async () => {
+test('a missing binding is an error naming the kernel and the binding', async ({ rt }) => {
   const k = await rt.kernel('relu', 'forward');
   const t = rt.buffer('t', 64);
   await throwsWith(() => k.bind({ params: k.uniformBuffer({ count: 4 }), input: t }), /kernel relu\.forward: binding "output" is missing/);
 });
 
-test('an extra or misspelt binding is an error naming it', async () => {
+test('an extra or misspelt binding is an error naming it', async ({ rt }) => {
   const k = await rt.kernel('relu', 'forward');
   const t = rt.buffer('t', 64);
   await throwsWith(
@@ -48,7 +42,7 @@ test('an extra or misspelt binding is an error naming it', async () => {
   );
 });
 
-test('a buffer of the wrong kind is an error naming the binding', async () => {
+test('a buffer of the wrong kind is an error naming the binding', async ({ rt }) => {
   const k = await rt.kernel('relu', 'forward');
   const t = rt.buffer('t', 64);
   await throwsWith(() => k.bind({ params: t, input: t, output: t }), /kernel relu\.forward: binding "params" is a uniform/);
@@ -56,7 +50,7 @@ test('a buffer of the wrong kind is an error naming the binding', async () => {
   await throwsWith(() => k.bind({ params: u, input: u, output: t }), /kernel relu\.forward: binding "input" is a storage buffer/);
 });
 
-test('uniform members are checked by name and type', async () => {
+test('uniform members are checked by name and type', async ({ rt }) => {
   const k = await rt.kernel('log_softmax', 'forward');
   await throwsWith(() => k.uniformBuffer({ batch: 1 }), /kernel log_softmax\.forward: uniform params\.classes is missing/);
   const full = { batch: 1, classes: 10 };
@@ -64,7 +58,7 @@ test('uniform members are checked by name and type', async () => {
   await throwsWith(() => k.uniformBuffer({ ...full, batch: 1.5 }), /uniform params\.batch is u32, got 1\.5/);
 });
 
-test('an op checks tensor sizes against its shape', async () => {
+test('an op checks tensor sizes against its shape', async ({ rt }) => {
   const conv = await Conv2d.create(rt, { batch: 1, inChannels: 1, outChannels: 2, height: 6, width: 6, kernel: 3 });
   const t = (n: number) => rt.tensor('t', [n]);
   await throwsWith(
@@ -73,21 +67,38 @@ test('an op checks tensor sizes against its shape', async () => {
   );
 });
 
-test('an unknown entry point or override is an error naming the shader', async () => {
+test('an unknown shader is an error naming the known ones', async ({ rt }) => {
+  await throwsWith(() => rt.kernel('softmax', 'forward'), /kernel softmax\.forward: no shader named "softmax" \(known: adam, conv2d, .*, relu\)/);
+});
+
+test('the runtime lists the kernels it has compiled, one per pipeline', async ({ rt }) => {
+  const fresh = new Runtime(rt.gpu); // the same device, no kernels yet
+  assert.equal(fresh.compiled, []);
+  await fresh.kernel('relu', 'forward');
+  await fresh.kernel('relu', 'forward'); // cached: no second pipeline
+  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 });
+  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 3, H: 6, W: 6, K: 3 });
+  await fresh.kernel('relu', 'sideways').catch(() => undefined); // failed: not listed
+  assert.equal(fresh.compiled, ['relu.forward', 'conv2d.backward_bias', 'conv2d.backward_bias']);
+  fresh.compiled.pop();
+  assert.is(fresh.compiled.length, 3, 'a copy: changing it changes nothing');
+});
+
+test('an unknown entry point or override is an error naming the shader', async ({ rt }) => {
   await throwsWith(() => rt.kernel('relu', 'sideways'), /relu\.wgsl has no compute entry point "sideways"/);
   await throwsWith(() => rt.kernel('relu', 'forward', { TILE: 4 }), /no override named "TILE" in relu\.wgsl/);
 });
 
-test('an override the shader requires but the host leaves out is an error naming the kernel', async () => {
+test('an override the shader requires but the host leaves out is an error naming the kernel', async ({ rt }) => {
   await throwsWith(() => rt.kernel('linear', 'forward', { IN: 4 }), /kernel linear\.forward/);
 });
 
-test('a shader that does not compile names the file, line and message', async () => {
+test('a shader that does not compile names the file, line and message', async ({ rt }) => {
   const broken = 'override WG: u32 = 64;\n@compute @workgroup_size(WG) fn main() { let x: f32 = 1u; }\n';
   await throwsWith(() => Kernel.create(rt.device, 'broken', broken, 'main'), /kernel broken\.main failed to compile[\s\S]*broken\.wgsl:2:/);
 });
 
-test('a GPU validation error surfaces as an exception, not as wrong numbers', async () => {
+test('a GPU validation error surfaces as an exception, not as wrong numbers', async ({ rt }) => {
   const k = await rt.kernel('relu', 'forward');
   const params = k.uniformBuffer({ count: 16 });
   const t = rt.buffer('shared', 64);

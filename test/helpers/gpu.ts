@@ -1,6 +1,8 @@
-// Shared pieces of the GPU tests: a device per test file, random inputs that the
-// CPU reference sees exactly as the GPU does (rounded to float32), NaN-poisoned
-// outputs, and the comparison against the reference.
+// Shared pieces of the GPU tests: a device per test file (gpuSuite), random inputs
+// that the CPU reference sees exactly as the GPU does (rounded to float32),
+// NaN-poisoned outputs, and the comparison against the reference. op-harness.ts
+// builds an op's whole check on them.
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requestGpu } from '../../src/gpu/node';
 import { Runtime, numel, type Tensor } from '../../src/gpu/runtime';
@@ -10,6 +12,16 @@ export const RTOL = 1e-5;
 
 export async function openRuntime(): Promise<Runtime> {
   return new Runtime(await requestGpu());
+}
+
+/** A uvu suite whose tests get the file's Runtime as `rt` in their context: `test('...', async ({ rt }) => ...)`. */
+export function gpuSuite(name: string): Test<{ rt: Runtime }> {
+  const test = suite(name, { rt: undefined as unknown as Runtime });
+  test.before(async (context) => {
+    context.rt = await openRuntime();
+  });
+  test.after(({ rt }) => rt.destroy());
+  return test;
 }
 
 /** A fresh seed each run, printed with any failure so it can be replayed (LENET_SEED). */
@@ -27,10 +39,6 @@ export interface Input {
 export function randomInput(rt: Runtime, rng: Rng, label: string, shape: readonly number[], lo = -1, hi = 1): Input {
   const data = new Float32Array(numel(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform(lo, hi);
-  return fromValues(rt, label, shape, data);
-}
-
-export function fromValues(rt: Runtime, label: string, shape: readonly number[], data: Float32Array): Input {
   const tensor = rt.tensor(label, shape);
   rt.write(tensor, data);
   return { tensor, values: Float64Array.from(data) };
@@ -50,7 +58,7 @@ export function poisonedU32(rt: Runtime, label: string, shape: readonly number[]
 }
 
 /** ||gpu - ref|| / ||ref||, and where the worst element is. */
-export function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>) {
+function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>) {
   let diff = 0;
   let norm = 0;
   let worst = 0;
