@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-if (!process.stdout.isTTY) env.NO_COLOR = '1';
+// Without a terminal, no colours: NO_COLOR for our programs, and uvu's --no-color, or it
+// sets FORCE_COLOR and Node warns about the pair in every program a test starts.
+const plain = !process.stdout.isTTY;
+if (plain) env.NO_COLOR = '1';
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
@@ -32,7 +35,8 @@ const build = spawnSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const uvu = 'node_modules/uvu/bin.js';
-run('CPU reference and host tests', [uvu, 'dist/test', '.test.js$', '-i', 'gpu/', '-i', 'e2e/']);
+const uvuTests = (dir, ...more) => [uvu, dir, '.test.js$', ...more, ...(plain ? ['--no-color'] : [])];
+run('CPU reference and host tests', uvuTests('dist/test', '-i', 'gpu/', '-i', 'e2e/'));
 
 const listed = spawnSync(process.execPath, ['dist/cli/adapters.js', '--json'], { env, encoding: 'utf8' });
 const found = listed.status === 0 ? JSON.parse(listed.stdout) : [];
@@ -47,9 +51,9 @@ for (const name of required) {
 }
 if (found.length === 0) console.warn('\nno WebGPU adapter found: GPU tests not run (see scripts/install-deps.sh)');
 for (const adapter of wanted.filter((a) => found.includes(a))) {
-  run(`GPU kernels on ${adapter}`, [uvu, 'dist/test/gpu', '.test.js$'], { LENET_ADAPTER: adapter });
+  run(`GPU kernels on ${adapter}`, uvuTests('dist/test/gpu'), { LENET_ADAPTER: adapter });
 }
-if (existsSync('dist/test/e2e')) run('browser', [uvu, 'dist/test/e2e', '.test.js$']);
+if (existsSync('dist/test/e2e')) run('browser', uvuTests('dist/test/e2e'));
 
 console.log(`\n${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);
