@@ -1,18 +1,25 @@
 // Decompression bombs: small files that claim or inflate to gigabytes are refused from
 // their headers, or as they inflate, with one line naming the file, at once. PNG and
-// JPEG are tested at the real pixel limit (the size in the header is enough).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// JPEG are tested at the real pixel limit (the size in the header is enough); gzip at
+// a small limit given as a parameter, so that the test spends megabytes, not 256 MiB.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { fetchIdx } from '../demo/data';
+import { serveStatic, type StaticServer } from '../src/cli/shared/serve';
+import { MNIST } from '../src/data/dataset';
 import { decodeImageFile, MAX_IMAGE_PIXELS } from '../src/data/image-file';
+import { MAX_IDX_BYTES } from '../src/data/idx';
+import { loadMnist } from '../src/data/mnist';
 
 const test = suite('decoder limits');
 const MiB = 2 ** 20;
 let dir: string;
+let server: StaticServer;
 
 function crc32(bytes: Uint8Array): number {
   let c = ~0;
@@ -55,16 +62,26 @@ async function failure(f: () => unknown): Promise<{ message: string; ms: number 
   throw new Error('no error');
 }
 
-test.before(() => {
+/** An IDX images file header for `count` 28x28 images, then that many zero images. */
+function zeroImages(count: number): Buffer {
+  const bytes = Buffer.alloc(16 + count * 784);
+  [0x803, count, 28, 28].forEach((v, i) => bytes.writeUInt32BE(v, 4 * i));
+  return bytes;
+}
+
+test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lenet-limits-'));
+  server = await serveStatic(dir, 0);
 });
 
-test.after(() => {
+test.after(async () => {
+  await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('the limits are the ones documented', () => {
   assert.is(MAX_IMAGE_PIXELS, 50_000_000);
+  assert.is(MAX_IDX_BYTES, 256 * MiB);
 });
 
 test('a small PNG whose IHDR says 20000x20000 is refused from its header, naming file and size', async () => {
@@ -103,6 +120,31 @@ test('a JPEG whose frame header says 20000x20000 is refused before decoding, nam
   const { message, ms } = await failure(() => decodeImageFile(path));
   assert.is(message, `${path}: JPEG of 20000x20000 pixels (400 megapixels) is larger than the limit of 50 megapixels`);
   assert.ok(ms < 5000, `${ms} ms`);
+});
+
+test('a gzipped IDX file that inflates past the limit is refused as it inflates, naming the file', async () => {
+  const data = join(dir, 'gz-bomb');
+  mkdirSync(data);
+  const { images, labels } = MNIST.files.train;
+  // 8 MiB of images in 8 KB of gzip, against a 1 MiB limit.
+  writeFileSync(join(data, `${images}.gz`), gzipSync(zeroImages(10_700)));
+  writeFileSync(join(data, `${labels}.gz`), gzipSync(Buffer.alloc(8)));
+  const { message, ms } = await failure(() => loadMnist(data, 'train', MNIST, MiB));
+  assert.is(message, `${join(data, images)}.gz: gzip data decompresses to more than 1 MiB, the limit for an IDX file`);
+  assert.ok(ms < 5000, `${ms} ms`);
+});
+
+test("the page's download stops a gzip bomb as it streams, and a body over the limit, naming the file", async () => {
+  writeFileSync(join(dir, 'bomb.gz'), gzipSync(zeroImages(10_700)));
+  writeFileSync(join(dir, 'plain.gz'), zeroImages(2_000)); // plain IDX, as a host that gunzips on the fly sends it
+  const bomb = await failure(() => fetchIdx(new URL('bomb.gz', server.url), undefined, MiB));
+  assert.is(bomb.message, 'bomb.gz: gzip data decompresses to more than 1 MiB, the limit for an IDX file');
+  assert.ok(bomb.ms < 5000, `${bomb.ms} ms`);
+  const plain = await failure(() => fetchIdx(new URL('plain.gz', server.url), undefined, MiB));
+  assert.is(plain.message, 'downloading plain.gz: it holds more than 1 MiB, the limit for an IDX file');
+  // Under the limit, both come through whole.
+  assert.is((await fetchIdx(new URL('bomb.gz', server.url), undefined, 16 * MiB)).length, 16 + 10_700 * 784);
+  assert.is((await fetchIdx(new URL('plain.gz', server.url), undefined, 16 * MiB)).length, 16 + 2_000 * 784);
 });
 
 test.run();
