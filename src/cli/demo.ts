@@ -33,7 +33,8 @@ async function main(): Promise<number | void> {
   // dist/cli/demo.js serves dist/demo, wherever it is run from.
   const root = fileURLToPath(new URL('../demo/', import.meta.url));
   if (!existsSync(`${root}/index.html`)) throw new Error(`${root} has no page: build it first with npm run build`);
-  const server = await serveStatic(root, port, o.host!);
+  // A file the server cannot read is answered with an error and reported here; it keeps serving.
+  const server = await serveStatic(root, port, o.host!, (line) => console.error(`demo server: ${line}`));
   console.log(`LeNet-5 demo: ${server.url}  (serving ${root}; Ctrl-C stops)`);
   process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
 }

