@@ -115,7 +115,7 @@ export class Backprop {
         const conv = op as Conv2d;
         const doutput = g(s.name);
         out.push(...conv.backwardWeight({ doutput, input: m.view(s.input, batch), dweight: this.grads[`${s.name}.weight`] }));
-        out.push(conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
+        out.push(...conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
         if (into) {
           const weight = m.params[`${s.name}.weight`];
           if (hasRelu(into)) {
