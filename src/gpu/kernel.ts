@@ -222,7 +222,7 @@ export class Kernel {
   /**
    * Workgroup counts that cover `invocations` along x, folding into y past
    * maxComputeWorkgroupsPerDimension (65,535) groups. The shaders' invocation_index()
-   * is a u32, so no dispatch may have 2^32 invocations or more.
+   * is a u32, so a grid may cover at most 2^32 invocations.
    */
   grid(invocations: number): [number, number, number] {
     const g = grid(invocations, this.workgroupSize[0], this.device.limits.maxComputeWorkgroupsPerDimension);
