@@ -9,7 +9,8 @@
 //                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
 //   backward_weight  partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
 //   reduce_weight    dweight[co,t]     = sum_n partial[n,co,t]
-//   backward_bias    dbias[co]         = sum_n (sum_p doutput[n,co,p])
+//   backward_bias    partial[n,co]     = sum_p doutput[n,co,p]      (a [batch, C_OUT] buffer of its own)
+//   reduce_bias      dbias[co]         = sum_n partial[n,co]
 //
 // Each is a matrix product over an implicit im2col matrix (nothing is copied). One
 // invocation computes a 4x4 block of its result in four vec4 accumulators: 4
@@ -21,10 +22,13 @@
 //
 // Every result is computed whole by one invocation in a fixed order: bitwise
 // reproducible without atomics; gradients are written, not accumulated. Batch sums
-// add one image's sum at a time (reduce_weight, backward_bias), which keeps float32
+// add one image's sum at a time (reduce_weight, reduce_bias), which keeps float32
 // rounding near that of a sum over one image and spreads backward_weight over
-// batch x blocks invocations. Layer sizes are override constants: the loops have
-// fixed trip counts once the pipeline is made.
+// batch x blocks invocations. No invocation loops over more than one image, or over
+// the batch once: llvmpipe (Mesa's gallivm) silently ends an invocation's loops after
+// 65,535 iterations in all, so a loop over batch x positions would stop early.
+// Layer sizes are override constants: the loops have fixed trip counts once the
+// pipeline is made.
 
 override WG: u32 = 64;
 override C_IN: u32;
@@ -282,27 +286,36 @@ fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgr
   }
 }
 
+// The sum over the batch of element i of [batch, count] per-image partial sums, image by image.
+fn batch_sum(count: u32, i: u32) -> f32 {
+  var sum = 0.0;
+  for (var n = 0u; n < params.batch; n++) { sum += saved_partial[n * count + i]; }
+  return sum;
+}
+
 @compute @workgroup_size(WG)
 fn reduce_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let count = C_OUT * taps();
   let i = invocation_index(id, groups);
   if (i >= count) { return; }
-  var sum = 0.0;
-  for (var n = 0u; n < params.batch; n++) { sum += saved_partial[n * count + i]; }
-  dweight[i] = sum;
+  dweight[i] = batch_sum(count, i);
 }
 
+// One invocation per (image, channel): the sum of that image's doutput plane.
 @compute @workgroup_size(WG)
 fn backward_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let plane = out_h() * out_w();
+  let i = invocation_index(id, groups);
+  if (i >= params.batch * C_OUT) { return; }
+  let base = i * plane; // (n * C_OUT + co) * plane
+  var image_sum = 0.0;
+  for (var j = 0u; j < plane; j++) { image_sum += doutput[base + j]; }
+  partial[i] = image_sum;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let co = invocation_index(id, groups);
   if (co >= C_OUT) { return; }
-  var sum = 0.0;
-  for (var n = 0u; n < params.batch; n++) {
-    let base = (n * C_OUT + co) * plane;
-    var image_sum = 0.0;
-    for (var j = 0u; j < plane; j++) { image_sum += doutput[base + j]; }
-    sum += image_sum;
-  }
-  dbias[co] = sum;
+  dbias[co] = batch_sum(C_OUT, co);
 }

@@ -9,9 +9,15 @@
 //   accumulate        metrics += (sum_n -log_probs[n, labels[n]], #correct, batch):
 //                     running totals for logging, kept on the GPU and read rarely
 //
-// The sums over the batch run in one invocation, in order: bitwise reproducible.
+// The sums over the batch run in a fixed order, without atomics: bitwise reproducible.
+// forward's runs in one invocation. accumulate's looks at every class of every sample,
+// and llvmpipe (Mesa's gallivm) silently ends an invocation's loops after 65,535
+// iterations in all: one invocation looping over batch x classes stopped early from a
+// batch of 5,462 on. So LANES invocations share the samples (lane l takes l, l + LANES,
+// ...), and lane 0 adds their sums in lane order.
 
 override WG: u32 = 64;
+const LANES: u32 = 64u;
 
 struct Params {
   batch: u32,
@@ -62,18 +68,34 @@ fn backward_fused(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
   dlogits[i] = (exp(log_probs[i]) - target_prob) / f32(params.batch);
 }
 
-@compute @workgroup_size(1)
-fn accumulate() {
-  var correct = 0u;
-  for (var n = 0u; n < params.batch; n++) {
+var<workgroup> lane_loss: array<f32, LANES>;
+var<workgroup> lane_correct: array<u32, LANES>;
+
+@compute @workgroup_size(LANES)
+fn accumulate(@builtin(local_invocation_index) lane: u32) {
+  var sum = 0.0;
+  var hits = 0u;
+  for (var n = lane; n < params.batch; n += LANES) {
     let base = n * params.classes;
     var best = 0u;
     for (var c = 1u; c < params.classes; c++) {
       if (log_probs[base + c] > log_probs[base + best]) { best = c; }
     }
-    correct += select(0u, 1u, best == labels[n]);
+    sum -= log_probs[base + labels[n]];
+    hits += select(0u, 1u, best == labels[n]);
   }
-  metrics[0] += loss_sum();
-  metrics[1] += f32(correct);
-  metrics[2] += f32(params.batch);
+  lane_loss[lane] = sum;
+  lane_correct[lane] = hits;
+  workgroupBarrier();
+  if (lane == 0u) {
+    var total_loss = 0.0;
+    var total_correct = 0u;
+    for (var l = 0u; l < LANES; l++) {
+      total_loss += lane_loss[l];
+      total_correct += lane_correct[l];
+    }
+    metrics[0] += total_loss;
+    metrics[1] += f32(total_correct);
+    metrics[2] += f32(params.batch);
+  }
 }

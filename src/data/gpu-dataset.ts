@@ -4,7 +4,7 @@
  * binding) and labels likewise. prepare_input.wgsl gathers, resizes and normalises
  * batches from it.
  */
-import type { Runtime, Tensor } from '../gpu/runtime';
+import { bytes, type Runtime, type Tensor } from '../gpu/runtime';
 import type { MnistSplit } from './mnist';
 
 export class GpuDataset {
@@ -18,8 +18,27 @@ export class GpuDataset {
     readonly labels: Tensor,
   ) {}
 
+  /**
+   * Throws a one-line error where the first `limit` images of a split are more bytes
+   * than one storage binding holds: prepare_input binds them whole.
+   */
+  static check(rt: Runtime, name: string, split: MnistSplit, limit = split.count): void {
+    const count = Math.min(limit, split.count);
+    const pixels = split.rows * split.cols;
+    const need = Math.ceil((count * pixels) / 4) * 4;
+    const { maxStorageBufferBindingSize: binding, maxBufferSize } = rt.limits;
+    const [max, limitName] = binding <= maxBufferSize ? [binding, 'maxStorageBufferBindingSize'] : [Math.floor(maxBufferSize / 16) * 16, 'maxBufferSize'];
+    if (need > max) {
+      throw new Error(
+        `the ${name} set's ${count} images of ${split.rows}x${split.cols} take ${bytes(need)}, over ${rt.adapter.name}'s ${limitName} of ${bytes(max)}: ` +
+          `at most ${Math.floor(max / pixels)} of them fit`,
+      );
+    }
+  }
+
   /** Uploads the first `limit` samples of a split (all by default). */
   static upload(rt: Runtime, name: string, split: MnistSplit, limit = split.count): GpuDataset {
+    GpuDataset.check(rt, name, split, limit);
     const count = Math.min(limit, split.count);
     const images = packBytes(rt, `${name} images`, split.images.subarray(0, count * split.rows * split.cols));
     const labels = packBytes(rt, `${name} labels`, split.labels.subarray(0, count));

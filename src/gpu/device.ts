@@ -16,6 +16,12 @@ export interface AdapterDescription {
   /** True for CPU implementations (SwiftShader, llvmpipe, WARP). */
   software: boolean;
   timestamps: boolean;
+  /**
+   * Where the adapter ends a shader invocation's loops after this many iterations in
+   * all, silently: llvmpipe and lavapipe (Mesa's gallivm, LP_MAX_TGSI_LOOP_ITERATIONS).
+   * The batch size limits (src/train/limits.ts) keep the kernels' loops under it.
+   */
+  loopLimit?: number;
 }
 
 export interface Gpu {
@@ -33,6 +39,9 @@ export interface Gpu {
 }
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i;
+/** Mesa's gallivm (llvmpipe, lavapipe) counts every loop iteration of an invocation and stops them all here. */
+const GALLIVM = /llvmpipe|lavapipe/i;
+const GALLIVM_LOOP_LIMIT = 65535;
 
 export function describeAdapter(
   adapter: GPUAdapter,
@@ -64,6 +73,7 @@ export function describeAdapter(
     featureLevel,
     software,
     timestamps: adapter.features.has('timestamp-query'),
+    ...(GALLIVM.test(text) ? { loopLimit: GALLIVM_LOOP_LIMIT } : {}),
   };
 }
 

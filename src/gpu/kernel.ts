@@ -175,6 +175,11 @@ export class Kernel {
       throw new Error(`${where}: range ${offset}+${size} lies outside buffer "${r.buffer.label}" (${r.buffer.size} bytes)`);
     }
     if (size < b.minSize) throw new Error(`${where}: ${size} bytes is smaller than the ${b.minSize} it needs`);
+    const limit = b.kind === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
+    const max = this.device.limits[limit];
+    if (size > max) {
+      throw new Error(`${where}: ${size.toLocaleString('en-US')} bytes of buffer "${r.buffer.label}" are more than the device's ${limit} (${max.toLocaleString('en-US')})`);
+    }
   }
 
   /** Encodes uniform values by member name into the uniform struct's layout. */
@@ -214,13 +219,27 @@ export class Kernel {
     return buffer;
   }
 
-  /** Workgroup counts that cover `invocations` along x, folding into y past 65,535 groups. */
+  /**
+   * Workgroup counts that cover `invocations` along x, folding into y past
+   * maxComputeWorkgroupsPerDimension (65,535) groups. The shaders' invocation_index()
+   * is a u32, so a grid may cover at most 2^32 invocations.
+   */
   grid(invocations: number): [number, number, number] {
-    const groups = Math.ceil(invocations / this.workgroupSize[0]);
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (groups <= max) return [Math.max(groups, 1), 1, 1];
-    return [max, Math.ceil(groups / max), 1];
+    const g = grid(invocations, this.workgroupSize[0], this.device.limits.maxComputeWorkgroupsPerDimension);
+    if (!g) throw new Error(`kernel ${this.name}: ${invocations.toLocaleString('en-US')} invocations are more than one dispatch can index`);
+    return g;
   }
+}
+
+/**
+ * The workgroup counts of Kernel.grid(), or null where there are none: more rows than
+ * `maxPerDimension`, or indices (x + y * groups.x * workgroup) past a u32.
+ */
+export function grid(invocations: number, workgroup: number, maxPerDimension: number): [number, number, number] | null {
+  const groups = Math.ceil(invocations / workgroup);
+  const rows = Math.ceil(groups / maxPerDimension);
+  if (rows <= 1) return groups * workgroup <= 2 ** 32 ? [Math.max(groups, 1), 1, 1] : null;
+  return rows <= maxPerDimension && rows * maxPerDimension * workgroup <= 2 ** 32 ? [maxPerDimension, rows, 1] : null;
 }
 
 function bindingInfo(kernel: string, v: VariableInfo): BindingInfo {

@@ -8,8 +8,23 @@
  *
  * llvmpipe comes before SwiftShader because it ran matmul-like kernels about 5x faster
  * on the same machine. LENET_ADAPTER picks one from the environment.
+ *
+ * Dawn prints what goes wrong while it looks for adapters ("Couldn't load Vulkan:
+ * libvulkan.so.1 ...", "vkCreateInstance: Found no drivers!") to stderr from native
+ * code: dawn::WarningLog() is an fprintf to stderr, with no callback and no level to
+ * set from JavaScript (only a build of Dawn with DAWN_DISABLE_LOGGING is quiet). So an
+ * adapter that cannot exist is not probed at all: no Vulkan probe without the Vulkan
+ * loader, nor the hardware one without a Vulkan driver manifest (Linux); DEBUG=1 says
+ * which were skipped and why. What remains are Dawn's two notices on llvmpipe, printed
+ * each time its OpenGL ES adapter is made ("maxDynamicUniformBuffersPerPipelineLayout
+ * artificially reduced from 90 to 16 ...", the same for storage buffers): they are
+ * about the chosen adapter, harmless here (no dynamic offsets are used), and cannot
+ * be silenced in-process, since Node cannot redirect the process's own stderr
+ * (file descriptor 2) around a native call.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { describeAdapter, openDevice, type Gpu } from './device';
 
@@ -74,7 +89,57 @@ export function dawn(name: Exclude<AdapterChoice, 'auto'>): Dawn | null {
   return { gpu: instance(['backend=vulkan']), options: {}, backend: 'vulkan', featureLevel: 'core' };
 }
 
+/**
+ * Whether the dynamic linker can find the shared library `name` (e.g. libvulkan.so.1):
+ * in LD_LIBRARY_PATH, the usual directories or glibc's cache. Where the cache cannot
+ * be read (another libc), we cannot tell, and say yes.
+ */
+function sharedLibraryFound(name: string): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/lib', '/usr/lib', '/lib64', '/usr/lib64'];
+  if (dirs.some((d) => existsSync(join(d, name)))) return true;
+  try {
+    return readFileSync('/etc/ld.so.cache').includes(name);
+  } catch {
+    return true;
+  }
+}
+
+/** The directories where the Vulkan loader looks for driver manifests (Linux), unless the environment names them. */
+function vulkanManifestDirs(): string[] {
+  const env = process.env;
+  const home = homedir();
+  const config = [env.XDG_CONFIG_HOME || join(home, '.config'), ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':'), '/etc', '/usr/local/etc'];
+  const data = [env.XDG_DATA_HOME || join(home, '.local/share'), ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':')];
+  return [...config, ...data].filter(Boolean).map((d) => join(d, 'vulkan', 'icd.d'));
+}
+
+/**
+ * Why the adapter `name` cannot exist on this machine, found without asking Dawn (whose
+ * failed probes print to stderr); null where it may.
+ */
+function missing(name: Exclude<AdapterChoice, 'auto'>): string | null {
+  if (process.platform !== 'linux' || name === 'llvmpipe') return null;
+  if (!sharedLibraryFound('libvulkan.so.1')) return 'the Vulkan loader (libvulkan.so.1) is not installed';
+  if (name === 'swiftshader') return null; // dawn() finds its driver manifest
+  const env = process.env;
+  if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return null;
+  const dirs = vulkanManifestDirs();
+  const manifests = dirs.flatMap((d) => {
+    try {
+      return readdirSync(d).filter((f) => f.endsWith('.json'));
+    } catch {
+      return [];
+    }
+  });
+  return manifests.length === 0 ? `no Vulkan driver is installed (no manifest in ${dirs.join(', ')})` : null;
+}
+
 async function find(name: Exclude<AdapterChoice, 'auto'>): Promise<Candidate | null> {
+  const why = missing(name);
+  if (why) {
+    if (process.env.DEBUG) console.error(`adapter ${name}: not probed: ${why}`);
+    return null;
+  }
   const d = dawn(name);
   if (!d) return null;
   const adapter = await d.gpu.requestAdapter(d.options);

@@ -31,6 +31,20 @@ function storageUsage(): number {
   return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 }
 
+/** The limits the engine plans batch sizes and uploads with (src/train/limits.ts). */
+export interface PlanLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+}
+
+/** Bytes as a person reads them: 134,217,728 (128 MiB). */
+export function bytes(n: number): string {
+  const unit = n >= 2 ** 30 ? ['GiB', 2 ** 30] : n >= 2 ** 20 ? ['MiB', 2 ** 20] : ['KiB', 2 ** 10];
+  const size = n / (unit[1] as number);
+  return n < 1024 ? `${n} bytes` : `${n.toLocaleString('en-US')} bytes (${Number.isInteger(size) ? size : size.toFixed(2)} ${unit[0]})`;
+}
+
 export class Runtime {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
@@ -40,6 +54,7 @@ export class Runtime {
   /** Invocations per workgroup for every kernel (their WG override); the shaders' 64 if unset. */
   workgroupSize: number | undefined = Number(globalThis.process?.env?.LENET_WG) || undefined;
   private errors: Error[] = [];
+  private lowered: Partial<PlanLimits> = {};
 
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
@@ -51,6 +66,26 @@ export class Runtime {
     void this.device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.errors.push(new Error(`GPU device lost: ${info.message}`));
     });
+  }
+
+  /** The device's limits that bound batch sizes and uploads, or lower ones set by lowerLimits(). */
+  get limits(): PlanLimits {
+    const d = this.device.limits;
+    const lower = (name: keyof PlanLimits) => Math.min(d[name], this.lowered[name] ?? Infinity);
+    return {
+      maxStorageBufferBindingSize: lower('maxStorageBufferBindingSize'),
+      maxBufferSize: lower('maxBufferSize'),
+      maxComputeWorkgroupsPerDimension: lower('maxComputeWorkgroupsPerDimension'),
+    };
+  }
+
+  /**
+   * Plans with lower limits than the device's (WebGPU cannot give a device less than
+   * the defaults): tests of the batch-size limits use it where the device's own would
+   * make a run at the largest batch too long.
+   */
+  lowerLimits(limits: Partial<PlanLimits>): void {
+    this.lowered = { ...this.lowered, ...limits };
   }
 
   /**
@@ -103,8 +138,16 @@ export class Runtime {
     this.throwIfFailed();
   }
 
-  buffer(label: string, bytes: number, usage: number = storageUsage()): GPUBuffer {
-    return this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  buffer(label: string, size: number, usage: number = storageUsage()): GPUBuffer {
+    return this.device.createBuffer({ label, size: this.checkedSize(label, size), usage });
+  }
+
+  /** A buffer's size rounded up to 16 bytes, or an error naming it where the device allows no buffer so large. */
+  private checkedSize(label: string, size: number): number {
+    const padded = Math.max(16, Math.ceil(size / 16) * 16);
+    const max = this.device.limits.maxBufferSize;
+    if (padded > max) throw new Error(`buffer "${label}" would need ${bytes(padded)}, over the device's maxBufferSize of ${bytes(max)}`);
+    return padded;
   }
 
   /** A tensor with its own buffer. */
@@ -114,12 +157,7 @@ export class Runtime {
   }
 
   upload(label: string, data: Float32Array | Uint32Array | Int32Array | Uint8Array, usage: number = storageUsage()): GPUBuffer {
-    const buffer = this.device.createBuffer({
-      label,
-      size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-      usage,
-      mappedAtCreation: true,
-    });
+    const buffer = this.device.createBuffer({ label, size: this.checkedSize(label, data.byteLength), usage, mappedAtCreation: true });
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buffer.unmap();
     return buffer;

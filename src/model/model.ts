@@ -45,6 +45,27 @@ export function labelled(label: string, d: Dispatch): Dispatch {
   return { ...d, label };
 }
 
+/** A buffer sized by the batch: its GPU label and its shape per sample (4-byte elements). */
+export interface PerSample {
+  /** The name it goes by in its owner (an activation's, a pool's). */
+  name: string;
+  label: string;
+  shape: readonly number[];
+}
+
+/**
+ * The buffers a Model sizes by its batch: each activation, each pool's argmax (where
+ * its maxima came from) and the labels. The constructor makes these, and the batch
+ * size limits (src/train/limits.ts) count them.
+ */
+export function modelBuffers(r: Resolved): { act: PerSample[]; argmax: PerSample[]; labels: PerSample } {
+  return {
+    act: [...r.activations].map(([name, shape]) => ({ name, label: name, shape })),
+    argmax: r.stages.filter((s) => s.op === 'maxpool2d').map((s) => ({ name: s.name, label: `${s.name} argmax`, shape: s.outShape })),
+    labels: { name: 'labels', label: 'labels', shape: [] },
+  };
+}
+
 export class Model {
   readonly resolved: Resolved;
   readonly table: ParameterTable;
@@ -79,11 +100,11 @@ export class Model {
     }
     this.param = options.param ?? rt.buffer('parameters', bytes);
     this.params = this.table.viewsOf(this.param);
-    this.act = Object.fromEntries([...this.resolved.activations].map(([name, shape]) => [name, rt.tensor(name, [maxBatch, ...shape])]));
-    this.argmax = Object.fromEntries(
-      this.resolved.stages.filter((s) => s.op === 'maxpool2d').map((s) => [s.name, rt.tensor(`${s.name} argmax`, [maxBatch, ...s.outShape])]),
-    );
-    this.labels = rt.tensor('labels', [maxBatch]);
+    const buffers = modelBuffers(this.resolved);
+    const tensor = (b: PerSample) => rt.tensor(b.label, [maxBatch, ...b.shape]);
+    this.act = Object.fromEntries(buffers.act.map((b) => [b.name, tensor(b)]));
+    this.argmax = Object.fromEntries(buffers.argmax.map((b) => [b.name, tensor(b)]));
+    this.labels = tensor(buffers.labels);
     this.metrics = rt.tensor('metrics', [3]);
   }
 

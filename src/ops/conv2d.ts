@@ -14,7 +14,7 @@ const blocks = (n: number) => Math.ceil(n / 4);
 const blocks8 = (n: number) => Math.ceil(n / 8);
 
 const FORWARD = ['pack_forward', 'forward'] as const;
-const BACKWARD = ['pack_backward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias'] as const;
+const BACKWARD = ['pack_backward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias', 'reduce_bias'] as const;
 type Entry = (typeof FORWARD)[number] | (typeof BACKWARD)[number];
 
 export class Conv2d {
@@ -24,10 +24,35 @@ export class Conv2d {
     private readonly params: GPUBuffer,
     /** The weights regrouped for forward (pack_forward). */
     private readonly byTap: Tensor,
-    /** With backward: per-image weight gradients, summed over the batch by reduce_weight, and the weights regrouped for backward_input. */
-    private readonly partial: Tensor | null,
+    /**
+     * With backward: per-image weight and bias gradients, summed over the batch by
+     * reduce_weight and reduce_bias, and the weights regrouped for backward_input.
+     */
+    private readonly partial: { weight: Tensor; bias: Tensor } | null,
     private readonly byTapIn: Tensor | null,
   ) {}
+
+  /**
+   * What a conv2d with backward kernels keeps per image, by buffer label: its
+   * per-image gradients (elements of 4 bytes). The batch-size limits count them
+   * (src/train/limits.ts).
+   */
+  static perImage(s: Omit<Conv2dShape, 'batch'>): { label: string; shape: number[] }[] {
+    return [
+      { label: 'partial dweight', shape: [s.outChannels * s.inChannels * s.kernel * s.kernel] },
+      { label: 'partial dbias', shape: [s.outChannels] },
+    ];
+  }
+
+  /**
+   * Loop iterations, all loops together, of the invocation whose loops grow with the
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): reduce_weight's
+   * and reduce_bias's loop over the batch, its last test included. The other kernels
+   * loop over one image at most.
+   */
+  static batchLoopIterations(batch: number): number {
+    return batch + 1;
+  }
 
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
@@ -44,9 +69,10 @@ export class Conv2d {
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, e === 'forward' ? { ...sizes, ...relu } : sizes)));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const kk = s.kernel * s.kernel;
-    const weights = s.outChannels * s.inChannels * kk;
     const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * 2 * blocks8(s.outChannels), 4]);
-    const partial = backward ? rt.tensor('conv2d partial dweight', [s.batch, weights]) : null;
+    const [pw, pb] = Conv2d.perImage(s);
+    const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`conv2d ${p.label}`, [s.batch, ...p.shape]);
+    const partial = backward ? { weight: perImage(pw), bias: perImage(pb) } : null;
     const byTapIn = backward ? rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * 2 * blocks8(s.inChannels), 4]) : null;
     return new Conv2d(shape, k, k.forward!.uniformBuffer({ batch: s.batch }), byTap, partial, byTapIn);
   }
@@ -105,15 +131,21 @@ export class Conv2d {
     expectLength('conv2d.backward_weight', 'input', t.input, n.input);
     expectLength('conv2d.backward_weight', 'dweight', t.dweight, n.weight);
     return [
-      dispatch(this.backwardKernel('backward_weight'), this.params, { doutput: t.doutput, input: t.input, partial: this.partial! }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
-      dispatch(this.backwardKernel('reduce_weight'), this.params, { saved_partial: this.partial!, dweight: t.dweight }, n.weight),
+      dispatch(this.backwardKernel('backward_weight'), this.params, { doutput: t.doutput, input: t.input, partial: this.partial!.weight }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
+      dispatch(this.backwardKernel('reduce_weight'), this.params, { saved_partial: this.partial!.weight, dweight: t.dweight }, n.weight),
     ];
   }
 
-  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {
+  /** Two dispatches: per-image sums, then their sum over the batch in order. */
+  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch[] {
     const n = this.sizes();
     expectLength('conv2d.backward_bias', 'doutput', t.doutput, n.output);
     expectLength('conv2d.backward_bias', 'dbias', t.dbias, n.bias);
-    return dispatch(this.backwardKernel('backward_bias'), this.params, t, n.bias);
+    const [sum, reduce] = [this.backwardKernel('backward_bias'), this.backwardKernel('reduce_bias')];
+    const partial = this.partial!.bias;
+    return [
+      dispatch(sum, this.params, { doutput: t.doutput, partial }, partial.length),
+      dispatch(reduce, this.params, { saved_partial: partial, dbias: t.dbias }, n.bias),
+    ];
   }
 }

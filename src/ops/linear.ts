@@ -9,7 +9,8 @@ const BACKWARD = ['backward_input', 'backward_input_relu', 'backward_weight', 'b
 type Entry = 'forward' | (typeof BACKWARD)[number];
 
 /** 4x4 register blocks per invocation (B in linear.wgsl). */
-const blocks = (n: number) => Math.ceil(n / 4);
+const B = 4;
+const blocks = (n: number) => Math.ceil(n / B);
 
 export class Linear {
   private constructor(
@@ -31,6 +32,15 @@ export class Linear {
     ]);
     const k: Partial<Record<Entry, Kernel>> = { forward, ...Object.fromEntries(backward.map((e, i) => [e, rest[i]])) };
     return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }));
+  }
+
+  /**
+   * Loop iterations, all loops together, of the invocation whose loops grow with the
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): backward_weight's
+   * loop over the batch and the two that write its 4x4 block, each with its last test.
+   */
+  static batchLoopIterations(batch: number): number {
+    return batch + 1 + (B + 1) + B * (B + 1);
   }
 
   private kernel(e: Entry): Kernel {

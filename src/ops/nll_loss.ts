@@ -53,6 +53,17 @@ export class NllLoss {
     return dispatch(this.kernel('backward_fused'), this.params, t, this.batch * this.classes);
   }
 
+  /**
+   * Loop iterations, all loops together, of the invocation whose loops grow with the
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): forward's loop
+   * over the batch, or an accumulate lane's over its share of the samples and their
+   * classes, plus lane 0's over the 64 lanes (nll_loss.wgsl's LANES).
+   */
+  static batchLoopIterations(batch: number, classes: number): number {
+    const lanes = 64;
+    return Math.max(batch + 1, Math.ceil(batch / lanes) * (classes + 1) + 1 + lanes + 1);
+  }
+
   /** metrics (3 elements) += (summed loss, correct predictions, samples). */
   accumulate(t: { log_probs: Tensor; labels: Tensor; metrics: Tensor }): Dispatch {
     this.check('nll_loss.accumulate', t);

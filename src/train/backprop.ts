@@ -13,8 +13,8 @@
  */
 import type { Dispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/runtime';
-import { front, labelled, type Model } from '../model/model';
-import { hasRelu, type Stage } from '../model/network';
+import { front, labelled, type Model, type PerSample } from '../model/model';
+import { hasRelu, type Resolved, type Stage } from '../model/network';
 import type { Conv2d } from '../ops/conv2d';
 import type { Linear } from '../ops/linear';
 import type { MaxPool2d } from '../ops/maxpool2d';
@@ -28,6 +28,31 @@ export interface BackwardPlan {
   backward: readonly Dispatch[];
 }
 
+/**
+ * The buffers Backprop sizes by the batch: dL/d(each stage's output) from the first
+ * stage with parameters on (before it, nothing has a gradient to take), and, for a
+ * conv2d that reads a ReLU's output, its input's gradient before the ReLU's mask. The
+ * constructor makes these, and the batch size limits (src/train/limits.ts) count them.
+ */
+export function gradientBuffers(r: Resolved): { grad: PerSample[]; scratch: PerSample[] } {
+  const firstParam = r.stages.findIndex((s) => s.op === 'conv2d' || s.op === 'linear');
+  const grad = r.stages.filter((s, i) => s.op !== 'log_softmax' && i >= firstParam).map((s) => ({ name: s.name, label: `d${s.name}`, shape: s.outShape }));
+  const scratch = r.stages
+    .filter((s) => s.op === 'conv2d' && needsInputGrad(r.stages, grad, s) && hasRelu(producer(r.stages, s)!))
+    .map((s) => ({ name: s.input, label: `d${s.input} (after ReLU)`, shape: r.activations.get(s.input)! }));
+  return { grad, scratch };
+}
+
+function producer(stages: readonly Stage[], s: Stage): Stage | undefined {
+  return stages.find((p) => p.name === s.input);
+}
+
+/** Whether anything before this stage has parameters (else its input needs no gradient). */
+function needsInputGrad(stages: readonly Stage[], grad: readonly PerSample[], s: Stage): boolean {
+  const p = producer(stages, s);
+  return p !== undefined && grad.some((g) => g.name === p.name);
+}
+
 export class Backprop {
   /** Gradients in the parameters' flat layout. */
   readonly buffer: GPUBuffer;
@@ -36,7 +61,7 @@ export class Backprop {
   /** dL/d(each stage's output before its ReLU), by stage name, [maxBatch, ...]; only where needed. */
   readonly grad: Record<string, Tensor>;
   readonly loss: Tensor;
-  private readonly scratch: Record<string, Tensor> = {};
+  private readonly scratch: Record<string, Tensor>;
   private readonly plans = new Map<number, Promise<BackwardPlan>>();
 
   constructor(readonly model: Model) {
@@ -44,18 +69,10 @@ export class Backprop {
     const rt = model.rt;
     this.buffer = rt.buffer('gradients', model.table.flatLength * 4);
     this.grads = model.table.viewsOf(this.buffer);
-    this.grad = {};
-    const stages = model.stages;
-    const firstParam = stages.findIndex((s) => s.op === 'conv2d' || s.op === 'linear');
-    stages.forEach((s, i) => {
-      // From the first stage with parameters on; before it, nothing has a gradient to take.
-      if (s.op !== 'log_softmax' && i >= firstParam) this.grad[s.name] = rt.tensor(`d${s.name}`, [model.maxBatch, ...s.outShape]);
-    });
-    for (const s of stages) {
-      if (s.op === 'conv2d' && this.needsInputGrad(s) && this.reluBefore(s)) {
-        this.scratch[s.input] = rt.tensor(`d${s.input} (after ReLU)`, [model.maxBatch, ...model.resolved.activations.get(s.input)!]);
-      }
-    }
+    const buffers = gradientBuffers(model.resolved);
+    const tensor = (b: PerSample) => rt.tensor(b.label, [model.maxBatch, ...b.shape]);
+    this.grad = Object.fromEntries(buffers.grad.map((b) => [b.name, tensor(b)]));
+    this.scratch = Object.fromEntries(buffers.scratch.map((b) => [b.name, tensor(b)]));
     this.loss = rt.tensor('loss', [1]);
   }
 
@@ -69,12 +86,7 @@ export class Backprop {
   }
 
   private producer(s: Stage): Stage | undefined {
-    return this.model.stages.find((p) => p.name === s.input);
-  }
-
-  private reluBefore(s: Stage): boolean {
-    const p = this.producer(s);
-    return p !== undefined && hasRelu(p);
+    return producer(this.model.stages, s);
   }
 
   /** Whether anything before this stage has parameters (else its input needs no gradient). */
@@ -115,7 +127,7 @@ export class Backprop {
         const conv = op as Conv2d;
         const doutput = g(s.name);
         out.push(...conv.backwardWeight({ doutput, input: m.view(s.input, batch), dweight: this.grads[`${s.name}.weight`] }));
-        out.push(conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
+        out.push(...conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
         if (into) {
           const weight = m.params[`${s.name}.weight`];
           if (hasRelu(into)) {

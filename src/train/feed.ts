@@ -7,7 +7,7 @@
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import type { GpuDataset } from '../data/gpu-dataset';
-import type { Model } from '../model/model';
+import type { Model, PerSample } from '../model/model';
 import type { Network } from '../model/network';
 import { PrepareInput, type PrepareShape } from '../ops/prepare_input';
 import type { Normalization } from '../ops/shapes';
@@ -35,6 +35,8 @@ export function prepareShape(batch: number, image: { rows: number; cols: number 
 
 /** A dataset bound to the input preparation, for batches of each size used. */
 export class Feed {
+  /** What a feed sizes by the batch: the batch's image indices (with flip bits). */
+  static readonly perSample: PerSample = { name: 'indices', label: 'batch indices', shape: [] };
   readonly indices: Tensor;
   private readonly prepared = new Map<number, { op: PrepareInput; dispatch: Dispatch }>();
 
@@ -45,7 +47,7 @@ export class Feed {
     private normalization: Normalization,
   ) {
     prepareShape(1, data, model.network); // a network the data cannot feed fails here, not at the first batch
-    this.indices = rt.tensor(`${data.name} batch indices`, [model.maxBatch]);
+    this.indices = rt.tensor(`${data.name} ${Feed.perSample.label}`, [model.maxBatch, ...Feed.perSample.shape]);
   }
 
   async prepare(batch: number): Promise<Dispatch> {

@@ -25,6 +25,7 @@ import { FLIP_BIT } from '../ops/prepare_input';
 import { Rng } from '../util/rng';
 import { Backprop } from './backprop';
 import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
+import { checkBatchSize } from './limits';
 import { AdamOptimizer, type AdamState } from './optimizer';
 
 export interface TrainConfig {
@@ -140,6 +141,10 @@ export class Trainer {
   static async create(rt: Runtime, config: TrainConfig, trainSplit: MnistSplit, testSplit: MnistSplit | null, start?: StartFrom): Promise<Trainer> {
     checkConfig(config);
     const network = networkNamed(config.arch, 'arch');
+    // A batch or a data set beyond the adapter's limits is refused before any GPU work.
+    checkBatchSize(rt, network, config.batchSize);
+    GpuDataset.check(rt, 'train', trainSplit, config.limit || trainSplit.count);
+    if (testSplit) GpuDataset.check(rt, 'test', testSplit, config.testLimit || testSplit.count);
     const model = new Model(rt, network, config.batchSize, { training: true });
     const backprop = new Backprop(model);
     const adam = await AdamOptimizer.create(model, backprop, { ...ADAM_DEFAULTS, lr: config.lr });

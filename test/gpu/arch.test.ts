@@ -81,7 +81,7 @@ test('the predictor compiles forward kernels only; training compiles the backwar
     await Predictor.create(rt, LENET5, normalization, { params });
     const compiled = rt.compiled;
     assert.ok(compiled.length >= 5, compiled.join(', '));
-    const backward = compiled.filter((name) => /backward|adam|reduce_weight|pack_backward/.test(name));
+    const backward = compiled.filter((name) => /backward|adam|reduce_|pack_backward/.test(name));
     assert.equal(backward, [], `the predictor compiled ${backward.join(', ')}`);
     assert.ok(compiled.includes('conv2d.forward') && compiled.includes('linear.forward'), compiled.join(', '));
   } finally {

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePng } from '../../src/data/image-file';
 import { defaultMnistDir, loadMnist } from '../../src/data/mnist';
+import { smallMnist } from '../helpers/mnist';
 
 const test = suite('cli');
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
@@ -22,22 +23,6 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 function cli(program: string, args: string[]) {
   const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env });
   return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => l.startsWith('error') || l.includes(': error')).join('\n') };
-}
-
-/** The first images of each MNIST file, as IDX files with their counts rewritten: runs stay short on slow adapters. */
-function smallMnist(to: string, train: number, test: number): string {
-  spawnSync('mkdir', ['-p', to]);
-  for (const [file, count, header, size] of [
-    ['train-images-idx3-ubyte', train, 16, 784],
-    ['train-labels-idx1-ubyte', train, 8, 1],
-    ['t10k-images-idx3-ubyte', test, 16, 784],
-    ['t10k-labels-idx1-ubyte', test, 8, 1],
-  ] as const) {
-    const bytes = Buffer.from(readFileSync(join(defaultMnistDir(), file)).subarray(0, header + count * size));
-    bytes.writeUInt32BE(count, 4);
-    writeFileSync(join(to, file), bytes);
-  }
-  return to;
 }
 
 /** An MNIST test digit as a "photo": 4x larger, dark ink on light paper. */

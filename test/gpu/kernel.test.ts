@@ -19,8 +19,8 @@ async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
 
 test('the bind-group layout comes from the shader: each entry point binds what it uses', async ({ rt }) => {
   const sizes = { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 };
-  const k = await rt.kernel('conv2d', 'backward_bias', sizes);
-  assert.equal(k.bindingNames, ['params', 'doutput', 'dbias']);
+  const k = await rt.kernel('conv2d', 'reduce_bias', sizes);
+  assert.equal(k.bindingNames, ['params', 'saved_partial', 'dbias']);
   const f = await rt.kernel('conv2d', 'forward', sizes);
   assert.equal(f.bindingNames, ['params', 'input', 'bias', 'output', 'by_tap']);
   const pack = await rt.kernel('conv2d', 'pack_forward', sizes);
