@@ -5,12 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LENET5, LENET5_RELU } from '../src/model/network';
 import { parameterTable } from '../src/model/parameters';
-import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, writeFileAtomic, type NamedTensor } from '../src/model/safetensors';
+import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, type NamedTensor } from '../src/model/safetensors';
 import type { Checkpoint } from '../src/train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-file';
 import { DEFAULT_CONFIG } from '../src/train/trainer';
@@ -204,28 +204,6 @@ test('loadModel: wrong shape, missing and extra tensors are named', async () => 
   await rejects(loadModel(missing), escape(missing), /missing tensor "fc3\.bias"/);
   const extra = await editedModel((t) => t.set('fc4.weight', randomTensor([2])));
   await rejects(loadModel(extra), escape(extra), /unexpected tensor "fc4\.weight"/);
-});
-
-test('writeFileAtomic replaces whole files and leaves no temporary behind', async () => {
-  const dir = tempDir();
-  const path = join(dir, 'a', 'b', 'out.bin');
-  await writeFileAtomic(path, 'first version, longer');
-  await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
-  assert.equal([...readFileSync(path)], [1, 2, 3]);
-  assert.equal(readdirSync(join(dir, 'a', 'b')), ['out.bin']);
-});
-
-test('writeFileAtomic failures leave nothing behind', async () => {
-  const dir = tempDir();
-  // The parent is a regular file: fails before anything is written.
-  writeFileSync(join(dir, 'file'), 'x');
-  await rejects(writeFileAtomic(join(dir, 'file', 'out.bin'), 'data'), /ENOTDIR|EEXIST/);
-  // The target is a directory: the data is written, then the rename fails.
-  mkdirSync(join(dir, 'target'));
-  await rejects(writeFileAtomic(join(dir, 'target'), new Uint8Array(1000)), /EISDIR|EPERM|ENOTEMPTY|EEXIST/);
-  assert.equal(readdirSync(dir).sort(), ['file', 'target']);
-  assert.equal(readdirSync(join(dir, 'target')), []);
-  assert.is(readFileSync(join(dir, 'file'), 'utf8'), 'x');
 });
 
 function randomCheckpoint(): Checkpoint {

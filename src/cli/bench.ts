@@ -8,7 +8,7 @@ import { profile, profileTimestamps, type DispatchTime } from '../bench/profile'
 import type { MnistSplit } from '../data/mnist';
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Runtime } from '../gpu/runtime';
-import { writeFileAtomic } from '../model/safetensors';
+import { writeFileAtomic } from '../util/files';
 import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
 import { positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';

@@ -1,6 +1,5 @@
 // Checkpoints on disk (Node): the codec in ./checkpoint.ts, written atomically.
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../model/safetensors';
+import { readInput, writeFileAtomic } from '../util/files';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint';
 
 export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void> {
@@ -8,5 +7,5 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
 }
 
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  return decodeCheckpoint(await readFile(path), path);
+  return decodeCheckpoint(await readInput(path), path);
 }

@@ -1,0 +1,142 @@
+/**
+ * Files the Node programs read and write, with errors that name the path.
+ *
+ * Writes go only to regular files or to new paths, and atomically: a temporary file
+ * beside the destination, flushed, then renamed over it, so that a crash or a full
+ * disk leaves the old file or the new one, never half of one, and a device node, a
+ * directory or a FIFO given as an output is refused instead of replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+const TEMP = /^(.*)\.tmp-(\d+)-[0-9a-f]{12}$/;
+
+/** Why a path cannot be written, in words; null when it can (or does not exist yet). */
+async function notWritable(path: string): Promise<string | null> {
+  const s = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (!s) return null;
+  if (s.isDirectory()) return 'is a directory';
+  if (!s.isFile()) return `is not a regular file (${kind(s)}); give a file path`;
+  return null;
+}
+
+function kind(s: { isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** An error from the file system as one line that names `path`, without Node's syscall noise. */
+export function fileError(path: string, verb: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    EEXIST: 'already exists',
+    ENAMETOOLONG: 'name too long',
+  };
+  const reason = (e.code && why[e.code]) ?? e.message;
+  return new Error(`${path}: cannot ${verb}: ${reason}`);
+}
+
+/** Reads a whole file; a missing file, a directory or no permission is one line naming it. */
+export async function readInput(path: string, hint = ''): Promise<Buffer> {
+  if (path === '') throw new Error('an empty path was given for a file to read');
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const e = fileError(path, 'read', err);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && hint) e.message += `; ${hint}`;
+    throw e;
+  }
+}
+
+/**
+ * Checks, before any work, that `path` can be written: not empty, not a directory or
+ * a device, its directory creatable and writable (tried with a real file, so a
+ * read-only file system or a full disk is found too). `what` names the option.
+ */
+export async function checkOutput(path: string, what: string): Promise<void> {
+  if (path === '') throw new Error(`${what} is empty: give a file path`);
+  const why = await notWritable(path).catch((err) => {
+    throw fileError(path, `write (${what})`, err);
+  });
+  if (why) throw new Error(`${path}: ${why} (${what})`);
+  const dir = dirname(path);
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+    const probe = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    await (await open(probe, 'wx')).close();
+    await rm(probe, { force: true });
+  } catch (err) {
+    throw fileError(path, `write (${what})`, err);
+  }
+}
+
+/**
+ * Writes `data` to `path` through a temporary file and a rename. A symbolic link is
+ * followed to its target; anything but a regular file at `path` is refused. Temporary
+ * files left beside it by processes that no longer run (killed while writing) are
+ * removed first.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  if (path === '') throw new Error('an empty path was given for a file to write');
+  const why = await notWritable(path).catch((err) => {
+    throw fileError(path, 'write', err);
+  });
+  if (why) throw new Error(`${path}: ${why}; not writing over it`);
+  const target = (await lstat(path).catch(() => null))?.isSymbolicLink() ? await realpath(path) : path;
+  const tmp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await mkdir(dirname(target), { recursive: true });
+    await removeStaleTemps(target);
+    const file = await open(tmp, 'wx');
+    try {
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {}); // the original error matters more
+    throw fileError(path, 'write', err);
+  }
+}
+
+/** Removes `<path>.tmp-<pid>-<hex>` files whose process has ended. */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const name = basename(path);
+  const removed: string[] = [];
+  for (const entry of await readdir(dirname(path)).catch(() => [] as string[])) {
+    const m = TEMP.exec(entry);
+    if (!m || m[1] !== name || isRunning(Number(m[2]))) continue;
+    await rm(join(dirname(path), entry), { force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
