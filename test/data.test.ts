@@ -135,6 +135,11 @@ test('image and label counts disagree: names both files and counts', () => {
   throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), escape(join(dir, LABELS)), /2 images/, /3 labels/);
 });
 
+test('an empty set is refused: nothing to train or test on', () => {
+  const dir = split(images(0), labels([]));
+  throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, IMAGES)), /holds no images/);
+});
+
 test('label 12 names its index and the classes there are', () => {
   const dir = split(images(3), labels([1, 12, 3]));
   throwsMatching(() => loadMnist(dir, 'test'), escape(join(dir, LABELS)), /label 12 at index 1 is not a class: there are 10, labelled 0\.\.9$/);

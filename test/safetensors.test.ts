@@ -13,7 +13,7 @@ import { parameterTable } from '../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, type NamedTensor } from '../src/model/safetensors';
 import type { Checkpoint } from '../src/train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-file';
-import { DEFAULT_CONFIG } from '../src/train/trainer';
+import { checkResumePosition, DEFAULT_CONFIG } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 
 /** What PyTorch itself says of the tutorial's module (test/fixtures/pytorch-state-dict.py). */
@@ -275,6 +275,52 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   await rejects(loadCheckpoint(path), /metadata "arch" is "resnet", a network this engine does not know/);
   const c = randomCheckpoint();
   await rejects(saveCheckpoint(path, { ...c, position: { ...c.position, step: -1 } }), /"step" is -1, expected a non-negative integer/);
+  for (const [change, message] of [
+    [{ hflip: 'no' }, /"config": hflip must be true or false, got "no"/],
+    [{ shuffle: 1 }, /"config": shuffle must be true or false, got 1/],
+    [{ seed: 2 ** 40 }, /"config": seed must be an integer from 0 to 4294967295/],
+    [{ lr: '0.001' }, /"config": learning rate must be a positive number/],
+  ] as const) {
+    rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, ...change }) });
+    await rejects(loadCheckpoint(path), escape(path), message);
+  }
+  rewrite(tensors, { ...metadata, history: '{"steps": [], "epochs": [{"epoch": 1, "trainLoss": null, "trainAccuracy": 0.9}]}' });
+  await rejects(loadCheckpoint(path), /"history" epochs\[0\] has trainLoss null, expected a number/);
+  rewrite(tensors, { ...metadata, history: '{"steps": [7], "epochs": []}' });
+  await rejects(loadCheckpoint(path), /"history" steps\[0\] is not an object/);
+  const moments = new Map(tensors);
+  const bad = { ...moments.get('adam.exp_avg_sq.fc2.bias')!, data: moments.get('adam.exp_avg_sq.fc2.bias')!.data.slice() };
+  bad.data[5] = Infinity;
+  moments.set('adam.exp_avg_sq.fc2.bias', bad);
+  rewrite(moments, metadata);
+  await rejects(loadCheckpoint(path), /tensor "adam\.exp_avg_sq\.fc2\.bias" holds Infinity at index 5; weights must be finite/);
+});
+
+test('a resumed position must fit its config: an edited batch size or limit is refused', () => {
+  const config = { ...DEFAULT_CONFIG, epochs: 2 };
+  const at = (step: number, epoch: number, stepInEpoch: number) => ({ step, epoch, stepInEpoch, rngState: [1, 2, 3, 4] });
+  // 1000 images in batches of 64: 16 steps per epoch, the last one partial.
+  checkResumePosition(config, 1000, at(20, 1, 4));
+  checkResumePosition(config, 1000, at(32, 2, 0));
+  checkResumePosition({ ...config, dropLast: true }, 1000, at(19, 1, 4));
+  for (const [c, p] of [
+    [{ ...config, batchSize: 128 }, at(20, 1, 4)],
+    [{ ...config, limit: 640 }, at(20, 1, 12)],
+    [config, at(20, 1, 16)],
+    [config, at(48, 3, 0)],
+  ] as const) {
+    throwsMatching(() => checkResumePosition(c, 1000, p), /does not fit the config \(\d+ steps per epoch: 1000 training images/);
+  }
+});
+
+test('weights that are not finite are refused, naming the file, the tensor and the first bad index', async () => {
+  const path = join(tempDir(), 'nan.safetensors');
+  const flat = randomFlat();
+  const { offset } = parameterTable(LENET5).slots.find((s) => s.name === 'fc3.bias')!;
+  flat[offset + 3] = NaN;
+  flat[offset + 4] = NaN;
+  await saveModel(path, LENET5, flat);
+  await rejects(loadModel(path), escape(path), /tensor "fc3\.bias" holds NaN at index 3 \(2 values are not finite\)/);
 });
 
 test('model files name their network; a file without one is lenet5', async () => {

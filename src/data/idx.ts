@@ -46,6 +46,7 @@ export function mnistSplit(dataset: Pick<Dataset, 'image' | 'classes'>, imagesBy
   if (labelCount !== count) {
     throw new Error(`${imagesPath}: has ${count} images but ${labelsPath} has ${labelCount} labels`);
   }
+  if (count === 0) throw new Error(`${imagesPath}: holds no images: a data set to train or test on needs at least one`);
   return { images, labels, count, rows, cols };
 }
 

@@ -172,6 +172,11 @@ export function flatFromTensors(table: ParameterTable, tensors: ReadonlyMap<stri
     const t = tensors.get(prefix + s.name)!;
     const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
     if (!same) throw new Error(`${path}: tensor "${prefix + s.name}" has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      const count = t.data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
+      throw new Error(`${path}: tensor "${prefix + s.name}" holds ${t.data[bad]} at index ${bad}${count > 1 ? ` (${count} values are not finite)` : ''}; weights must be finite numbers`);
+    }
     flat.set(t.data, s.offset);
   }
   return flat;

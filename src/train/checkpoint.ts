@@ -77,15 +77,16 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
     throw new Error(`${name}: checkpoint metadata "config": ${(err as Error).message}`);
   }
   if (config.arch !== network.name) throw new Error(`${name}: checkpoint metadata "config" names network "${config.arch}", but "arch" is ${network.name}`);
-  const history = parseJson(metadata, 'history', name) as History;
-  if (!isHistory(history)) throw new Error(`${name}: checkpoint metadata "history" is not {"steps": [...], "epochs": [...]}`);
+  const history = parseJson(metadata, 'history', name);
+  const wrong = historyProblem(history);
+  if (wrong) throw new Error(`${name}: checkpoint metadata "history" ${wrong}`);
   return {
     network,
     params: flatFromTensors(table, tensors, name),
     adam: { expAvg: flatFromTensors(table, tensors, name, EXP_AVG), expAvgSq: flatFromTensors(table, tensors, name, EXP_AVG_SQ), step },
     position,
     config,
-    history,
+    history: history as History,
   };
 }
 
@@ -130,6 +131,20 @@ function checkPosition(p: Position, adamStep: number, where: string): void {
   if (!ok) throw new Error(`${where} "rng_state" is ${JSON.stringify(words)}, expected 4 unsigned 32-bit integers, not all zero`);
 }
 
-function isHistory(h: unknown): h is History {
-  return typeof h === 'object' && h !== null && Array.isArray((h as History).steps) && Array.isArray((h as History).epochs);
+/** What is wrong with a history read back, or null: every point's figures must be numbers. */
+function historyProblem(h: unknown): string | null {
+  if (typeof h !== 'object' || h === null || !Array.isArray((h as History).steps) || !Array.isArray((h as History).epochs)) {
+    return 'is not {"steps": [...], "epochs": [...]}';
+  }
+  const lists = { steps: [['step', 'epoch', 'loss', 'accuracy'], []], epochs: [['epoch', 'trainLoss', 'trainAccuracy'], ['testLoss', 'testAccuracy']] } as const;
+  for (const [list, [required, optional]] of Object.entries(lists)) {
+    const points = (h as Record<string, unknown[]>)[list];
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i] as Record<string, unknown>;
+      if (typeof p !== 'object' || p === null) return `${list}[${i}] is not an object`;
+      const field = required.find((k) => !Number.isFinite(p[k])) ?? optional.find((k) => p[k] !== undefined && !Number.isFinite(p[k]));
+      if (field) return `${list}[${i}] has ${field} ${JSON.stringify(p[field])}, expected a number`;
+    }
+  }
+  return null;
 }

@@ -140,6 +140,7 @@ export class Trainer {
 
   static async create(rt: Runtime, config: TrainConfig, trainSplit: MnistSplit, testSplit: MnistSplit | null, start?: StartFrom): Promise<Trainer> {
     checkConfig(config);
+    if (start?.position) checkResumePosition(config, trainSplit.count, start.position);
     const network = networkNamed(config.arch, 'arch');
     // A batch or a data set beyond the adapter's limits is refused before any GPU work.
     checkBatchSize(rt, network, config.batchSize);
@@ -294,9 +295,29 @@ export function checkConfig(c: TrainConfig): void {
   int(c.testLimit, 'test limit', 0);
   networkNamed(c.arch, 'arch');
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
-  if (!Number.isInteger(c.seed)) throw new Error(`seed must be an integer, got ${c.seed}`);
+  if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw new Error(`seed must be an integer from 0 to ${0xffffffff}, got ${c.seed}`);
+  for (const key of ['hflip', 'shuffle', 'dropLast'] as const) {
+    if (typeof c[key] !== 'boolean') throw new Error(`${key} must be true or false, got ${JSON.stringify(c[key])}`);
+  }
   if (!(typeof c.dataset === 'string' && c.dataset !== '')) throw new Error(`dataset must be a name, got ${JSON.stringify(c.dataset)}`);
   checkNormalization(c.normalization, 'normalization');
+}
+
+/**
+ * A position to resume from must be one this config can reach: as many steps as the
+ * epochs done and the steps into this one make, fewer steps into the epoch than it
+ * has. A checkpoint whose batch size, limit or data set was changed fails here,
+ * instead of silently skipping the rest of its epoch.
+ */
+export function checkResumePosition(config: TrainConfig, trainCount: number, p: Position): void {
+  const steps = batchSizes(config.limit ? Math.min(config.limit, trainCount) : trainCount, config.batchSize, config.dropLast).length;
+  const fits = p.stepInEpoch < steps && p.step === p.epoch * steps + p.stepInEpoch && p.epoch <= config.epochs;
+  if (!fits) {
+    throw new Error(
+      `the position (step ${p.step}: ${p.epoch} epochs done and ${p.stepInEpoch} steps into the next) does not fit the config ` +
+        `(${steps} steps per epoch: ${trainCount} training images, limit ${config.limit || 'none'}, batch ${config.batchSize}${config.dropLast ? ', last partial batch dropped' : ''}; ${config.epochs} epochs)`,
+    );
+  }
 }
 
 export type { Evaluation };
