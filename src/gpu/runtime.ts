@@ -134,7 +134,11 @@ export class Runtime {
 
   /** Waits for the queue, then throws any GPU error it raised. */
   async sync(): Promise<void> {
-    await this.wait(() => this.device.queue.onSubmittedWorkDone());
+    try {
+      await this.wait(() => this.device.queue.onSubmittedWorkDone());
+    } catch (err) {
+      throw await this.whyFailed(err, 'waiting for the queue');
+    }
     this.throwIfFailed();
   }
 
@@ -179,11 +183,23 @@ export class Runtime {
     const encoder = this.device.createCommandEncoder({ label: 'readback' });
     encoder.copyBufferToBuffer(buffer, offset, staging, 0, padded);
     this.device.queue.submit([encoder.finish()]);
-    await this.wait(() => staging.mapAsync(GPUMapMode.READ));
+    try {
+      await this.wait(() => staging.mapAsync(GPUMapMode.READ));
+    } catch (err) {
+      throw await this.whyFailed(err, `reading ${buffer.label} back`);
+    }
     const out = staging.getMappedRange().slice(0, size);
     staging.destroy();
     this.throwIfFailed();
     return out;
+  }
+
+  /** A failed GPU call as a one-line error: "GPU device lost" when that is why (a mapAsync only says "aborted", or nothing). */
+  private async whyFailed(err: unknown, what: string): Promise<Error> {
+    const lost = await Promise.race([this.device.lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), 100))]);
+    if (lost) return new Error(`GPU device lost while ${what} (${lost.reason}${lost.message ? `: ${lost.message}` : ''})`);
+    const message = (err as Error)?.message;
+    return new Error(`${what} failed: ${message || String(err) || 'no reason given'}`);
   }
 
   async read(t: Tensor): Promise<Float32Array> {

@@ -248,7 +248,13 @@ export class Trainer {
 
     m.resetMetrics();
     let offset = sizes.slice(0, this.position.stepInEpoch).reduce((a, b) => a + b, 0);
+    // Submitting never waits, so without a bound the whole epoch would be queued in
+    // milliseconds, and Ctrl-C or the page's pause would take effect only once the GPU
+    // had worked through all of it. Each step waits for the one IN_FLIGHT before it
+    // instead: the GPU always has the next step queued, and the event loop runs.
+    const submitted: Promise<void>[] = [];
     for (let i = this.position.stepInEpoch; i < sizes.length; i++) {
+      if (submitted.length >= IN_FLIGHT) await submitted.shift();
       if (hooks.shouldStop?.()) {
         await log(i);
         return null;
@@ -258,6 +264,9 @@ export class Trainer {
       this.train.write(order.subarray(offset, offset + batch));
       this.adam.next();
       submit(this.rt, dispatches, 'train step');
+      const done = this.rt.sync();
+      done.catch(() => {}); // awaited above, or overtaken by the metrics read: never unhandled
+      submitted.push(done);
       offset += batch;
       this.position.stepInEpoch = i + 1;
       if ((i + 1) % this.config.logEvery === 0 || i + 1 === sizes.length) await log(i + 1);
@@ -283,6 +292,9 @@ export class Trainer {
     return { params: await this.model.readParameters(), adam: await this.adam.read(), position: this.where };
   }
 }
+
+/** Training steps submitted and not yet done, at most. */
+const IN_FLIGHT = 2;
 
 export function checkConfig(c: TrainConfig): void {
   const int = (v: number, name: string, min: number) => {
