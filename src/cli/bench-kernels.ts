@@ -4,45 +4,48 @@
 //   --arch NAME      the network (default lenet5)
 //   --batch N        batch size (default 64)
 //   --reps N         dispatches per timing (default 10)
-import { parseArgs } from 'node:util';
 import { profile, timeSteps } from '../bench/profile';
 import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
-import { positiveInt } from './shared/args';
-import { archOption, openRuntime, readSplits } from './shared/common';
+import { parseOptions, positiveInt } from './shared/args';
+import { archOption, openRuntime, readSplits, run } from './shared/common';
 
-const { values } = parseArgs({
-  options: {
-    adapter: { type: 'string' },
-    arch: { type: 'string', default: DEFAULT_CONFIG.arch },
-    batch: { type: 'string', default: '64' },
-    reps: { type: 'string', default: '10' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log('usage: npm run bench:kernels -- [--adapter auto|hardware|llvmpipe|swiftshader] [--arch NAME] [--batch 64] [--reps 10]');
-  process.exit(0);
+async function main(): Promise<number> {
+  const { values } = parseOptions({
+    options: {
+      adapter: { type: 'string' },
+      arch: { type: 'string', default: DEFAULT_CONFIG.arch },
+      batch: { type: 'string', default: '64' },
+      reps: { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log('usage: npm run bench:kernels -- [--adapter auto|hardware|llvmpipe|swiftshader] [--arch NAME] [--batch 64] [--reps 10]');
+    return 0;
+  }
+  const batch = positiveInt(values.batch!, '--batch');
+  const reps = positiveInt(values.reps!, '--reps');
+  const network = archOption(values.arch!);
+  const { train } = readSplits(undefined, false);
+  const rt = await openRuntime(values.adapter);
+  console.log(`adapter: ${rt.adapter.name} [${rt.adapter.description || rt.adapter.device}]`);
+
+  // One real MNIST batch, trained on once so that every buffer holds real values.
+  const trainer = await Trainer.create(rt, { ...DEFAULT_CONFIG, arch: network.name, batchSize: batch, limit: batch, epochs: 1, shuffle: false }, train!, null);
+  await trainer.trainEpoch();
+  const step = await trainer.stepDispatches(batch);
+
+  const rows = await profile(rt, step, reps);
+  const total = rows.reduce((s, r) => s + r.microseconds, 0);
+  console.log(`\n${network.name}, batch ${batch}, ${reps} dispatches per timing, median of 3\n`);
+  console.log(`${'layer'.padEnd(12)}${'kernel'.padEnd(28)}${'us/dispatch'.padStart(12)}${'share'.padStart(8)}`);
+  for (const r of rows) {
+    console.log(`${r.label.padEnd(12)}${r.kernel.padEnd(28)}${r.microseconds.toFixed(0).padStart(12)}${((100 * r.microseconds) / total).toFixed(1).padStart(7)}%`);
+  }
+  console.log(`${'sum'.padEnd(40)}${total.toFixed(0).padStart(12)}`);
+  const seconds = await timeSteps(rt, step, 10);
+  console.log(`\nwhole step (one submit, as in training): ${(seconds * 1000).toFixed(1)} ms = ${(batch / seconds).toFixed(0)} images/s`);
+  return 0;
 }
-const batch = positiveInt(values.batch!, '--batch');
-const reps = positiveInt(values.reps!, '--reps');
-const network = archOption(values.arch!);
-const { train } = readSplits(undefined, false);
-const rt = await openRuntime(values.adapter);
-console.log(`adapter: ${rt.adapter.name} [${rt.adapter.description || rt.adapter.device}]`);
 
-// One real MNIST batch, trained on once so that every buffer holds real values.
-const trainer = await Trainer.create(rt, { ...DEFAULT_CONFIG, arch: network.name, batchSize: batch, limit: batch, epochs: 1, shuffle: false }, train!, null);
-await trainer.trainEpoch();
-const step = await trainer.stepDispatches(batch);
-
-const rows = await profile(rt, step, reps);
-const total = rows.reduce((s, r) => s + r.microseconds, 0);
-console.log(`\n${network.name}, batch ${batch}, ${reps} dispatches per timing, median of 3\n`);
-console.log(`${'layer'.padEnd(12)}${'kernel'.padEnd(28)}${'us/dispatch'.padStart(12)}${'share'.padStart(8)}`);
-for (const r of rows) {
-  console.log(`${r.label.padEnd(12)}${r.kernel.padEnd(28)}${r.microseconds.toFixed(0).padStart(12)}${((100 * r.microseconds) / total).toFixed(1).padStart(7)}%`);
-}
-console.log(`${'sum'.padEnd(40)}${total.toFixed(0).padStart(12)}`);
-const seconds = await timeSteps(rt, step, 10);
-console.log(`\nwhole step (one submit, as in training): ${(seconds * 1000).toFixed(1)} ms = ${(batch / seconds).toFixed(0)} images/s`);
-rt.destroy();
+run(main);

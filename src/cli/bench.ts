@@ -3,14 +3,13 @@
 // batches; set-up (pipeline compilation) apart from steady state; the share of a step
 // spent in each kernel; results appended to a JSON file.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { profile, profileTimestamps, type DispatchTime } from '../bench/profile';
 import type { MnistSplit } from '../data/mnist';
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Runtime } from '../gpu/runtime';
 import { writeFileAtomic } from '../util/files';
 import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
-import { positiveInt } from './shared/args';
+import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
 
 const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--json FILE]
@@ -57,7 +56,7 @@ function printProfile(rows: DispatchTime[], method: string): void {
 }
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({
+  const { values: o } = parseOptions({
     options: {
       adapter: { type: 'string' },
       arch: { type: 'string', default: DEFAULT_CONFIG.arch },

@@ -5,10 +5,9 @@
 // the timed steps and a sync); the page as a user runs it, through
 // window.lenet.train, reading metrics as often as it does for its curves.
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { MnistSplit } from '../data/mnist';
 import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
-import { positiveInt } from './shared/args';
+import { parseOptions, positiveInt } from './shared/args';
 import { launchChromium } from './shared/chromium';
 import { describe, openRuntime, readSplits, run } from './shared/common';
 import { serveStatic } from './shared/serve';
@@ -23,7 +22,7 @@ median counts), and prints images/s and their ratio. About 5 minutes on SwiftSha
 const WARM_UP = 20;
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({
+  const { values: o } = parseOptions({
     options: {
       steps: { type: 'string', default: '200' },
       'batch-size': { type: 'string', default: '64' },

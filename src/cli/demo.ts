@@ -2,9 +2,8 @@
 // data) on http://localhost:PORT.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { nonNegativeInt } from './shared/args';
-import { run } from './shared/common';
+import { nonNegativeInt, parseOptions } from './shared/args';
+import { run, setInterruptHandler } from './shared/common';
 import { serveStatic } from './shared/serve';
 
 const HELP = `usage: npm run demo -- [--port N] [--host ADDRESS]
@@ -16,8 +15,8 @@ load models saved by npm run train:node.
   --port N        port (default 8080; 0 picks a free one)
   --host ADDRESS  address to listen on (default 127.0.0.1: this machine only)`;
 
-async function main(): Promise<number | void> {
-  const { values: o } = parseArgs({
+async function main(): Promise<number> {
+  const { values: o } = parseOptions({
     options: {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -36,7 +35,9 @@ async function main(): Promise<number | void> {
   // A file the server cannot read is answered with an error and reported here; it keeps serving.
   const server = await serveStatic(root, port, o.host!, (line) => console.error(`demo server: ${line}`));
   console.log(`LeNet-5 demo: ${server.url}  (serving ${root}; Ctrl-C stops)`);
-  process.once('SIGINT', () => void server.close().then(() => process.exit(0)));
+  // The program ends when Ctrl-C has closed the server.
+  await new Promise<void>((resolve) => setInterruptHandler(() => void server.close().then(resolve)));
+  return 0;
 }
 
 run(main);

@@ -1,9 +1,9 @@
 // npm run network: a network's summary, or its description as JSON (for tools in
 // other languages, e.g. bench/torch_net.py, which builds the same network in PyTorch).
-import { parseArgs } from 'node:util';
 import { DEFAULT_ARCH, NETWORKS, resolve } from '../model/network';
 import { parameterTable } from '../model/parameters';
 import { modelSummary } from '../model/summary';
+import { parseOptions } from './shared/args';
 import { archOption, run } from './shared/common';
 
 const HELP = `usage: npm run network -- [--arch NAME] [--json]
@@ -13,7 +13,7 @@ parameters; with --json, its description (input, layers), stages and parameter t
 Networks: ${NETWORKS.map((n) => `${n.name} (${n.description})`).join('; ')}.`;
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({ options: { arch: { type: 'string', default: DEFAULT_ARCH }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values: o } = parseOptions({ options: { arch: { type: 'string', default: DEFAULT_ARCH }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (o.help) {
     console.log(HELP);
     return 0;

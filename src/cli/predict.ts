@@ -3,11 +3,11 @@
 // resized and normalised like the model's training images (the normalisation its file
 // names), and the model gives the ten probabilities. An image that cannot be read is reported; the others still get
 // their answers, and the exit code says something failed.
-import { parseArgs } from 'node:util';
 import { readDigit } from '../data/image-file';
 import { expectNetwork, loadModel } from '../model/safetensors';
 import { Predictor } from '../train/inference';
-import { archOption, DEFAULT_MODEL, openRuntime, run } from './shared/common';
+import { parseOptions } from './shared/args';
+import { archOption, DEFAULT_MODEL, openRuntime, run, trainHint } from './shared/common';
 
 const HELP = `usage: npm run predict -- [--model FILE] [--json] IMAGE...
 
@@ -19,7 +19,7 @@ or light on dark; one digit per image), printing the ten probabilities.
   --adapter NAME  auto, hardware, llvmpipe or swiftshader`;
 
 async function main(): Promise<number> {
-  const { values: o, positionals: images } = parseArgs({
+  const { values: o, positionals: images } = parseOptions({
     allowPositionals: true,
     options: {
       model: { type: 'string', default: DEFAULT_MODEL },
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   }
   if (images.length === 0) throw new Error('no image given: npm run predict -- photo.png [more.jpg ...]');
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
-  const model = await loadModel(o.model!);
+  const model = await loadModel(o.model!, trainHint(o.model!));
   expectNetwork(model.network, arch, o.model!);
 
   const digits: { path: string; digit?: Uint8Array; error?: string }[] = images.map((path) => {

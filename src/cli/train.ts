@@ -2,18 +2,18 @@
 // MNIST's format, --data) with the tutorial's recipe (minus the flip), then the test
 // set, the model file, the metrics and the curves.
 import { SingleBar } from 'cli-progress';
-import { parseArgs } from 'node:util';
 import { renderChart, type History } from '../chart/chart';
 import { MNIST, pixelStatistics } from '../data/dataset';
 import { NETWORKS, networkNamed } from '../model/network';
-import { loadModel, saveModel, writeFileAtomic, expectNetwork } from '../model/safetensors';
+import { expectNetwork, loadModel, saveModel } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
 import type { Checkpoint } from '../train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
 import { runTraining } from '../train/run';
-import { checkConfig, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
-import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from './shared/args';
-import { archOption, DEFAULT_MODEL, describe, openRuntime, readSplits, run, sibling } from './shared/common';
+import { checkConfig, checkResumePosition, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
+import { checkOutput, writeFileAtomic } from '../util/files';
+import { finiteNumber, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from './shared/args';
+import { archOption, atExit, DEFAULT_MODEL, describe, exit, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
 
 const HELP = `usage: npm run train:node -- [options]
 
@@ -40,13 +40,14 @@ ${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join
                      ${MNIST.normalization.std}; with --data, computed from its training images)
   --init FILE        start from the weights in a .safetensors model
   --resume FILE      continue a checkpoint (its settings; --epochs may extend it)
-  --out FILE         model file (default ${DEFAULT_MODEL}); beside it go
-                     .ckpt.safetensors (checkpoint), .metrics.json and .svg (curves)
+  --out FILE         model file, ending in .safetensors (default ${DEFAULT_MODEL}, or
+                     with --resume the checkpoint's own: X.ckpt.safetensors -> X.safetensors);
+                     beside it go .ckpt.safetensors (checkpoint), .metrics.json and .svg (curves)
   --adapter NAME     auto, hardware, llvmpipe or swiftshader (default: LENET_ADAPTER or auto)
   -h, --help         this text`;
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({
+  const { values: o } = parseOptions({
     options: {
       arch: { type: 'string' },
       epochs: { type: 'string' },
@@ -64,7 +65,7 @@ async function main(): Promise<number> {
       std: { type: 'string' },
       init: { type: 'string' },
       resume: { type: 'string' },
-      out: { type: 'string', default: DEFAULT_MODEL },
+      out: { type: 'string' },
       adapter: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -78,22 +79,23 @@ async function main(): Promise<number> {
   if (o.mean !== undefined && o.resume) throw new Error('--mean/--std and --resume exclude each other: a checkpoint has its own normalisation');
   const normalization = o.mean === undefined ? undefined : { mean: finiteNumber(o.mean, '--mean'), std: positiveNumber(o.std!, '--std') };
 
-  const out = o.out!;
+  const out = o.out ?? (o.resume ? modelBeside(o.resume) : DEFAULT_MODEL);
+  if (!out.endsWith('.safetensors')) throw new Error(`--out ${out}: a model file's name ends in .safetensors`);
   const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
 
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
   let config: TrainConfig = {
     arch: arch?.name ?? DEFAULT_CONFIG.arch,
-    epochs: o.epochs ? positiveInt(o.epochs, '--epochs') : DEFAULT_CONFIG.epochs,
-    batchSize: o['batch-size'] ? positiveInt(o['batch-size'], '--batch-size') : DEFAULT_CONFIG.batchSize,
-    lr: o.lr ? positiveNumber(o.lr, '--lr') : DEFAULT_CONFIG.lr,
-    seed: o.seed ? nonNegativeInt(o.seed, '--seed') : DEFAULT_CONFIG.seed,
+    epochs: o.epochs !== undefined ? positiveInt(o.epochs, '--epochs') : DEFAULT_CONFIG.epochs,
+    batchSize: o['batch-size'] !== undefined ? positiveInt(o['batch-size'], '--batch-size') : DEFAULT_CONFIG.batchSize,
+    lr: o.lr !== undefined ? positiveNumber(o.lr, '--lr') : DEFAULT_CONFIG.lr,
+    seed: o.seed !== undefined ? nonNegativeInt(o.seed, '--seed') : DEFAULT_CONFIG.seed,
     hflip: o.hflip ?? false,
-    limit: o.limit ? positiveInt(o.limit, '--limit') : 0,
-    testLimit: o['test-limit'] ? positiveInt(o['test-limit'], '--test-limit') : 0,
+    limit: o.limit !== undefined ? positiveInt(o.limit, '--limit') : 0,
+    testLimit: o['test-limit'] !== undefined ? positiveInt(o['test-limit'], '--test-limit') : 0,
     shuffle: !o['no-shuffle'],
     dropLast: o['drop-last'] ?? false,
-    logEvery: o['log-every'] ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
+    logEvery: o['log-every'] !== undefined ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
     dataset: DEFAULT_CONFIG.dataset,
     normalization: normalization ?? DEFAULT_CONFIG.normalization,
   };
@@ -102,7 +104,7 @@ async function main(): Promise<number> {
   if (o.resume) {
     const c = await loadCheckpoint(o.resume);
     expectNetwork(c.network, arch, o.resume);
-    config = { ...c.config, epochs: o.epochs ? config.epochs : c.config.epochs };
+    config = { ...c.config, epochs: o.epochs !== undefined ? config.epochs : c.config.epochs };
     start = { params: c.params, adam: c.adam, position: c.position };
     history = c.history;
     console.log(`resuming ${o.resume}: ${c.position.epoch} epochs and ${c.position.step} steps done`);
@@ -125,8 +127,19 @@ async function main(): Promise<number> {
     }
   }
   checkConfig(config);
+  if (start?.position) {
+    try {
+      checkResumePosition(config, data.train.count, start.position);
+    } catch (err) {
+      throw new Error(`${o.resume}: ${(err as Error).message}; was the checkpoint edited, or its data set changed?`);
+    }
+  }
   if (config.dropLast && (config.limit || data.train.count) < config.batchSize) {
     throw new Error(`--drop-last with ${config.limit || data.train.count} images and batch ${config.batchSize} leaves no batch to train on`);
+  }
+  // Every output is checked before the GPU does any work, too.
+  for (const [path, what] of [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']]) {
+    await checkOutput(path, what);
   }
   console.log(modelSummary(networkNamed(config.arch)));
   const rt = await openRuntime(o.adapter);
@@ -134,11 +147,10 @@ async function main(): Promise<number> {
 
   // Ctrl-C from here on stops at the next step and saves a checkpoint; twice, at once.
   let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
+  setInterruptHandler(() => {
+    if (stop) exit(130);
     stop = true;
-  };
-  process.on('SIGINT', onSigint);
+  });
 
   const setupStart = performance.now();
   const trainer = await Trainer.create(rt, config, data.train, data.test, start);
@@ -158,11 +170,13 @@ async function main(): Promise<number> {
 
   const tty = process.stderr.isTTY;
   let bar: SingleBar | null = null;
+  atExit(() => bar?.stop()); // the terminal gets its cursor back, however the run ends
   let lastTime = 0;
   let lastStep = 0;
   const end = await runTraining(trainer, history, {
     shouldStop: () => stop,
     onEpochStart: (epoch, stepInEpoch, steps) => {
+      bar?.stop();
       bar = new SingleBar({
         format: `epoch ${epoch}/${config.epochs} |{bar}| {value}/{total} steps | {speed} img/s | loss {loss} | acc {acc} | ETA {eta_formatted}`,
         hideCursor: tty,
@@ -196,11 +210,13 @@ async function main(): Promise<number> {
   });
   if (end === 'stopped') {
     (bar as SingleBar | null)?.stop();
-    console.log(`\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\nresume with: npm run train:node -- --resume ${paths.checkpoint}`);
-    rt.destroy();
+    console.log(
+      `\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\n` +
+        `resume with: npm run train:node -- --resume ${paths.checkpoint} (the model then goes beside it, to ${out})`,
+    );
     return 130;
   }
-  process.off('SIGINT', onSigint);
+  setInterruptHandler(null);
 
   const last = history.epochs.at(-1);
   await saveModel(out, trainer.network, await trainer.model.readParameters(), {
@@ -210,8 +226,12 @@ async function main(): Promise<number> {
     adapter: rt.adapter.name,
   }, config);
   console.log(`saved ${out} (PyTorch state_dict names and shapes), ${paths.metrics}, ${paths.chart}`);
-  rt.destroy();
   return 0;
+}
+
+/** The model a checkpoint's run writes, beside it: X.ckpt.safetensors -> X.safetensors. */
+function modelBeside(checkpoint: string): string {
+  return checkpoint.endsWith('.ckpt.safetensors') ? checkpoint.replace(/\.ckpt\.safetensors$/, '.safetensors') : sibling(checkpoint, '.model.safetensors');
 }
 
 run(main);

@@ -1,4 +1,5 @@
 // Small checks for command-line values, with errors that name the option.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export function positiveInt(value: string, option: string): number {
   const n = Number(value);
@@ -24,4 +25,17 @@ export function finiteNumber(value: string, option: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${option} must be a number, got "${value}"`);
   return n;
+}
+
+/**
+ * node:util's parseArgs, with an empty value (`--epochs=`, `--lr ''`) an error
+ * instead of silently the default.
+ */
+export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const parsed = parseArgs(config);
+  for (const [name, value] of Object.entries(parsed.values as Record<string, unknown>)) {
+    const given = Array.isArray(value) ? value : [value];
+    if (given.some((v) => v === '')) throw new Error(`--${name} needs a value, got an empty one`);
+  }
+  return parsed;
 }

@@ -9,9 +9,16 @@ import { networkNamed, type Network } from '../../model/network';
 
 export const DEFAULT_MODEL = 'models/model-mnist.safetensors';
 
+/** The GPU, released when the program ends, however it ends. */
 export async function openRuntime(adapter: string | undefined): Promise<Runtime> {
-  const rt = new Runtime(await requestGpu(adapter ? parseAdapterChoice(adapter, '--adapter') : undefined));
+  const rt = new Runtime(await requestGpu(adapter !== undefined ? parseAdapterChoice(adapter, '--adapter') : undefined));
+  atExit(() => rt.destroy());
   return rt;
+}
+
+/** What to do when the model file is missing: the default one is made by training. */
+export function trainHint(model: string): string {
+  return model === DEFAULT_MODEL ? 'train one first with: npm run train:node' : `train one with: npm run train:node -- --out ${model}`;
 }
 
 /** The network an --arch value names. */
@@ -40,18 +47,70 @@ export function describeTrainedOn(t: TrainedOn): string {
   return `trained on ${t.dataset}, inputs normalised with mean ${t.normalization.mean}, std ${t.normalization.std}`;
 }
 
-/** Runs a program's main(), printing an error as one line (with the stack under DEBUG). */
+const cleanups: (() => void)[] = [];
+let onInterrupt: (() => void) | null = null;
+let ending = false;
+
+/**
+ * Something to undo however the program ends (stop a progress bar, release the GPU):
+ * run last first, once, on success, on error and on a signal. Returns its removal.
+ */
+export function atExit(fn: () => void): () => void {
+  cleanups.push(fn);
+  return () => {
+    const i = cleanups.indexOf(fn);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
+/** What Ctrl-C does while `fn` is set (training stops at the next step); by default it ends the program. */
+export function setInterruptHandler(fn: (() => void) | null): void {
+  onInterrupt = fn;
+}
+
+/**
+ * Ends the program with `code`, after the cleanups and, if given, a one-line error.
+ * Nothing still pending (a timer, the GPU) can keep it alive: once what it printed
+ * has reached its pipes (or after 10 s, if nobody reads them), it exits.
+ */
+export function exit(code: number, error?: unknown): void {
+  if (!ending) {
+    ending = true;
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        fn();
+      } catch {
+        // the others must still run
+      }
+    }
+  }
+  if (error !== undefined) {
+    const err = error instanceof Error ? error : new Error(String(error));
+    console.error(`error: ${err.message.split('\n')[0]}`);
+    if (process.env.DEBUG) console.error(err.stack);
+  }
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+  setTimeout(() => process.exit(code), 10_000).unref();
+}
+
+/**
+ * Runs a program's main(): its result is the exit code; any error, thrown or
+ * rejected anywhere, is one line on stderr (the stack under DEBUG) and exit code 1;
+ * SIGINT and SIGTERM end it as a shell would (130, 143). Every path runs the cleanups.
+ */
 export function run(main: () => Promise<number | void>): void {
+  process.on('uncaughtException', (err) => exit(1, err));
+  process.on('unhandledRejection', (err) => exit(1, err));
+  process.on('SIGINT', () => (onInterrupt ? onInterrupt() : exit(130)));
+  process.on('SIGTERM', () => exit(143));
   main().then(
-    (code) => {
-      process.exitCode = code ?? 0;
-    },
-    (e: unknown) => {
-      const err = e as Error;
-      console.error(`error: ${err.message}`);
-      if (process.env.DEBUG) console.error(err.stack);
-      process.exitCode = 1;
-    },
+    (code) => exit(code ?? 0),
+    (err: unknown) => exit(1, err),
   );
 }
 
