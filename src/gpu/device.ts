@@ -10,7 +10,7 @@ export interface AdapterDescription {
   architecture: string;
   device: string;
   description: string;
-  /** "vulkan", "opengles", "metal", "d3d12", or "browser" where the page cannot tell. */
+  /** "vulkan", "opengles" (Dawn), "opengl" (wgpu), "metal", "d3d12", or "browser" where the page cannot tell. */
   backend: string;
   featureLevel: 'core' | 'compatibility';
   /** True for CPU implementations (SwiftShader, llvmpipe, WARP). */
@@ -56,12 +56,13 @@ export function describeAdapter(
   const text = `${vendor} ${architecture} ${device} ${description}`;
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const software = fallback || SOFTWARE.test(text);
+  // lavapipe is llvmpipe behind Vulkan, and names itself llvmpipe.
   const chip = /llvmpipe/i.test(text)
-    ? 'llvmpipe'
+    ? backend === 'vulkan' ? 'lavapipe' : 'llvmpipe'
     : /swiftshader/i.test(text)
       ? 'SwiftShader'
       : [vendor, architecture, device].filter(Boolean).join(' ') || description || 'unknown adapter';
-  const api = { vulkan: 'Vulkan', opengles: 'OpenGL ES', metal: 'Metal', d3d12: 'D3D12', browser: 'browser' }[backend] ?? backend;
+  const api = { vulkan: 'Vulkan', opengles: 'OpenGL ES', opengl: 'OpenGL', metal: 'Metal', d3d12: 'D3D12', browser: 'browser' }[backend] ?? backend;
   const name = `${chip} (${api}${featureLevel === 'compatibility' ? ', compatibility' : ''})`;
   return {
     name,
