@@ -123,6 +123,9 @@ function missing(name: Exclude<AdapterChoice, 'auto'>): string | null {
   if (name === 'swiftshader') return null; // dawn() finds its driver manifest
   const env = process.env;
   if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return null;
+  // Mesa's hardware drivers (mesa-vulkan-drivers, installed for lavapipe) complain on
+  // stderr when there is no GPU for them; a GPU on Linux has a device node.
+  if (!gpuDeviceNode()) return 'no GPU device node (/dev/dri/renderD*, /dev/nvidia0)';
   const dirs = vulkanManifestDirs();
   const manifests = dirs.flatMap((d) => {
     try {
@@ -134,16 +137,67 @@ function missing(name: Exclude<AdapterChoice, 'auto'>): string | null {
   return manifests.length === 0 ? `no Vulkan driver is installed (no manifest in ${dirs.join(', ')})` : null;
 }
 
+function gpuDeviceNode(): boolean {
+  try {
+    if (readdirSync('/dev/dri').some((f) => f.startsWith('renderD'))) return true;
+  } catch {
+    // no DRM devices
+  }
+  return existsSync('/dev/nvidia0');
+}
+
+/**
+ * The Vulkan drivers the hardware probe may load: every manifest but the software
+ * ones. Dawn refuses lavapipe (Debian's mesa-vulkan-drivers, which wgpu uses) with a
+ * warning on stderr at every probe; SwiftShader is probed as itself. An explicit
+ * driver list in the environment is left as it is.
+ */
+function hardwareDrivers(): Record<string, string | undefined> {
+  const env = process.env;
+  if (process.platform !== 'linux' || env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return {};
+  const manifests = vulkanManifestDirs().flatMap((d) => {
+    try {
+      return readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => join(d, f));
+    } catch {
+      return [];
+    }
+  });
+  const hardware = manifests.filter((m) => !/lvp_icd|swiftshader/i.test(m));
+  // The loader of Debian 12 reads VK_DRIVER_FILES, older ones VK_ICD_FILENAMES.
+  const list = hardware.join(':') || '/nonexistent/no-hardware-vulkan-driver.json';
+  return { VK_DRIVER_FILES: list, VK_ICD_FILENAMES: list };
+}
+
+/** Runs `fn` with `vars` set in the environment (which the Vulkan loader reads), then puts it back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const put = (values: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  put(vars);
+  try {
+    return await fn();
+  } finally {
+    put(saved);
+  }
+}
+
 async function find(name: Exclude<AdapterChoice, 'auto'>): Promise<Candidate | null> {
   const why = missing(name);
   if (why) {
     if (process.env.DEBUG) console.error(`adapter ${name}: not probed: ${why}`);
     return null;
   }
-  const d = dawn(name);
-  if (!d) return null;
-  const adapter = await d.gpu.requestAdapter(d.options);
-  if (!adapter) return null;
+  const probe = async () => {
+    const d = dawn(name);
+    return d && { d, adapter: await d.gpu.requestAdapter(d.options) };
+  };
+  const found = name === 'hardware' ? await withEnv(hardwareDrivers(), probe) : await probe();
+  if (!found?.adapter) return null;
+  const { d, adapter } = found;
   // Dawn's default backends may offer a CPU implementation: not what "hardware" means.
   if (name === 'hardware' && describeAdapter(adapter, d.backend, d.featureLevel).software) return null;
   return { adapter, backend: d.backend, featureLevel: d.featureLevel };
