@@ -98,8 +98,10 @@ function render(): void {
   const a = $('adapter');
   if (adapter) {
     // The page cannot tell the backend, so the engine's name ends in "(browser)": leave that out.
-    const name = adapter.name.replace(/ \(browser\)$/, '');
-    a.textContent = `WebGPU adapter: ${name}${adapter.software ? ' (software, on the CPU: training is slow)' : ''}`;
+    // Firefox names no adapter at all: say so, and what it does tell.
+    const name = adapter.details ? 'the browser does not say which' : adapter.name.replace(/ \(browser\)$/, '');
+    const software = adapter.software ? ' (software, on the CPU: training is slow)' : '';
+    a.textContent = `WebGPU adapter: ${name}${software}${adapter.details ? `. It tells: ${adapter.details}.` : ''}`;
     a.className = 'adapter ok';
   } else if (phase === 'no-gpu') {
     a.textContent = 'No WebGPU: this page needs it to train and to predict.';
