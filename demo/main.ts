@@ -5,6 +5,7 @@
 import { renderChart } from '../src/chart/chart';
 import { NETWORKS } from '../src/model/network';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
+import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
 import { fileKind, logInterval, Session } from './session';
 
@@ -354,7 +355,7 @@ async function loadData(): Promise<void> {
     status.textContent = `MNIST: ${train.count.toLocaleString('en')} training and ${test.count.toLocaleString('en')} test images.`;
   } catch (err) {
     status.textContent = 'MNIST could not be downloaded.';
-    showMessage(`The MNIST data could not be downloaded: ${(err as Error).message}. Drawing with a loaded model still works.`, 'error', {
+    showMessage(`The MNIST data could not be downloaded: ${sentence((err as Error).message)} Drawing with a loaded model still works.`, 'error', {
       label: 'Retry download',
       run: () => void loadData(),
     });

@@ -28,6 +28,7 @@ import { batchSizes, type Evaluation } from '../src/train/feed';
 import { Predictor } from '../src/train/inference';
 import { runTraining } from '../src/train/run';
 import { checkConfig, Trainer, type LogPoint, type StartFrom, type TrainConfig } from '../src/train/trainer';
+import { sentence } from '../src/util/text';
 import { fetchMnist, type Progress } from './data';
 
 export type Phase =
@@ -511,7 +512,7 @@ export class Session {
     try {
       await this.openGpu();
     } catch (err) {
-      this.events.notice(`The GPU device was lost and a new one could not be opened: ${(err as Error).message}. Reload the page to try again.`, 'error');
+      this.events.notice(`The GPU device was lost and a new one could not be opened: ${sentence((err as Error).message)} Reload the page to try again.`, 'error');
       return;
     }
     let kept = '';
