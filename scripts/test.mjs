@@ -1,7 +1,8 @@
 // npm test: builds, runs the CPU tests once, then the GPU tests on every WebGPU
 // adapter this machine has (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the
-// browser tests. LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader makes a missing
-// adapter a failure instead of a skip (CI sets it).
+// browser tests, in Chromium and Firefox (LENET_TEST_BROWSERS=chromium,... to choose).
+// LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader and LENET_REQUIRE_BROWSERS=chromium,firefox
+// make a missing adapter or browser a failure instead of a skip (CI sets both).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -31,6 +32,7 @@ function run(title, args, extraEnv = {}) {
   if (r.status !== 0 && failed === 0) failed = 1; // a crash before any test reported
   totals.failed += failed;
   if (failed > 0) failures.push(title);
+  return r.stdout;
 }
 
 const build = spawnSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
@@ -55,7 +57,12 @@ if (found.length === 0) console.warn('\nno WebGPU adapter found: GPU tests not r
 for (const adapter of wanted.filter((a) => found.includes(a))) {
   run(`GPU kernels on ${adapter}`, uvuTests('dist/test/gpu'), { LENET_ADAPTER: adapter });
 }
-if (existsSync('dist/test/e2e')) run('browser', uvuTests('dist/test/e2e'));
+let browsers = 'browser tests not built';
+if (existsSync('dist/test/e2e')) {
+  // The test prints which browsers it found; a missing one is a skip, or a failure where LENET_REQUIRE_BROWSERS names it.
+  const out = run('browser', uvuTests('dist/test/e2e'));
+  browsers = `browsers: ${/^browsers run: (.*)$/m.exec(out)?.[1] ?? 'none (the browser test did not start)'}`;
+}
 
-console.log(`\n${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+console.log(`\n${failures.length ? `failed: ${failures.join('; ')}\n` : ''}${browsers}\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);
