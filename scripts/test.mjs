@@ -1,8 +1,10 @@
 // npm test: builds, runs the CPU tests once, then the GPU tests on every WebGPU
 // adapter this machine has, on both implementations: Dawn (Node) and wgpu (Deno)
-// (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the browser tests.
-// LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader,wgpu:lavapipe,... makes a missing
-// adapter a failure instead of a skip (CI sets it; a bare name is Dawn's).
+// (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the browser tests, in Chromium
+// and Firefox (LENET_TEST_BROWSERS=chromium,... to choose).
+// LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader,wgpu:lavapipe,... and
+// LENET_REQUIRE_BROWSERS=chromium,firefox make a missing adapter or browser a
+// failure instead of a skip (CI sets both; a bare adapter name is Dawn's).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -32,6 +34,7 @@ function run(title, args, extraEnv = {}, command = process.execPath) {
   if (r.status !== 0 && failed === 0) failed = 1; // a crash before any test reported
   totals.failed += failed;
   if (failed > 0) failures.push(title);
+  return r.stdout;
 }
 
 const build = spawnSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
@@ -67,8 +70,13 @@ for (const name of required.filter((r) => !ran.includes(r))) {
   totals.failed++;
   failures.push(`adapter ${name}`);
 }
-if (existsSync('dist/test/e2e')) run('browser', uvuTests('dist/test/e2e'));
+let browsers = 'browser tests not built';
+if (existsSync('dist/test/e2e')) {
+  // The test prints which browsers it found; a missing one is a skip, or a failure where LENET_REQUIRE_BROWSERS names it.
+  const out = run('browser', uvuTests('dist/test/e2e'));
+  browsers = `browsers: ${/^browsers run: (.*)$/m.exec(out)?.[1] ?? 'none (the browser test did not start)'}`;
+}
 
-console.log(`\nGPU tests ran on: ${ran.join(', ') || 'no adapter'}`);
+console.log(`\nGPU tests ran on: ${ran.join(', ') || 'no adapter'}; ${browsers}`);
 console.log(`${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);
