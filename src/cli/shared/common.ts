@@ -80,27 +80,33 @@ export function setInterruptHandler(fn: (() => void) | null): void {
  * has reached its pipes (or after 10 s, if nobody reads them), it exits.
  */
 export function exit(code: number, error?: unknown): void {
-  if (!ending) {
-    ending = true;
-    for (const fn of cleanups.splice(0).reverse()) {
-      try {
-        fn();
-      } catch {
-        // the others must still run
-      }
+  // Ending already (an error while printing to a closed pipe, a second signal): at once.
+  if (ending) process.exit(code);
+  ending = true;
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      fn();
+    } catch {
+      // the others must still run
     }
   }
-  if (error !== undefined) {
-    const err = error instanceof Error ? error : new Error(String(error));
-    console.error(`error: ${err.message.split('\n')[0]}`);
-    if (process.env.DEBUG) console.error(err.stack);
+  try {
+    if (error !== undefined) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      console.error(`error: ${err.message.split('\n')[0]}`);
+      if (process.env.DEBUG) console.error(err.stack);
+    }
+    let pending = 2;
+    const flushed = () => {
+      if (--pending === 0) process.exit(code);
+    };
+    for (const stream of [process.stdout, process.stderr]) {
+      if (stream.writable) stream.write('', flushed);
+      else flushed();
+    }
+  } catch {
+    process.exit(code); // nowhere to print
   }
-  let pending = 2;
-  const flushed = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write('', flushed);
-  process.stderr.write('', flushed);
   setTimeout(() => process.exit(code), 10_000).unref();
 }
 
