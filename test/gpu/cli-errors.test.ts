@@ -202,7 +202,7 @@ test('Ctrl-C is noticed between metrics reads; the hint resumes beside the check
 });
 
 test('a run whose output pipes were closed (its reader gone) ends on SIGTERM or at its next write', async () => {
-  const child = spawn(process.execPath, ['dist/cli/train.js', '--data', small, '--epochs', '1', '--log-every', '1', '--out', join(dir, 'orphan.safetensors')], { env: process.env });
+  const child = spawn(...program('train', ['--data', small, '--epochs', '1', '--log-every', '1', '--out', join(dir, 'orphan.safetensors')]), { env: process.env });
   let output = '';
   let sent = false;
   const code = await new Promise<number | null>((resolve) => {
