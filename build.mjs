@@ -1,7 +1,8 @@
 // Builds everything with esbuild. WGSL files load as text, so the Node bundles and
 // the browser page compile the very same shader sources.
 //
-//   node build.mjs            Node programs (dist/cli), tests (dist/test), the page and its data (dist/demo)
+//   node build.mjs            Node programs (dist/cli), tests (dist/test), their Deno twins (dist/deno),
+//                             the page and its data (dist/demo)
 //   node build.mjs --watch    rebuild on change
 import * as esbuild from 'esbuild';
 import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -64,6 +65,28 @@ const node = {
   })),
 };
 
+/**
+ * The same programs and GPU tests for Deno (dist/deno), whose WebGPU is wgpu: the
+ * one difference is where the GPU comes from, src/gpu/deno.ts in place of
+ * src/gpu/node.ts (Dawn through the webgpu package, which Deno does not load).
+ */
+const denoGpu = {
+  name: 'lenet-deno-gpu',
+  setup(build) {
+    build.onResolve({ filter: /\/gpu\/node$/ }, ({ path, resolveDir }) => ({ path: resolve(resolveDir, path.replace(/node$/, 'deno.ts')) }));
+  },
+};
+const DENO_PROGRAMS = ['train', 'eval', 'predict', 'adapters', 'bench-engine'];
+const deno = {
+  ...node,
+  plugins: [...common.plugins, denoGpu],
+  outdir: 'dist/deno',
+  entryPoints: [...DENO_PROGRAMS.map((p) => `src/cli/${p}.ts`), ...files('test/gpu', '.test.ts')].map((path) => ({
+    in: path,
+    out: path.replace(/^src\//, '').replace(/\.ts$/, ''),
+  })),
+};
+
 // The page: demo/main.ts bundled for the browser with the same src/ engine and the
 // same shaders, plus its HTML and CSS, into dist/demo: a static folder to host anywhere.
 const page = {
@@ -77,7 +100,7 @@ const page = {
   loader: { ...common.loader, '.html': 'copy' },
 };
 
-const builds = [node, page];
+const builds = [node, deno, page];
 
 /**
  * The MNIST data the page trains on, in dist/demo/data: the four IDX files of the
@@ -119,7 +142,7 @@ function gzipSize(path) {
 
 await mnistForThePage();
 // The bundles of files that no longer exist (a test renamed, say) must not linger and run.
-for (const dir of ['dist/cli', 'dist/test']) rmSync(dir, { recursive: true, force: true });
+for (const dir of ['dist/cli', 'dist/test', 'dist/deno']) rmSync(dir, { recursive: true, force: true });
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();
   console.log('watching for changes');

@@ -5,6 +5,7 @@
 import { renderChart } from '../src/chart/chart';
 import { NETWORKS } from '../src/model/network';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
+import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
 import { fileKind, logInterval, Session } from './session';
 
@@ -98,8 +99,10 @@ function render(): void {
   const a = $('adapter');
   if (adapter) {
     // The page cannot tell the backend, so the engine's name ends in "(browser)": leave that out.
-    const name = adapter.name.replace(/ \(browser\)$/, '');
-    a.textContent = `WebGPU adapter: ${name}${adapter.software ? ' (software, on the CPU: training is slow)' : ''}`;
+    // Firefox names no adapter at all: say so, and what it does tell.
+    const name = adapter.details ? 'the browser does not say which' : adapter.name.replace(/ \(browser\)$/, '');
+    const software = adapter.software ? ' (software, on the CPU: training is slow)' : '';
+    a.textContent = `WebGPU adapter: ${name}${software}${adapter.details ? `. It tells: ${adapter.details}.` : ''}`;
     a.className = 'adapter ok';
   } else if (phase === 'no-gpu') {
     a.textContent = 'No WebGPU: this page needs it to train and to predict.';
@@ -352,7 +355,7 @@ async function loadData(): Promise<void> {
     status.textContent = `MNIST: ${train.count.toLocaleString('en')} training and ${test.count.toLocaleString('en')} test images.`;
   } catch (err) {
     status.textContent = 'MNIST could not be downloaded.';
-    showMessage(`The MNIST data could not be downloaded: ${(err as Error).message}. Drawing with a loaded model still works.`, 'error', {
+    showMessage(`The MNIST data could not be downloaded: ${sentence((err as Error).message)} Drawing with a loaded model still works.`, 'error', {
       label: 'Retry download',
       run: () => void loadData(),
     });

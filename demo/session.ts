@@ -28,6 +28,7 @@ import { batchSizes, type Evaluation } from '../src/train/feed';
 import { Predictor } from '../src/train/inference';
 import { runTraining } from '../src/train/run';
 import { checkConfig, Trainer, type LogPoint, type StartFrom, type TrainConfig } from '../src/train/trainer';
+import { sentence } from '../src/util/text';
 import { fetchMnist, type Progress } from './data';
 
 export type Phase =
@@ -77,6 +78,9 @@ export interface SessionEvents {
 
 /** What a loaded file was. */
 export type Loaded = { kind: 'model'; network: Network; metadata: Record<string, string> } | { kind: 'checkpoint'; config: TrainConfig };
+
+/** How long a failed run waits for its device's loss to be told (see trainRun). */
+const LOST_GRACE_MS = 1000;
 
 /** Metrics are read this often: every ~128 images on a CPU adapter, so pausing and the curves stay quick; every ~3,200 on a GPU. */
 export function logInterval(batchSize: number, software: boolean): number {
@@ -372,6 +376,9 @@ export class Session {
       this.answerWaiting(); // a run with no epoch left to train took no checkpoint
       this.events.weightsChanged();
     } catch (err) {
+      // Firefox fails the run's GPU work before it resolves device.lost: give a loss a
+      // moment to be told, so that deviceLost() finds the run still going and resumes it.
+      if (generation === this.generation) await Promise.race([rt.device.lost, new Promise((r) => setTimeout(r, LOST_GRACE_MS))]);
       if (generation !== this.generation) return; // the device was lost: deviceLost() tells the user
       // A failed run (a bad option, a diverged loss) cannot continue; its last checkpoint stays.
       this.answerWaiting(err as Error);
@@ -511,7 +518,7 @@ export class Session {
     try {
       await this.openGpu();
     } catch (err) {
-      this.events.notice(`The GPU device was lost and a new one could not be opened: ${(err as Error).message}. Reload the page to try again.`, 'error');
+      this.events.notice(`The GPU device was lost and a new one could not be opened: ${sentence((err as Error).message)} Reload the page to try again.`, 'error');
       return;
     }
     let kept = '';

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs the system packages that give WebGPU an adapter on a machine without a
-# GPU (Debian/Ubuntu), and the browser the page's tests drive:
+# GPU (Debian/Ubuntu), and the browsers the page's tests drive:
 #   - Mesa's EGL and llvmpipe, for Dawn's OpenGL ES backend (the faster CPU adapter);
 #     Dawn opens the unversioned libEGL.so, which libegl-dev provides;
 #   - the Vulkan loader and Debian's chromium, whose SwiftShader Vulkan driver Dawn
 #     can use (/usr/lib/chromium/vk_swiftshader_icd.json), and which runs the page;
+#   - Firefox ESR (Debian; Ubuntu has it in the mozillateam PPA), the page's second
+#     browser, and Mesa's Vulkan drivers (lavapipe): Firefox's WebGPU runs on Vulkan
+#     only (the test points it at SwiftShader; lavapipe serves where chromium is
+#     absent), and lavapipe is the third CPU adapter of wgpu (Deno), which Dawn refuses;
 #   - a font, so the page's screenshots show text on a bare machine.
 # Run as root or with sudo. Idempotent.
 set -euo pipefail
 
-packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium fonts-dejavu-core)
+packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium firefox-esr mesa-vulkan-drivers fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,10 @@
 // npm test: builds, runs the CPU tests once, then the GPU tests on every WebGPU
-// adapter this machine has (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the
-// browser tests. LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader makes a missing
-// adapter a failure instead of a skip (CI sets it).
+// adapter this machine has, on both implementations: Dawn (Node) and wgpu (Deno)
+// (LENET_TEST_ADAPTERS=llvmpipe,... to choose), then the browser tests, in Chromium
+// and Firefox (LENET_TEST_BROWSERS=chromium,... to choose).
+// LENET_REQUIRE_ADAPTERS=llvmpipe,swiftshader,wgpu:lavapipe,... and
+// LENET_REQUIRE_BROWSERS=chromium,firefox make a missing adapter or browser a
+// failure instead of a skip (CI sets both; a bare adapter name is Dawn's).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -13,9 +16,9 @@ if (plain) env.NO_COLOR = '1';
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
-function run(title, args, extraEnv = {}) {
+function run(title, args, extraEnv = {}, command = process.execPath) {
   console.log(`\n=== ${title}`);
-  const r = spawnSync(process.execPath, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(command, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   // Dawn prints two notices each time it makes the llvmpipe adapter, from native code
   // the programs cannot silence (see src/gpu/node.ts); keep everything else.
   const notice = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced /;
@@ -31,6 +34,7 @@ function run(title, args, extraEnv = {}) {
   if (r.status !== 0 && failed === 0) failed = 1; // a crash before any test reported
   totals.failed += failed;
   if (failed > 0) failures.push(title);
+  return r.stdout;
 }
 
 const build = spawnSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
@@ -40,22 +44,39 @@ const uvu = 'node_modules/uvu/bin.js';
 const uvuTests = (dir, ...more) => [uvu, dir, '.test.js$', ...more, ...(plain ? ['--no-color'] : [])];
 run('CPU reference and host tests', uvuTests('dist/test', '-i', 'gpu/', '-i', 'e2e/'));
 
-const listed = spawnSync(process.execPath, ['dist/cli/adapters.js', '--json'], { env, encoding: 'utf8' });
-const found = listed.status === 0 ? JSON.parse(listed.stdout) : [];
-const wanted = process.env.LENET_TEST_ADAPTERS ? process.env.LENET_TEST_ADAPTERS.split(',') : found;
-const required = (process.env.LENET_REQUIRE_ADAPTERS ?? '').split(',').filter(Boolean);
-for (const name of required) {
-  if (!found.includes(name)) {
-    console.error(`\nrequired adapter "${name}" is not available (found: ${found.join(', ') || 'none'}); see scripts/install-deps.sh`);
-    totals.failed++;
-    failures.push(`adapter ${name}`);
+// The GPU tests once per implementation and adapter: Dawn in Node (dist/test/gpu),
+// wgpu in Deno (dist/deno/test/gpu, the same tests built against src/gpu/deno.ts).
+const DENO = 'node_modules/.bin/deno';
+const implementations = [
+  { name: 'dawn', runtime: 'Node', command: process.execPath, run: [], tests: 'dist/test/gpu', adapters: 'dist/cli/adapters.js' },
+  ...(existsSync(DENO) ? [{ name: 'wgpu', runtime: 'Deno', command: DENO, run: ['run', '-A'], tests: 'dist/deno/test/gpu', adapters: 'dist/deno/cli/adapters.js' }] : []),
+];
+if (implementations.length === 1) console.warn(`\n${DENO} is missing (npm install brings it): the GPU tests run on Dawn only`);
+// "llvmpipe" means Dawn's; "wgpu:lavapipe" names wgpu's.
+const required = (process.env.LENET_REQUIRE_ADAPTERS ?? '').split(',').filter(Boolean).map((r) => (r.includes(':') ? r : `dawn:${r}`));
+const ran = [];
+for (const impl of implementations) {
+  const listed = spawnSync(impl.command, [...impl.run, impl.adapters, '--json'], { env, encoding: 'utf8' });
+  const found = listed.status === 0 ? JSON.parse(listed.stdout) : [];
+  const wanted = process.env.LENET_TEST_ADAPTERS ? process.env.LENET_TEST_ADAPTERS.split(',') : found;
+  if (found.length === 0) console.warn(`\nno WebGPU adapter found for ${impl.name} (${impl.runtime}): its GPU tests not run (see scripts/install-deps.sh)`);
+  for (const adapter of wanted.filter((a) => found.includes(a))) {
+    run(`GPU tests on ${adapter}, ${impl.name} (${impl.runtime})`, [...impl.run, ...uvuTests(impl.tests)], { LENET_ADAPTER: adapter }, impl.command);
+    ran.push(`${impl.name}:${adapter}`);
   }
 }
-if (found.length === 0) console.warn('\nno WebGPU adapter found: GPU tests not run (see scripts/install-deps.sh)');
-for (const adapter of wanted.filter((a) => found.includes(a))) {
-  run(`GPU kernels on ${adapter}`, uvuTests('dist/test/gpu'), { LENET_ADAPTER: adapter });
+for (const name of required.filter((r) => !ran.includes(r))) {
+  console.error(`\nrequired adapter "${name}" did not run (ran: ${ran.join(', ') || 'none'}); see scripts/install-deps.sh`);
+  totals.failed++;
+  failures.push(`adapter ${name}`);
 }
-if (existsSync('dist/test/e2e')) run('browser', uvuTests('dist/test/e2e'));
+let browsers = 'browser tests not built';
+if (existsSync('dist/test/e2e')) {
+  // The test prints which browsers it found; a missing one is a skip, or a failure where LENET_REQUIRE_BROWSERS names it.
+  const out = run('browser', uvuTests('dist/test/e2e'));
+  browsers = `browsers: ${/^browsers run: (.*)$/m.exec(out)?.[1] ?? 'none (the browser test did not start)'}`;
+}
 
-console.log(`\n${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+console.log(`\nGPU tests ran on: ${ran.join(', ') || 'no adapter'}; ${browsers}`);
+console.log(`${failures.length ? `failed: ${failures.join('; ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);

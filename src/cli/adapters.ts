@@ -1,27 +1,18 @@
 // Lists the WebGPU adapters this machine offers the engine.
 //   npm run adapters            a line per adapter
 //   npm run adapters -- --json  names only, as JSON (for scripts)
-import { requestGpu, SETUP_HINT, type AdapterChoice } from '../gpu/node';
+import { listAdapters, SETUP_HINT } from '../gpu/node';
 import { parseOptions } from './shared/args';
 import { run } from './shared/common';
 
 async function main(): Promise<number> {
   const { values } = parseOptions({ options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log('usage: npm run adapters [-- --json]\nLists the WebGPU adapters found (hardware, llvmpipe, swiftshader); choose one with LENET_ADAPTER or --adapter.');
+    console.log('usage: npm run adapters [-- --json]\nLists the WebGPU adapters found (hardware, llvmpipe, swiftshader; in Deno also lavapipe); choose one with LENET_ADAPTER or --adapter.');
     return 0;
   }
 
-  const found: { choice: AdapterChoice; name: string }[] = [];
-  for (const choice of ['hardware', 'llvmpipe', 'swiftshader'] as const) {
-    try {
-      const gpu = await requestGpu(choice);
-      found.push({ choice, name: gpu.adapter.name });
-      gpu.destroy();
-    } catch {
-      /* not available */
-    }
-  }
+  const found = await listAdapters();
   if (values.json) {
     console.log(JSON.stringify(found.map((f) => f.choice)));
   } else if (found.length === 0) {

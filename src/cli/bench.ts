@@ -2,47 +2,37 @@
 // (tfjs-backend-webgpu) on the very same Dawn adapter, in one run, on real MNIST
 // batches; set-up (pipeline compilation) apart from steady state; the share of a step
 // spent in each kernel; results appended to a JSON file.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { benchEngine, WARM_UP, type EngineRun } from '../bench/engine';
 import { profile, profileTimestamps, type DispatchTime } from '../bench/profile';
-import type { MnistSplit } from '../data/mnist';
 import { dawn, type AdapterChoice } from '../gpu/node';
-import type { Runtime } from '../gpu/runtime';
+import { DEFAULT_CONFIG } from '../train/trainer';
 import { writeFileAtomic } from '../util/files';
-import { Trainer, DEFAULT_CONFIG } from '../train/trainer';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--json FILE]
 
-Trains a network (--arch, default lenet5) on MNIST with this engine, then with TensorFlow.js's WebGPU backend on
-the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
+Trains a network (--arch, default lenet5) on MNIST with this engine in Node (Dawn), then
+in Deno (wgpu) on the same kind of adapter (where Deno is installed and has one), then
+with TensorFlow.js's WebGPU backend on the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
 --tfjs-steps steps (default 20, after 3: it is 10-30x slower),
 and prints images/s for each and their ratio, set-up time apart, and the share of a
 step spent in each kernel (timestamp queries where the adapter has them). Results go
 to --json FILE (default bench/results.json), one entry per adapter.`;
 
-const WARM_UP = 20;
+const DENO = 'node_modules/.bin/deno';
 
-interface EngineRun {
-  setupSeconds: number;
-  imagesPerSecond: number;
-  msPerStep: number;
-}
-
-async function benchEngine(rt: Runtime, arch: string, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
-  const config = { ...DEFAULT_CONFIG, arch, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
-  const t0 = performance.now();
-  const trainer = await Trainer.create(rt, config, train, null);
-  let taken = 0;
-  await trainer.trainEpoch({ shouldStop: () => taken++ === WARM_UP });
-  await rt.sync();
-  const setupSeconds = (performance.now() - t0) / 1000;
-  const t1 = performance.now();
-  taken = 0;
-  await trainer.trainEpoch({ shouldStop: () => taken++ === steps });
-  await rt.sync();
-  const seconds = (performance.now() - t1) / 1000;
-  return { run: { setupSeconds, imagesPerSecond: (steps * batchSize) / seconds, msPerStep: (1000 * seconds) / steps }, trainer };
+/** The same measurement in Deno (wgpu), on the same kind of adapter, in a process of its own. */
+function benchDeno(kind: string, arch: string, batchSize: number, steps: number): { adapter: string; engine: EngineRun } | { skipped: string } {
+  if (!existsSync(DENO)) return { skipped: `${DENO} is missing (npm install brings it)` };
+  if (!['llvmpipe', 'swiftshader', 'hardware'].includes(kind)) return { skipped: `Deno has no twin of ${kind}` };
+  const args = ['run', '-A', 'dist/deno/cli/bench-engine.js', '--adapter', kind, '--arch', arch, '--batch-size', String(batchSize), '--steps', String(steps)];
+  const r = spawnSync(DENO, args, { encoding: 'utf8' });
+  if (r.status !== 0) return { skipped: r.stderr.split('\n').find((l) => l.startsWith('error')) ?? `deno exited with ${r.status}` };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
 function printProfile(rows: DispatchTime[], method: string): void {
@@ -64,6 +54,7 @@ async function main(): Promise<number> {
       'tfjs-steps': { type: 'string', default: '20' },
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
       'no-tfjs': { type: 'boolean', default: false },
+      'no-deno': { type: 'boolean', default: false },
       json: { type: 'string', default: 'bench/results.json' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -88,6 +79,14 @@ async function main(): Promise<number> {
   const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
 
+  const deno = o['no-deno'] ? null : benchDeno(kind, network.name, batchSize, steps);
+  if (deno && 'engine' in deno) {
+    const ratio = deno.engine.imagesPerSecond / engine.imagesPerSecond;
+    console.log(`  in Deno:      ${deno.engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (wgpu on ${deno.adapter}; ${ratio.toFixed(2)} of Node's; set-up and warm-up ${deno.engine.setupSeconds.toFixed(2)} s)`);
+  } else if (deno) {
+    console.log(`  in Deno:      not run: ${deno.skipped}`);
+  }
+
   let tfjs: { setupSeconds: number; imagesPerSecond: number; finalLoss: number } | null = null;
   if (!o['no-tfjs']) {
     // Imported here so that a run without it does not load TensorFlow.js at all.
@@ -107,6 +106,7 @@ async function main(): Promise<number> {
     batchSize,
     steps,
     engine,
+    deno: deno && 'engine' in deno ? deno : null,
     tfjs: tfjs && { ...tfjs, steps: tfjsSteps },
     ratio: tfjs ? engine.imagesPerSecond / tfjs.imagesPerSecond : null,
     profile: { method: stamped ? 'timestamp-query' : 'host', rows },

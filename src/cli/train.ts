@@ -13,7 +13,7 @@ import { runTraining } from '../train/run';
 import { checkConfig, checkResumePosition, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
 import { checkOutput, writeFileAtomic } from '../util/files';
 import { finiteNumber, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from './shared/args';
-import { archOption, atExit, DEFAULT_MODEL, describe, exit, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
+import { archOption, atExit, DEFAULT_MODEL, describe, exit, npmRun, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
 
 const HELP = `usage: npm run train:node -- [options]
 
@@ -212,7 +212,7 @@ async function main(): Promise<number> {
     (bar as SingleBar | null)?.stop();
     console.log(
       `\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\n` +
-        `resume with: npm run train:node -- --resume ${paths.checkpoint} (the model then goes beside it, to ${out})`,
+        `resume with: ${npmRun('train')} -- --resume ${paths.checkpoint} (the model then goes beside it, to ${out})`,
     );
     return 130;
   }

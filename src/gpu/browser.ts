@@ -5,9 +5,16 @@
  */
 import { describeAdapter, openDevice, type Gpu } from './device';
 
+/**
+ * What to do without WebGPU, for every browser the page knows; the page shows this text
+ * and nothing else. Firefox has WebGPU on by default on Windows and macOS only; on Linux
+ * it is behind a preference, and without a GPU its blocklist refuses the software Vulkan
+ * drivers (lavapipe, SwiftShader) unless told otherwise.
+ */
 export const NO_WEBGPU_HINT =
-  'This browser has no WebGPU. Use a current Chrome or Edge (or Firefox 141+, Safari 26+); ' +
-  'on Linux without a GPU, start Chromium with --enable-unsafe-webgpu (it then runs on SwiftShader).';
+  'This browser has no WebGPU. Use a current Chrome, Edge, Safari or Firefox. ' +
+  'On Linux, start Chromium with --enable-unsafe-webgpu (without a GPU it then runs on SwiftShader); ' +
+  'in Firefox on Linux, set dom.webgpu.enabled to true in about:config, and without a GPU gfx.webgpu.ignore-blocklist too.';
 
 export async function requestGpu(): Promise<Gpu> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;

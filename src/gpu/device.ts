@@ -10,7 +10,7 @@ export interface AdapterDescription {
   architecture: string;
   device: string;
   description: string;
-  /** "vulkan", "opengles", "metal", "d3d12", or "browser" where the page cannot tell. */
+  /** "vulkan", "opengles" (Dawn), "opengl" (wgpu), "metal", "d3d12", or "browser" where the page cannot tell. */
   backend: string;
   featureLevel: 'core' | 'compatibility';
   /** True for CPU implementations (SwiftShader, llvmpipe, WARP). */
@@ -22,6 +22,12 @@ export interface AdapterDescription {
    * The batch size limits (src/train/limits.ts) keep the kernels' loops under it.
    */
   loopLimit?: number;
+  /**
+   * Where the adapter has no name (Firefox tells the page nothing of its vendor, chip or
+   * driver): what it does tell, in words: fallback or not, features, the limits that
+   * matter here.
+   */
+  details?: string;
 }
 
 export interface Gpu {
@@ -56,12 +62,14 @@ export function describeAdapter(
   const text = `${vendor} ${architecture} ${device} ${description}`;
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const software = fallback || SOFTWARE.test(text);
+  const unnamed = text.trim() === '';
+  // lavapipe is llvmpipe behind Vulkan, and names itself llvmpipe.
   const chip = /llvmpipe/i.test(text)
-    ? 'llvmpipe'
+    ? backend === 'vulkan' ? 'lavapipe' : 'llvmpipe'
     : /swiftshader/i.test(text)
       ? 'SwiftShader'
-      : [vendor, architecture, device].filter(Boolean).join(' ') || description || 'unknown adapter';
-  const api = { vulkan: 'Vulkan', opengles: 'OpenGL ES', metal: 'Metal', d3d12: 'D3D12', browser: 'browser' }[backend] ?? backend;
+      : [vendor, architecture, device].filter(Boolean).join(' ') || description || 'unnamed adapter';
+  const api = { vulkan: 'Vulkan', opengles: 'OpenGL ES', opengl: 'OpenGL', metal: 'Metal', d3d12: 'D3D12', browser: 'browser' }[backend] ?? backend;
   const name = `${chip} (${api}${featureLevel === 'compatibility' ? ', compatibility' : ''})`;
   return {
     name,
@@ -73,8 +81,26 @@ export function describeAdapter(
     featureLevel,
     software,
     timestamps: adapter.features.has('timestamp-query'),
-    ...(GALLIVM.test(text) ? { loopLimit: GALLIVM_LOOP_LIMIT } : {}),
+    // A software adapter that does not say which may be lavapipe: keep to its loop limit.
+    ...(GALLIVM.test(text) || (unnamed && software) ? { loopLimit: GALLIVM_LOOP_LIMIT } : {}),
+    ...(unnamed ? { details: whatItTells(adapter, fallback) } : {}),
   };
+}
+
+const COMPUTE_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+/** An unnamed adapter in words: "a fallback adapter; timestamp-query; 256 invocations per workgroup, …". */
+function whatItTells(adapter: GPUAdapter, fallback: boolean): string {
+  const l = adapter.limits;
+  const size = (bytes: number) => (bytes >= 2 ** 30 ? `${bytes / 2 ** 30} GiB` : bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 2 ** 10} KiB`);
+  // Only the optional features compute kernels can use; texture formats say nothing here.
+  const features = COMPUTE_FEATURES.filter((f) => adapter.features.has(f));
+  return [
+    fallback ? 'a fallback adapter' : 'not a fallback adapter',
+    features.length ? features.join(', ') : `none of ${COMPUTE_FEATURES.join(', ')}`,
+    `${l.maxComputeInvocationsPerWorkgroup} invocations per workgroup, ${l.maxStorageBuffersPerShaderStage} storage buffers per stage, ` +
+      `${size(l.maxComputeWorkgroupStorageSize)} of workgroup memory, ${size(l.maxStorageBufferBindingSize)} per storage binding`,
+  ].join('; ');
 }
 
 /**

@@ -224,6 +224,21 @@ export async function politeWait<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Every adapter this machine offers, each opened once and released. */
+export async function listAdapters(): Promise<{ choice: AdapterChoice; name: string }[]> {
+  const found: { choice: AdapterChoice; name: string }[] = [];
+  for (const choice of ['hardware', 'llvmpipe', 'swiftshader'] as const) {
+    try {
+      const gpu = await requestGpu(choice);
+      found.push({ choice, name: gpu.adapter.name });
+      gpu.destroy();
+    } catch {
+      // not available
+    }
+  }
+  return found;
+}
+
 export function parseAdapterChoice(value: string | undefined, source: string): AdapterChoice {
   const v = (value ?? 'auto').toLowerCase();
   if (!(ADAPTERS as readonly string[]).includes(v)) {

@@ -1,25 +1,28 @@
-// The page in real headless Chromium (Debian's chromium through playwright-core, on
-// SwiftShader without a GPU), served by the demo's own server on a free port: it finds
-// an adapter, refuses a bad model file readably, predicts with the fixture model as the
-// Node engine does, reads digits drawn with mouse strokes, trains with the loss
-// falling while the page stays responsive (pause and resume included), downloads a
-// model Node can load, recovers from a lost device and from a failed download, and
-// says how to get WebGPU where there is none. A screenshot after training goes to
-// test-artifacts/demo.png.
+// The page in real headless browsers, served by the demo's own server on a free port:
+// Debian's chromium (playwright-core, SwiftShader without a GPU) and Firefox ESR
+// (puppeteer-core over WebDriver BiDi, on SwiftShader's or lavapipe's Vulkan), one
+// suite each from the same tests (test/e2e/browsers.ts hides which browser it is).
+// In each, the page finds an adapter, refuses a bad model file readably, predicts with
+// the fixture model as the Node engine does, reads digits drawn with mouse strokes,
+// trains with the loss falling while the page stays responsive (pause and resume
+// included), downloads a model Node can load, recovers from a lost device and from a
+// failed download, and says how to get WebGPU where there is none. Screenshots go to
+// test-artifacts/<browser>/.
 //
-// Checkpoints cross between the page and Node (dist/cli/train.js on the same
-// SwiftShader): a run paused in the page and resumed by Node, a run started by Node
-// and finished in the page, and a page run that loses its device and resumes from its
-// last checkpoint all end with weights bitwise equal to one uninterrupted Node run.
+// Checkpoints cross between the page and Node (dist/cli/train.js on SwiftShader): a run
+// paused in the page and resumed by Node, a run started by Node and finished in the
+// page, and a page run that loses its device and resumes from its last checkpoint all
+// end with weights bitwise equal to one uninterrupted Node run.
+//
+// LENET_TEST_BROWSERS=chromium,firefox chooses the browsers (default: both); one that is
+// not installed is skipped with a line, or fails where LENET_REQUIRE_BROWSERS names it.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromiumMissing, launchChromium, type Browser } from '../../src/cli/shared/chromium';
 import { serveStatic, type StaticServer } from '../../src/cli/shared/serve';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import { requestGpu } from '../../src/gpu/node';
@@ -29,9 +32,9 @@ import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../
 import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { Predictor } from '../../src/train/inference';
 import { DEFAULT_CONFIG } from '../../src/train/trainer';
+import { BROWSERS, browserMissing, launchBrowser, type BrowserName, type TestBrowser, type TestPage } from './browsers';
 
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
-const SCREENSHOT = 'test-artifacts/demo.png';
 /** Page and Node run the same kernels on the same SwiftShader: probabilities agree to float rounding. */
 const ATOL = 1e-4;
 
@@ -39,28 +42,18 @@ const ATOL = 1e-4;
 const SMALL = { arch: 'lenet5', limit: 640, batchSize: 64, epochs: 2, testLimit: 500, seed: 5, hflip: false, lr: 1e-3 };
 const SMALL_ARGS = ['--limit', '640', '--test-limit', '500', '--seed', '5'];
 
-const test = suite('demo page');
-let server: StaticServer;
-let browser: Browser;
-let page: Page;
-let rt: Runtime | null = null;
-let mnist: MnistSplit;
-const pageErrors: string[] = [];
-const started = performance.now();
+const mnist: MnistSplit = loadMnist(defaultMnistDir(), 'test');
 const tmp = mkdtempSync(join(tmpdir(), 'lenet-e2e-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+let rt: Runtime | null = null;
 
 const digit = (i: number) => Array.from(mnist.images.subarray(i * 784, (i + 1) * 784));
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
-const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
 async function nodeProbabilities(model: ModelFile, indices: number[]): Promise<number[][]> {
   rt ??= new Runtime(await requestGpu('swiftshader'));
   const predictor = await Predictor.create(rt, model.network, model.normalization, { params: model.params });
   return (await predictor.predict(indices.map((i) => Uint8Array.from(digit(i))))).map((p) => Array.from(p));
-}
-
-async function pageProbabilities(indices: number[]): Promise<number[][]> {
-  return page.evaluate((digits) => Promise.all(digits.map((d) => window.lenet.predict(d))), indices.map(digit));
 }
 
 function assertSame(what: string, got: number[][], want: number[][]): void {
@@ -82,7 +75,7 @@ async function nodeTrain(args: string[]): Promise<void> {
 }
 
 let uninterruptedRun: Promise<string> | null = null;
-/** The SMALL run in Node without a break: the model file every other route must match. */
+/** The SMALL run in Node without a break: the model file every other route must match (made once, for every browser). */
 function uninterrupted(): Promise<string> {
   const out = join(tmp, 'b.safetensors');
   uninterruptedRun ??= nodeTrain([...SMALL_ARGS, '--epochs', '2', '--out', out]).then(() => out);
@@ -111,25 +104,50 @@ function assertSameTensors(what: string, got: Uint8Array, wantPath: string): voi
   assert.ok(differ === 0, `${what}: ${differ} of ${total} values differ from ${wantPath}, by up to ${worst.toExponential(2)} relative`);
 }
 
-async function downloaded(button: string, filename: string): Promise<Uint8Array> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
-  assert.is(download.suggestedFilename(), filename);
-  return readFileSync(await download.path());
+// ------------------------------------------------------------ reading the page, in either browser
+
+const text = (page: TestPage, selector: string) => page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector);
+const count = (page: TestPage, selector: string) => page.evaluate((s) => document.querySelectorAll(s).length, selector);
+const value = (page: TestPage, selector: string) => page.evaluate((s) => document.querySelector<HTMLInputElement | HTMLSelectElement>(s)?.value ?? null, selector);
+const attribute = (page: TestPage, selector: string, name: string) => page.evaluate(([s, n]) => document.querySelector(s)?.getAttribute(n) ?? null, [selector, name]);
+const disabled = (page: TestPage, selector: string) =>
+  page.evaluate((s) => {
+    const e = document.querySelector<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(s);
+    if (!e) throw new Error(`no ${s} on the page`);
+    return e.disabled;
+  }, selector);
+const visible = (page: TestPage, selector: string) =>
+  page.evaluate((s) => {
+    const e = document.querySelector<HTMLElement>(s);
+    return e !== null && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  }, selector);
+
+/** Polls `expression` in the page until it is true; on timeout, fails with where the page stands. */
+async function waitFor(page: TestPage, what: string, expression: string, timeout = 30_000): Promise<void> {
+  const deadline = performance.now() + timeout;
+  while (performance.now() < deadline) {
+    if (await page.evaluate((e) => Boolean(new Function(`return (${e});`)()), expression)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const state = await page.evaluate(() => ({ state: window.lenet?.state, step: window.lenet?.step, message: window.lenet?.message })).catch(() => null);
+  assert.unreachable(`${what}: not within ${timeout / 1000} s (page: ${JSON.stringify(state)})`);
 }
 
-async function waitFor(what: string, fn: string, timeout = 30_000): Promise<void> {
-  try {
-    await page.waitForFunction(fn, null, { timeout, polling: 100 });
-  } catch {
-    const state = await page.evaluate(() => ({ state: window.lenet?.state, step: window.lenet?.step, message: window.lenet?.message })).catch(() => null);
-    assert.unreachable(`${what}: not within ${timeout / 1000} s (page: ${JSON.stringify(state)})`);
-  }
+const pageProbabilities = (page: TestPage, indices: number[]) => page.evaluate((digits) => Promise.all(digits.map((d) => window.lenet.predict(d))), indices.map(digit));
+
+async function downloaded(page: TestPage, button: string, filename: string): Promise<Uint8Array> {
+  const file = await page.download(button);
+  assert.is(file.filename, filename);
+  return file.bytes;
 }
 
 /** Traces the ink of an MNIST image as horizontal mouse strokes on the drawing canvas, one per run of ink in a row. */
-async function drawDigit(pixels: number[]): Promise<void> {
+async function drawDigit(page: TestPage, pixels: number[]): Promise<void> {
   await page.click('#clear');
-  const box = await page.locator('#pad').boundingBox();
+  const box = await page.evaluate(() => {
+    const r = document.getElementById('pad')?.getBoundingClientRect();
+    return r ? { x: r.x, y: r.y, width: r.width } : null;
+  });
   assert.ok(box, 'the drawing canvas is on the page');
   const scale = box.width / 28;
   const at = (x: number, y: number) => [box.x + (x + 0.5) * scale, box.y + (y + 0.5) * scale] as const;
@@ -140,323 +158,357 @@ async function drawDigit(pixels: number[]): Promise<void> {
       while (end + 1 < 28 && pixels[y * 28 + end + 1] >= 128) end++;
       await page.mouse.move(...at(x, y));
       await page.mouse.down();
-      await page.mouse.move(...at(end, y), { steps: 2 });
+      await page.mouse.move(...at(end, y), 2);
       await page.mouse.up();
       x = end;
     }
   }
 }
 
-test.before(async () => {
-  mnist = loadMnist(defaultMnistDir(), 'test');
-  server = await serveStatic('dist/demo', 0);
-  browser = await launchChromium();
-  page = browser.page;
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(server.url);
-  await page.waitForFunction(() => window.lenet !== undefined, null, { timeout: 10_000 });
+/** Opens the page and waits until it has tried the GPU and the data. */
+async function open(page: TestPage, url: string): Promise<void> {
+  await page.goto(url);
+  await waitFor(page, 'window.lenet', 'window.lenet !== undefined', 10_000);
   await page.evaluate(() => window.lenet.ready);
-});
+}
 
-test.after(async () => {
-  await browser?.close();
-  await server?.close();
-  rt?.destroy();
-  rmSync(tmp, { recursive: true, force: true });
-  console.log(`  (browser tests took ${seconds()} s)`);
-});
+// ------------------------------------------------------------ the tests, once per browser
 
-test('the page finds a WebGPU adapter and the MNIST data', async () => {
-  const s = await page.evaluate(() => ({ adapter: window.lenet.adapter, state: window.lenet.state, data: window.lenet.dataState, message: window.lenet.message }));
-  assert.ok(s.adapter, `no adapter; the page says: ${s.message}`);
-  assert.is(s.state, 'idle');
-  assert.is(s.data, 'ready', `data: ${s.message}`);
-  assert.is(s.message, null);
-  assert.match((await page.textContent('#adapter')) ?? '', /^WebGPU adapter: \S/);
-  assert.ok(await page.isEnabled('#start'), 'Start is enabled');
-  console.log(`  adapter: ${s.adapter.name} (${seconds()} s)`);
-});
+function browserSuite(name: BrowserName): void {
+  const test = suite(`demo page in ${name}`);
+  const artifacts = join('test-artifacts', name);
+  let server: StaticServer;
+  let browser: TestBrowser;
+  let page: TestPage;
+  const pageErrors: string[] = [];
+  let started = 0;
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
-test('a file that is not a model is refused with a readable message', async () => {
-  const bad = [
-    { name: 'notes.safetensors', bytes: Buffer.from('these are my notes, not a model'), says: /notes\.safetensors: header length \d+ is larger than the \d+ bytes that follow it; truncated, or not a safetensors file/ },
-    { name: 'cut.safetensors', bytes: readFileSync(FIXTURE).subarray(0, 4000), says: /cut\.safetensors: truncated file/ },
-  ];
-  for (const file of bad) {
-    await page.setInputFiles('#model-file', { name: file.name, mimeType: 'application/octet-stream', buffer: file.bytes });
-    await waitFor(`an error for ${file.name}`, `window.lenet.message?.includes(${JSON.stringify(file.name)})`, 10_000);
-    const text = (await page.textContent('#message-text')) ?? '';
-    assert.match(text, /^Could not load the model: /);
-    assert.match(text, file.says);
-    assert.ok(await page.isVisible('#message.error'), 'shown as an error');
-  }
-  assert.is(await page.evaluate(() => window.lenet.hasModel), false, 'no model came of it');
-  assert.is(await page.evaluate(() => window.lenet.state), 'idle');
-});
+  test.before(async () => {
+    started = performance.now();
+    mkdirSync(artifacts, { recursive: true });
+    server = await serveStatic('dist/demo', 0);
+    browser = await launchBrowser(name, (message) => pageErrors.push(message));
+    console.log(`  ${browser.version}`);
+    page = await browser.newPage();
+    await open(page, server.url);
+  });
 
-test('the fixture model dropped on the page predicts as the Node engine does', async () => {
-  const bytes = readFileSync(FIXTURE);
-  const transfer = await page.evaluateHandle((data) => {
-    const t = new DataTransfer();
-    t.items.add(new File([new Uint8Array(data)], 'lenet5-mnist.safetensors'));
-    return t;
-  }, Array.from(bytes));
-  await page.dispatchEvent('body', 'drop', { dataTransfer: transfer });
-  await waitFor('the dropped model loads', 'window.lenet.hasModel && window.lenet.message?.startsWith("Loaded")', 10_000);
-  assert.match((await page.textContent('#model-source')) ?? '', /lenet5-mnist\.safetensors/);
+  test.after(async () => {
+    await browser?.close();
+    await server?.close();
+    rt?.destroy();
+    rt = null;
+    console.log(`  (${name}: ${seconds()} s)`);
+  });
 
-  const indices = [0, 1, 2, 3, 4, 5, 6, 7];
-  const inPage = await pageProbabilities(indices);
-  const inNode = await nodeProbabilities(decodeModel(bytes, FIXTURE), indices);
-  assertSame('fixture model', inPage, inNode);
-  assert.equal(inPage.map(argmax), indices.map((i) => mnist.labels[i]), 'the fixture reads these digits right');
-});
+  test('the page finds a WebGPU adapter and the MNIST data', async () => {
+    const s = await page.evaluate(() => ({ adapter: window.lenet.adapter, state: window.lenet.state, data: window.lenet.dataState, message: window.lenet.message }));
+    assert.ok(s.adapter, `no adapter; the page says: ${s.message}`);
+    assert.is(s.state, 'idle');
+    assert.is(s.data, 'ready', `data: ${s.message}`);
+    assert.is(s.message, null);
+    const shown = await text(page, '#adapter');
+    assert.match(shown, /^WebGPU adapter: \S/);
+    assert.not.match(shown, /unknown/i, 'an adapter the browser does not name is described, not "unknown"');
+    if (!s.adapter.vendor && !s.adapter.device && !s.adapter.description) {
+      // Firefox tells the page nothing about the adapter: the page says so, and what it can learn.
+      assert.match(shown, /the browser does not say which/);
+      assert.match(shown, /invocations per workgroup/);
+    }
+    assert.is(await disabled(page, '#start'), false, 'Start is enabled');
+    console.log(`  adapter: ${shown.replace(/^WebGPU adapter: /, '')} (${seconds()} s)`);
+  });
 
-test('digits drawn with the mouse are read as their labels', async () => {
-  for (const i of [0, 1, 3]) {
-    await drawDigit(digit(i));
-    const p = await page.evaluate(() => window.lenet.drawing());
-    assert.ok(p, `test digit ${i}: no prediction for the drawing`);
-    assert.is(argmax(p), mnist.labels[i], `test digit ${i} (a ${mnist.labels[i]}) drawn on the canvas was read as a ${argmax(p)}`);
-    assert.is(await page.getAttribute('#guess', 'data-digit'), String(mnist.labels[i]), 'the page shows the guess');
-    assert.is(await page.locator('#bars li.best .digit').textContent(), String(mnist.labels[i]), 'the longest bar is the guess');
-  }
-});
+  test('a file that is not a model is refused with a readable message', async () => {
+    const bad = [
+      { name: 'notes.safetensors', bytes: Buffer.from('these are my notes, not a model'), says: /notes\.safetensors: header length \d+ is larger than the \d+ bytes that follow it; truncated, or not a safetensors file/ },
+      { name: 'cut.safetensors', bytes: readFileSync(FIXTURE).subarray(0, 4000), says: /cut\.safetensors: truncated file/ },
+    ];
+    for (const file of bad) {
+      await page.setFile('#model-file', file.name, file.bytes);
+      await waitFor(page, `an error for ${file.name}`, `window.lenet.message?.includes(${JSON.stringify(file.name)})`, 10_000);
+      const shown = await text(page, '#message-text');
+      assert.match(shown, /^Could not load the model: /);
+      assert.match(shown, file.says);
+      assert.ok(await visible(page, '#message.error'), 'shown as an error');
+    }
+    assert.is(await page.evaluate(() => window.lenet.hasModel), false, 'no model came of it');
+    assert.is(await page.evaluate(() => window.lenet.state), 'idle');
+  });
 
-test('training through the form: the loss falls, the page stays responsive, pause and resume', async () => {
-  await page.evaluate(() => window.lenet.reset());
-  await page.fill('input[name=epochs]', '1');
-  await page.fill('input[name=batchSize]', '8');
-  await page.fill('input[name=limit]', '2400');
-  await page.fill('input[name=testLimit]', '500');
-  await page.click('#start');
-  await waitFor('60 steps', 'window.lenet.step >= 60', 60_000);
-  await waitFor('a checkpoint kept in memory mid-epoch', 'window.lenet.checkpoint?.stepInEpoch > 0', 15_000);
+  test('the fixture model dropped on the page predicts as the Node engine does', async () => {
+    const bytes = readFileSync(FIXTURE);
+    // A drop event as the browser sends one, with the file in its DataTransfer.
+    await page.evaluate((base64) => {
+      const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([data], 'lenet5-mnist.safetensors'));
+      document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, bytes.toString('base64'));
+    await waitFor(page, 'the dropped model loads', 'window.lenet.hasModel && window.lenet.message?.startsWith("Loaded")', 10_000);
+    assert.match(await text(page, '#model-source'), /lenet5-mnist\.safetensors/);
 
-  const t0 = performance.now();
-  assert.is(await page.evaluate(() => window.lenet.state), 'training');
-  const roundTrip = performance.now() - t0;
-  assert.ok(roundTrip < 1000, `the page took ${roundTrip.toFixed(0)} ms to answer while training`);
+    const indices = [0, 1, 2, 3, 4, 5, 6, 7];
+    const inPage = await pageProbabilities(page, indices);
+    const inNode = await nodeProbabilities(decodeModel(bytes, FIXTURE), indices);
+    assertSame('fixture model', inPage, inNode);
+    assert.equal(inPage.map(argmax), indices.map((i) => mnist.labels[i]), 'the fixture reads these digits right');
+  });
 
-  await page.click('#pause');
-  await waitFor('the pause', 'window.lenet.state === "paused"', 15_000);
-  const pausedAt = await page.evaluate(() => window.lenet.step);
-  assert.ok(pausedAt < 300, `paused at step ${pausedAt}`);
-  assert.is(await page.textContent('#start'), 'Resume');
-  await page.waitForTimeout(500);
-  assert.is(await page.evaluate(() => window.lenet.step), pausedAt, 'no steps while paused');
+  test('digits drawn with the mouse are read as their labels', async () => {
+    for (const i of [0, 1, 3]) {
+      await drawDigit(page, digit(i));
+      const p = await page.evaluate(() => window.lenet.drawing());
+      assert.ok(p, `test digit ${i}: no prediction for the drawing`);
+      assert.is(argmax(p), mnist.labels[i], `test digit ${i} (a ${mnist.labels[i]}) drawn on the canvas was read as a ${argmax(p)}`);
+      assert.is(await attribute(page, '#guess', 'data-digit'), String(mnist.labels[i]), 'the page shows the guess');
+      assert.is(await text(page, '#bars li.best .digit'), String(mnist.labels[i]), 'the longest bar is the guess');
+    }
+  });
 
-  await page.click('#start');
-  await waitFor('the end of the epoch', 'window.lenet.state === "done"', 120_000);
-  const r = await page.evaluate(() => ({ step: window.lenet.step, log: window.lenet.log, test: window.lenet.testAccuracy, speed: window.lenet.imagesPerSecond, epochs: window.lenet.epochs }));
-  assert.is(r.step, 300, '2400 images in batches of 8');
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const first = mean(r.log.slice(0, 2).map((e) => e.loss));
-  const last = mean(r.log.slice(-2).map((e) => e.loss));
-  assert.ok(last < 0.6 * first, `loss went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
-  assert.ok(r.test !== null && r.test > 0.7, `test accuracy ${r.test}`);
-  assert.ok(r.speed !== null && r.speed > 0, `images/s ${r.speed}`);
-  assert.is(r.epochs.length, 1);
-  assert.is(await page.locator('#chart polyline.train').count(), 2, 'loss and accuracy curves');
-  assert.is(await page.locator('#chart circle.test-marker').count(), 2, 'test loss and accuracy markers');
-  assert.match((await page.textContent('#epochs')) ?? '', /Epoch 1: test accuracy \d+\.\d\d%/);
-  console.log(`  trained 300 steps: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test accuracy ${(100 * r.test!).toFixed(1)}%, ${r.speed!.toFixed(0)} images/s (${seconds()} s)`);
+  test('training through the form: the loss falls, the page stays responsive, pause and resume', async () => {
+    await page.evaluate(() => window.lenet.reset());
+    const recipe = { epochs: '1', batchSize: '8', limit: '2400', testLimit: '500' };
+    for (const [field, v] of Object.entries(recipe)) await page.type(`input[name=${field}]`, v);
+    for (const [field, v] of Object.entries(recipe)) assert.is(await value(page, `input[name=${field}]`), v, `typed into ${field}`);
+    await page.click('#start');
+    await waitFor(page, '60 steps', 'window.lenet.step >= 60', 60_000);
+    await waitFor(page, 'a checkpoint kept in memory mid-epoch', 'window.lenet.checkpoint?.stepInEpoch > 0', 15_000);
 
-  await page.evaluate(() => window.lenet.drawing()); // the last digit drawn, read by the trained model
-  await page.waitForTimeout(300); // one more render of the throttled view
-  mkdirSync('test-artifacts', { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
-});
+    const t0 = performance.now();
+    assert.is(await page.evaluate(() => window.lenet.state), 'training');
+    const roundTrip = performance.now() - t0;
+    assert.ok(roundTrip < 1000, `the page took ${roundTrip.toFixed(0)} ms to answer while training`);
 
-test('the downloaded model loads in Node and predicts as the page does', async () => {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.is(download.suggestedFilename(), 'lenet5-page.safetensors');
-  const model = decodeModel(readFileSync(await download.path()), 'downloaded model');
-  const { metadata } = model;
-  assert.is(metadata.format, 'pt');
-  const indices = [10, 11, 12, 13];
-  assertSame('page-trained model', await pageProbabilities(indices), await nodeProbabilities(model, indices));
-});
+    await page.click('#pause');
+    await waitFor(page, 'the pause', 'window.lenet.state === "paused"', 15_000);
+    const pausedAt = await page.evaluate(() => window.lenet.step);
+    assert.ok(pausedAt < 300, `paused at step ${pausedAt}`);
+    assert.is(await text(page, '#start'), 'Resume');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(await page.evaluate(() => window.lenet.step), pausedAt, 'no steps while paused');
 
-test('a lost GPU device is reported, and the page reopens one and keeps the model', async () => {
-  const before = await pageProbabilities([0]);
-  await page.evaluate(() => window.lenet.loseDevice());
-  await waitFor('a new device', 'window.lenet.message?.includes("has been reopened")', 30_000);
-  assert.match((await page.textContent('#message-text')) ?? '', /The GPU device was lost and has been reopened/);
-  assert.is(await page.evaluate(() => window.lenet.state), 'idle');
-  assertSame('after the device was reopened', await pageProbabilities([0]), before);
-});
+    await page.click('#start');
+    await waitFor(page, 'the end of the epoch', 'window.lenet.state === "done"', 120_000);
+    const r = await page.evaluate(() => ({ step: window.lenet.step, log: window.lenet.log, test: window.lenet.testAccuracy, speed: window.lenet.imagesPerSecond, epochs: window.lenet.epochs }));
+    assert.is(r.step, 300, '2400 images in batches of 8');
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(r.log.slice(0, 2).map((e) => e.loss));
+    const last = mean(r.log.slice(-2).map((e) => e.loss));
+    assert.ok(last < 0.6 * first, `loss went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+    assert.ok(r.test !== null && r.test > 0.7, `test accuracy ${r.test}`);
+    assert.ok(r.speed !== null && r.speed > 0, `images/s ${r.speed}`);
+    assert.is(r.epochs.length, 1);
+    assert.is(await count(page, '#chart polyline.train'), 2, 'loss and accuracy curves');
+    assert.is(await count(page, '#chart circle.test-marker'), 2, 'test loss and accuracy markers');
+    assert.match(await text(page, '#epochs'), /Epoch 1: test accuracy \d+\.\d\d%/);
+    console.log(`  trained 300 steps: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test accuracy ${(100 * r.test!).toFixed(1)}%, ${r.speed!.toFixed(0)} images/s (${seconds()} s)`);
 
-test('a model file names its network, and the page predicts and trains with that one', async () => {
-  const fixture = decodeModel(readFileSync(FIXTURE), FIXTURE);
-  const relu = { ...fixture, network: LENET5_RELU };
-  const indices = [20, 21, 22, 23];
-  const [asRelu, asLenet5] = [await nodeProbabilities(relu, indices), await nodeProbabilities(fixture, indices)];
-  const apart = Math.max(...asRelu.flatMap((p, i) => p.map((v, k) => Math.abs(v - asLenet5[i][k]))));
-  assert.ok(apart > ATOL, `the two networks must predict differently here (${apart})`);
+    await page.evaluate(() => window.lenet.drawing()); // the last digit drawn, read by the trained model
+    await new Promise((r) => setTimeout(r, 300)); // one more render of the throttled view
+    await page.screenshot(join(artifacts, 'demo.png'));
+  });
 
-  await page.evaluate(() => window.lenet.reset());
-  assert.is(await page.inputValue('select[name=arch]'), 'lenet5', 'the default network');
-  const options = await page.locator('select[name=arch] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
-  assert.equal(options, ['lenet5', 'lenet5-relu']);
-  await page.setInputFiles('#model-file', { name: 'relu.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeModel(LENET5_RELU, fixture.params)) });
-  await waitFor('the relu model loads', 'window.lenet.message?.startsWith("Loaded the model relu")', 10_000);
-  assert.is(await page.evaluate(() => window.lenet.network), 'lenet5-relu');
-  assert.is(await page.inputValue('select[name=arch]'), 'lenet5-relu', 'the form shows the file\'s network');
-  assert.ok(await page.isDisabled('select[name=arch]'), 'a loaded model fixes the network');
-  assertSame('lenet5-relu model', await pageProbabilities(indices), asRelu);
+  test('the downloaded model loads in Node and predicts as the page does', async () => {
+    const model = decodeModel(await downloaded(page, '#download', 'lenet5-page.safetensors'), 'downloaded model');
+    assert.is(model.metadata.format, 'pt');
+    const indices = [10, 11, 12, 13];
+    assertSame('page-trained model', await pageProbabilities(page, indices), await nodeProbabilities(model, indices));
+  });
 
-  await page.evaluate((o) => window.lenet.train(o), { ...SMALL, arch: 'lenet5', epochs: 1, limit: 128 });
-  const config = await page.evaluate(() => window.lenet.config);
-  assert.is(config?.arch, 'lenet5-relu', 'a run from a loaded model trains its network');
-  assert.is(await page.evaluate(() => window.lenet.state), 'done');
-});
+  test('a lost GPU device is reported, and the page reopens one and keeps the model', async () => {
+    const before = await pageProbabilities(page, [0]);
+    await page.evaluate(() => window.lenet.loseDevice());
+    await waitFor(page, 'a new device', 'window.lenet.message?.includes("has been reopened")', 30_000);
+    assert.match(await text(page, '#message-text'), /The GPU device was lost and has been reopened/);
+    assert.is(await page.evaluate(() => window.lenet.state), 'idle');
+    assertSame('after the device was reopened', await pageProbabilities(page, [0]), before);
+  });
 
-test('a checkpoint downloaded mid-run resumes in Node and ends bitwise as an uninterrupted Node run', async () => {
-  void uninterrupted().catch(() => {}); // meanwhile; awaited below
-  await page.evaluate(() => window.lenet.reset());
-  // Pause from inside the page at the metrics read of step 4 (of 10 in epoch 1).
-  const paused = await page.evaluate(async (o) => {
-    const run = window.lenet.train(o);
-    await new Promise<void>((resolve) => {
-      const id = setInterval(() => {
-        if (window.lenet.step < 4) return;
-        clearInterval(id);
-        resolve();
-      }, 0);
-    });
-    await window.lenet.pause();
-    await run;
-    return { state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, config: window.lenet.config };
-  }, SMALL);
-  assert.is(paused.state, 'paused');
-  assert.ok(paused.checkpoint, 'a checkpoint is kept on pause');
-  assert.is(paused.checkpoint.step, paused.step, 'the checkpoint is where the run paused');
-  assert.ok(paused.checkpoint.epoch === 0 && paused.checkpoint.stepInEpoch > 0 && paused.checkpoint.stepInEpoch < 10, `paused during epoch 1: ${JSON.stringify(paused.checkpoint)}`);
-  assert.equal({ ...paused.config, logEvery: 0 }, { ...DEFAULT_CONFIG, ...SMALL, logEvery: 0 }, 'the form edits a TrainConfig; what it lacks comes from the defaults');
+  test('a model file names its network, and the page predicts and trains with that one', async () => {
+    const fixture = decodeModel(readFileSync(FIXTURE), FIXTURE);
+    const relu = { ...fixture, network: LENET5_RELU };
+    const indices = [20, 21, 22, 23];
+    const [asRelu, asLenet5] = [await nodeProbabilities(relu, indices), await nodeProbabilities(fixture, indices)];
+    const apart = Math.max(...asRelu.flatMap((p, i) => p.map((v, k) => Math.abs(v - asLenet5[i][k]))));
+    assert.ok(apart > ATOL, `the two networks must predict differently here (${apart})`);
 
-  const bytes = await downloaded('#download-checkpoint', 'lenet5-page.ckpt.safetensors');
-  const c = decodeCheckpoint(bytes, 'downloaded checkpoint');
-  assert.is(c.position.step, paused.step);
-  assert.is(c.adam.step, paused.step);
-  assert.ok(c.history.steps.length > 0, 'with its history');
-  const viaApi = await page.evaluate(async () => Array.from(await window.lenet.checkpointFile()));
-  assert.ok(Buffer.from(viaApi).equals(Buffer.from(bytes)), 'window.lenet.checkpointFile() gives the same bytes');
+    await page.evaluate(() => window.lenet.reset());
+    assert.is(await value(page, 'select[name=arch]'), 'lenet5', 'the default network');
+    const options = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLOptionElement>('select[name=arch] option'), (o) => o.value));
+    assert.equal(options, ['lenet5', 'lenet5-relu']);
+    await page.setFile('#model-file', 'relu.safetensors', encodeModel(LENET5_RELU, fixture.params));
+    await waitFor(page, 'the relu model loads', 'window.lenet.message?.startsWith("Loaded the model relu")', 10_000);
+    assert.is(await page.evaluate(() => window.lenet.network), 'lenet5-relu');
+    assert.is(await value(page, 'select[name=arch]'), 'lenet5-relu', "the form shows the file's network");
+    assert.ok(await disabled(page, 'select[name=arch]'), 'a loaded model fixes the network');
+    assertSame('lenet5-relu model', await pageProbabilities(page, indices), asRelu);
 
-  const ckpt = join(tmp, 'page.ckpt.safetensors');
-  writeFileSync(ckpt, bytes);
-  const resumed = join(tmp, 'a.safetensors');
-  await nodeTrain(['--resume', ckpt, '--out', resumed]);
-  assertSameTensors('paused in the page at step ' + paused.step + ', finished by Node', readFileSync(resumed), await uninterrupted());
-  console.log(`  page -> Node: bitwise equal (${seconds()} s)`);
-});
+    await page.evaluate((o) => window.lenet.train(o), { ...SMALL, arch: 'lenet5', epochs: 1, limit: 128 });
+    const config = await page.evaluate(() => window.lenet.config);
+    assert.is(config?.arch, 'lenet5-relu', 'a run from a loaded model trains its network');
+    assert.is(await page.evaluate(() => window.lenet.state), 'done');
+  });
 
-test('a checkpoint from Node continues in the page, extended by an epoch, bitwise as Node', async () => {
-  const out = join(tmp, 'c.safetensors');
-  await nodeTrain([...SMALL_ARGS, '--epochs', '1', '--out', out]);
-  const ckpt = join(tmp, 'c.ckpt.safetensors');
-  const node = decodeCheckpoint(readFileSync(ckpt), ckpt);
-  await page.setInputFiles('#model-file', { name: 'c.ckpt.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(ckpt) });
-  await waitFor('the checkpoint loads', 'window.lenet.message?.startsWith("Loaded the checkpoint c.ckpt.safetensors")', 10_000);
-  assert.is(await page.evaluate(() => window.lenet.state), 'paused');
-  assert.is(await page.textContent('#start'), 'Resume');
-  assert.is(await page.evaluate(() => window.lenet.step), 10);
-  assert.is(await page.inputValue('input[name=limit]'), '640', "the form shows the checkpoint's recipe");
-  assert.is(await page.inputValue('input[name=seed]'), '5');
-  assert.ok(await page.isDisabled('input[name=batchSize]'), 'which stays as it is');
-  assert.ok(await page.isEnabled('input[name=epochs]'), 'but for the epochs');
-  assert.is(await page.locator('#chart circle.test-marker').count(), 2, "the checkpoint's history: its epoch's test loss and accuracy");
+  test('a checkpoint downloaded mid-run resumes in Node and ends bitwise as an uninterrupted Node run', async () => {
+    void uninterrupted().catch(() => {}); // meanwhile; awaited below
+    await page.evaluate(() => window.lenet.reset());
+    // Pause from inside the page at the metrics read of step 4 (of 10 in epoch 1).
+    const paused = await page.evaluate(async (o) => {
+      const run = window.lenet.train(o);
+      await new Promise<void>((resolve) => {
+        const id = setInterval(() => {
+          if (window.lenet.step < 4) return;
+          clearInterval(id);
+          resolve();
+        }, 0);
+      });
+      await window.lenet.pause();
+      await run;
+      return { state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, config: window.lenet.config };
+    }, SMALL);
+    assert.is(paused.state, 'paused');
+    assert.ok(paused.checkpoint, 'a checkpoint is kept on pause');
+    assert.is(paused.checkpoint.step, paused.step, 'the checkpoint is where the run paused');
+    assert.ok(paused.checkpoint.epoch === 0 && paused.checkpoint.stepInEpoch > 0 && paused.checkpoint.stepInEpoch < 10, `paused during epoch 1: ${JSON.stringify(paused.checkpoint)}`);
+    assert.equal({ ...paused.config, logEvery: 0 }, { ...DEFAULT_CONFIG, ...SMALL, logEvery: 0 }, 'the form edits a TrainConfig; what it lacks comes from the defaults');
 
-  await page.fill('input[name=epochs]', '2');
-  await page.click('#start');
-  await waitFor('the second epoch', 'window.lenet.state === "done"', 60_000);
-  const r = await page.evaluate(() => ({ step: window.lenet.step, epochs: window.lenet.epochs, config: window.lenet.config }));
-  assert.is(r.step, 20);
-  assert.is(r.config?.epochs, 2);
-  assert.is(r.epochs.length, 2);
-  assert.equal(r.epochs[0], node.history.epochs[0], "Node's first epoch stays in the history");
-  assertSameTensors('started by Node, finished in the page', await downloaded('#download', 'lenet5-page.safetensors'), await uninterrupted());
-  console.log(`  Node -> page: bitwise equal (${seconds()} s)`);
-});
+    const bytes = await downloaded(page, '#download-checkpoint', 'lenet5-page.ckpt.safetensors');
+    const c = decodeCheckpoint(bytes, 'downloaded checkpoint');
+    assert.is(c.position.step, paused.step);
+    assert.is(c.adam.step, paused.step);
+    assert.ok(c.history.steps.length > 0, 'with its history');
+    const viaApi = await page.evaluate(async () => Array.from(await window.lenet.checkpointFile()));
+    assert.ok(Buffer.from(viaApi).equals(Buffer.from(bytes)), 'window.lenet.checkpointFile() gives the same bytes');
 
-test('a lost device mid-run resumes from the last checkpoint, Adam included, bitwise as Node', async () => {
-  await page.evaluate(() => window.lenet.reset());
-  // Lose the device at the first metrics read after the first checkpoint (epoch 1's end at the latest).
-  const lost = await page.evaluate(async (o) => {
-    void window.lenet.train(o).catch(() => {});
-    await new Promise<void>((resolve) => {
-      const id = setInterval(() => {
-        const c = window.lenet.checkpoint;
-        if (!c || window.lenet.step <= c.step) return;
-        clearInterval(id);
-        resolve();
-      }, 0);
-    });
-    const at = { step: window.lenet.step, checkpoint: window.lenet.checkpoint! };
-    window.lenet.loseDevice();
-    return at;
-  }, SMALL);
-  assert.ok(lost.step < 20, `lost at step ${lost.step}, before the end`);
-  await waitFor('a new device', 'window.lenet.message?.includes("has been reopened")', 30_000);
-  assert.match((await page.textContent('#message-text')) ?? '', new RegExp(`Resume continues from the checkpoint at step ${lost.checkpoint.step}, with Adam's state`));
-  const reopened = await page.evaluate(() => ({ state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, log: window.lenet.log }));
-  assert.is(reopened.state, 'paused');
-  assert.is(reopened.step, lost.checkpoint.step, 'the page shows where the run resumes');
-  assert.equal(reopened.checkpoint, lost.checkpoint);
-  assert.is(await page.textContent('#start'), 'Resume');
+    const ckpt = join(tmp, `page-${name}.ckpt.safetensors`);
+    writeFileSync(ckpt, bytes);
+    const resumed = join(tmp, `a-${name}.safetensors`);
+    await nodeTrain(['--resume', ckpt, '--out', resumed]);
+    assertSameTensors('paused in the page at step ' + paused.step + ', finished by Node', readFileSync(resumed), await uninterrupted());
+    console.log(`  page -> Node: bitwise equal (${seconds()} s)`);
+  });
 
-  await page.click('#start');
-  await waitFor('the end of the resumed run', 'window.lenet.state === "done"', 60_000);
-  const log = (await page.evaluate(() => window.lenet.log)).slice(reopened.log.length);
-  assert.ok(log.length > 0 && log[0].step > lost.checkpoint.step, `Adam's step continues: ${log.map((e) => e.step)} after ${lost.checkpoint.step}`);
-  assert.is(await page.evaluate(() => window.lenet.step), 20);
-  assertSameTensors(`device lost at step ${lost.step}, resumed from step ${lost.checkpoint.step}`, await downloaded('#download', 'lenet5-page.safetensors'), await uninterrupted());
-  console.log(`  lost at step ${lost.step}, resumed from ${lost.checkpoint.step}: bitwise equal (${seconds()} s)`);
-});
+  test('a checkpoint from Node continues in the page, extended by an epoch, bitwise as Node', async () => {
+    const out = join(tmp, `c-${name}.safetensors`);
+    await nodeTrain([...SMALL_ARGS, '--epochs', '1', '--out', out]);
+    const ckpt = join(tmp, `c-${name}.ckpt.safetensors`);
+    const node = decodeCheckpoint(readFileSync(ckpt), ckpt);
+    await page.setFile('#model-file', 'c.ckpt.safetensors', readFileSync(ckpt));
+    await waitFor(page, 'the checkpoint loads', 'window.lenet.message?.startsWith("Loaded the checkpoint c.ckpt.safetensors")', 10_000);
+    assert.is(await page.evaluate(() => window.lenet.state), 'paused');
+    assert.is(await text(page, '#start'), 'Resume');
+    assert.is(await page.evaluate(() => window.lenet.step), 10);
+    assert.is(await value(page, 'input[name=limit]'), '640', "the form shows the checkpoint's recipe");
+    assert.is(await value(page, 'input[name=seed]'), '5');
+    assert.ok(await disabled(page, 'input[name=batchSize]'), 'which stays as it is');
+    assert.is(await disabled(page, 'input[name=epochs]'), false, 'but for the epochs');
+    assert.is(await count(page, '#chart circle.test-marker'), 2, "the checkpoint's history: its epoch's test loss and accuracy");
 
-test('a failed data download is shown, and Retry recovers without a reload', async () => {
-  const second = await browser.context.newPage();
-  second.on('pageerror', (e) => pageErrors.push(e.message));
-  const blocked = '**/data/train-images-idx3-ubyte.gz';
-  await second.route(blocked, (route) => route.abort('connectionfailed'));
-  await second.goto(server.url);
-  await second.waitForFunction(() => window.lenet !== undefined);
-  await second.evaluate(() => window.lenet.ready);
-  assert.is(await second.evaluate(() => window.lenet.dataState), 'failed');
-  assert.match((await second.textContent('#message-text')) ?? '', /^The MNIST data could not be downloaded: downloading train-images-idx3-ubyte\.gz failed/);
-  assert.ok(await second.isDisabled('#start'), 'no training without data');
-  await second.unroute(blocked);
-  await second.click('#message-action');
-  await second.waitForFunction(() => window.lenet.dataState === 'ready', null, { timeout: 30_000 });
-  await second.waitForFunction(() => !(document.getElementById('start') as HTMLButtonElement).disabled, null, { timeout: 5_000 });
-  await second.close();
-});
+    await page.type('input[name=epochs]', '2');
+    assert.is(await value(page, 'input[name=epochs]'), '2', 'typed into epochs');
+    await page.click('#start');
+    await waitFor(page, 'the second epoch', 'window.lenet.state === "done"', 60_000);
+    const r = await page.evaluate(() => ({ step: window.lenet.step, epochs: window.lenet.epochs, config: window.lenet.config }));
+    assert.is(r.step, 20);
+    assert.is(r.config?.epochs, 2);
+    assert.is(r.epochs.length, 2);
+    assert.equal(r.epochs[0], node.history.epochs[0], "Node's first epoch stays in the history");
+    assertSameTensors('started by Node, finished in the page', await downloaded(page, '#download', 'lenet5-page.safetensors'), await uninterrupted());
+    console.log(`  Node -> page: bitwise equal (${seconds()} s)`);
+  });
 
-test('without WebGPU the page says so, and how to get it', async () => {
-  const other = await browser.context.newPage();
-  other.on('pageerror', (e) => pageErrors.push(e.message));
-  await other.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
-  await other.goto(server.url);
-  await other.waitForFunction(() => window.lenet !== undefined);
-  await other.evaluate(() => window.lenet.ready);
-  assert.is(await other.evaluate(() => window.lenet.state), 'no-gpu');
-  assert.match((await other.textContent('#adapter')) ?? '', /^No WebGPU/);
-  const text = (await other.textContent('#message-text')) ?? '';
-  assert.match(text, /This browser has no WebGPU\. Use a current Chrome or Edge/);
-  assert.match(text, /--enable-unsafe-webgpu/);
-  assert.ok(await other.isDisabled('#start'), 'no training without WebGPU');
-  mkdirSync('test-artifacts', { recursive: true });
-  await other.screenshot({ path: 'test-artifacts/demo-no-webgpu.png' });
-  await other.close();
-});
+  test('a lost device mid-run resumes from the last checkpoint, Adam included, bitwise as Node', async () => {
+    await page.evaluate(() => window.lenet.reset());
+    // Lose the device at the first metrics read after the first checkpoint (epoch 1's end at the latest).
+    const lost = await page.evaluate(async (o) => {
+      void window.lenet.train(o).catch(() => {});
+      await new Promise<void>((resolve) => {
+        const id = setInterval(() => {
+          const c = window.lenet.checkpoint;
+          if (!c || window.lenet.step <= c.step) return;
+          clearInterval(id);
+          resolve();
+        }, 0);
+      });
+      const at = { step: window.lenet.step, checkpoint: window.lenet.checkpoint! };
+      window.lenet.loseDevice();
+      return at;
+    }, SMALL);
+    assert.ok(lost.step < 20, `lost at step ${lost.step}, before the end`);
+    await waitFor(page, 'a new device', 'window.lenet.message?.includes("has been reopened")', 30_000);
+    const shown = await text(page, '#message-text');
+    assert.match(shown, new RegExp(`Resume continues from the checkpoint at step ${lost.checkpoint.step}, with Adam's state`), `the page says: ${shown}`);
+    const reopened = await page.evaluate(() => ({ state: window.lenet.state, step: window.lenet.step, checkpoint: window.lenet.checkpoint, log: window.lenet.log }));
+    assert.is(reopened.state, 'paused');
+    assert.is(reopened.step, lost.checkpoint.step, 'the page shows where the run resumes');
+    assert.equal(reopened.checkpoint, lost.checkpoint);
+    assert.is(await text(page, '#start'), 'Resume');
 
-test('no uncaught errors in the page', () => {
-  assert.equal(pageErrors, []);
-});
+    await page.click('#start');
+    await waitFor(page, 'the end of the resumed run', 'window.lenet.state === "done"', 60_000);
+    const log = (await page.evaluate(() => window.lenet.log)).slice(reopened.log.length);
+    assert.ok(log.length > 0 && log[0].step > lost.checkpoint.step, `Adam's step continues: ${log.map((e) => e.step)} after ${lost.checkpoint.step}`);
+    assert.is(await page.evaluate(() => window.lenet.step), 20);
+    assertSameTensors(`device lost at step ${lost.step}, resumed from step ${lost.checkpoint.step}`, await downloaded(page, '#download', 'lenet5-page.safetensors'), await uninterrupted());
+    console.log(`  lost at step ${lost.step}, resumed from ${lost.checkpoint.step}: bitwise equal (${seconds()} s)`);
+  });
 
-const missing = chromiumMissing();
-if (missing && !process.env.LENET_REQUIRE_ADAPTERS) {
-  console.warn(`browser tests skipped: ${missing}`);
-} else {
+  test('a failed data download is shown, and Retry recovers without a reload', async () => {
+    const second = await browser.newPage();
+    await second.failRequests('/data/train-images-idx3-ubyte.gz');
+    await open(second, server.url);
+    assert.is(await second.evaluate(() => window.lenet.dataState), 'failed');
+    const shown = await text(second, '#message-text');
+    assert.match(shown, /^The MNIST data could not be downloaded: downloading train-images-idx3-ubyte\.gz failed/);
+    assert.not.match(shown, /\.\./, `no doubled period: ${shown}`);
+    assert.ok(await disabled(second, '#start'), 'no training without data');
+    await second.failRequests(null);
+    await second.click('#message-action');
+    await waitFor(second, 'the data after Retry', 'window.lenet.dataState === "ready"', 30_000);
+    await waitFor(second, 'Start enabled', '!document.getElementById("start").disabled', 5_000);
+    await second.close();
+  });
+
+  test('without WebGPU the page says so, and how to get it', async () => {
+    const other = await browser.newPage({ webgpu: false });
+    await open(other, server.url);
+    assert.is(await other.evaluate(() => window.lenet.state), 'no-gpu');
+    assert.match(await text(other, '#adapter'), /^No WebGPU/);
+    const shown = await text(other, '#message-text');
+    assert.match(shown, /^This browser has no WebGPU\. Use a current Chrome, Edge, Safari or Firefox/);
+    assert.match(shown, /--enable-unsafe-webgpu/, 'what Chromium needs');
+    assert.match(shown, /dom\.webgpu\.enabled/, 'what Firefox needs');
+    assert.match(shown, /gfx\.webgpu\.ignore-blocklist/, 'and without a GPU');
+    assert.ok(await disabled(other, '#start'), 'no training without WebGPU');
+    await other.screenshot(join(artifacts, 'demo-no-webgpu.png'));
+    await other.close();
+  });
+
+  test('no uncaught errors in the page', () => {
+    assert.equal(pageErrors, []);
+  });
+
   test.run();
 }
+
+const chosen = (process.env.LENET_TEST_BROWSERS ?? BROWSERS.join(',')).split(',').filter(Boolean);
+const required = (process.env.LENET_REQUIRE_BROWSERS ?? '').split(',').filter(Boolean);
+const running: string[] = [];
+for (const name of [...new Set([...chosen, ...required])] as BrowserName[]) {
+  if (!BROWSERS.includes(name)) throw new Error(`LENET_TEST_BROWSERS/LENET_REQUIRE_BROWSERS: unknown browser "${name}" (known: ${BROWSERS.join(', ')})`);
+  const missing = browserMissing(name);
+  if (!missing) {
+    running.push(name);
+    browserSuite(name);
+  } else if (required.includes(name)) {
+    const test = suite(`demo page in ${name}`);
+    test(`${name} is required (LENET_REQUIRE_BROWSERS)`, () => assert.unreachable(missing));
+    test.run();
+  } else {
+    console.warn(`browser tests in ${name} skipped: ${missing}`);
+  }
+}
+// scripts/test.mjs reads this line for its summary.
+console.log(`browsers run: ${running.join(', ') || 'none'}`);

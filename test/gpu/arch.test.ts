@@ -15,6 +15,7 @@ import { loadModel } from '../../src/model/safetensors';
 import { Backprop } from '../../src/train/backprop';
 import { Predictor } from '../../src/train/inference';
 import { openRuntime } from '../helpers/gpu';
+import { program } from '../helpers/programs';
 
 const test = suite('arch');
 let dir: string;
@@ -23,8 +24,8 @@ test.before(() => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(program: string, args: string[]) {
-  const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env });
+function cli(name: string, args: string[]) {
+  const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env });
   return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => l.startsWith('error') || l.includes(': error')).join('\n') };
 }
 

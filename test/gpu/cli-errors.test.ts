@@ -15,6 +15,7 @@ import { encodeCheckpoint } from '../../src/train/checkpoint';
 import { DEFAULT_CONFIG } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { smallMnist } from '../helpers/mnist';
+import { program, RUNTIME } from '../helpers/programs';
 
 const test = suite('cli errors');
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
@@ -35,9 +36,9 @@ interface Ran {
 }
 
 /** A run that must end on its own within `timeout` ms: a minute for an error, more for one that trains. */
-function cli(program: string, args: string[], timeout = 60_000): Ran {
+function cli(name: string, args: string[], timeout = 60_000): Ran {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env, timeout });
+  const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env, timeout });
   const seconds = (performance.now() - started) / 1000;
   return { code: r.status, out: r.stdout, errors: r.stderr.split('\n').filter((l) => l.startsWith('error')), seconds };
 }
@@ -166,17 +167,16 @@ test('empty option values and empty data sets are errors, not defaults', () => {
 
 test('eval and predict without a model say how to make one', () => {
   const missing = join(dir, 'none.safetensors');
-  fails(cli('eval', [missing]), missing, 'no such file', `npm run train:node -- --out ${missing}`);
+  fails(cli('eval', [missing]), missing, 'no such file', `npm run train:${RUNTIME} -- --out ${missing}`);
   fails(cli('predict', ['--model', missing, 'x.png']), missing, 'no such file');
-  if (!existsSync(DEFAULT_MODEL)) fails(cli('eval', []), DEFAULT_MODEL, 'train one first with: npm run train:node');
+  if (!existsSync(DEFAULT_MODEL)) fails(cli('eval', []), DEFAULT_MODEL, `train one first with: npm run train:${RUNTIME}`);
 });
 
 test('Ctrl-C is noticed between metrics reads; the hint resumes beside the checkpoint, not over the default model', async () => {
   const out = join(dir, 'runs', 'interrupted.safetensors');
   const before = defaultModelState();
   // 100 steps and no metrics read before the end: Ctrl-C must be noticed between steps.
-  const args = ['dist/cli/train.js', '--limit', '6400', '--epochs', '1', '--log-every', '100000', '--test-limit', '100', '--out', out];
-  const child = spawn(process.execPath, args, { env: process.env });
+  const child = spawn(...program('train', ['--limit', '6400', '--epochs', '1', '--log-every', '100000', '--test-limit', '100', '--out', out]), { env: process.env });
   let output = '';
   let sent = false;
   child.stdout.on('data', (b) => {
@@ -192,7 +192,7 @@ test('Ctrl-C is noticed between metrics reads; the hint resumes beside the check
   assert.is(code, 130, output);
   const [, step] = /interrupted at step (\d+): checkpoint saved/.exec(output) ?? [];
   assert.ok(Number(step) < 100, `stopped mid-epoch, at step ${step}: ${output}`);
-  const [, hint] = /resume with: npm run train:node -- (.*) \(/.exec(output) ?? [];
+  const [, hint] = /resume with: npm run train:(?:node|deno) -- (.*) \(/.exec(output) ?? [];
   assert.is(hint, `--resume ${join(dir, 'runs', 'interrupted.ckpt.safetensors')}`);
   assert.not.ok(existsSync(out));
   const r = cli('train', hint.split(' '), 600_000); // the rest of the epoch, on a busy machine
@@ -202,7 +202,7 @@ test('Ctrl-C is noticed between metrics reads; the hint resumes beside the check
 });
 
 test('a run whose output pipes were closed (its reader gone) ends on SIGTERM or at its next write', async () => {
-  const child = spawn(process.execPath, ['dist/cli/train.js', '--data', small, '--epochs', '1', '--log-every', '1', '--out', join(dir, 'orphan.safetensors')], { env: process.env });
+  const child = spawn(...program('train', ['--data', small, '--epochs', '1', '--log-every', '1', '--out', join(dir, 'orphan.safetensors')]), { env: process.env });
   let output = '';
   let sent = false;
   const code = await new Promise<number | null>((resolve) => {

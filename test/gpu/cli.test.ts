@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { writePng } from '../../src/data/image-file';
 import { defaultMnistDir, loadMnist } from '../../src/data/mnist';
 import { smallMnist } from '../helpers/mnist';
+import { program } from '../helpers/programs';
 
 const test = suite('cli');
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';
@@ -20,8 +21,8 @@ test.before(() => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(program: string, args: string[]) {
-  const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env });
+function cli(name: string, args: string[]) {
+  const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env });
   return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => l.startsWith('error') || l.includes(': error')).join('\n') };
 }
 
@@ -82,7 +83,7 @@ test('train writes the model, checkpoint, metrics and curves; eval reads the mod
 
 test('Ctrl-C saves a checkpoint, and --resume finishes the run', async () => {
   const out = join(dir, 'interrupted.safetensors');
-  const child = spawn(process.execPath, ['dist/cli/train.js', '--data', small, '--epochs', '1', '--log-every', '1', '--out', out], { env: process.env });
+  const child = spawn(...program('train', ['--data', small, '--epochs', '1', '--log-every', '1', '--out', out]), { env: process.env });
   let output = '';
   let sent = false;
   child.stdout.on('data', (b) => {

@@ -18,6 +18,7 @@ import { loadCheckpoint } from '../../src/train/checkpoint-file';
 import { Predictor } from '../../src/train/inference';
 import { Rng } from '../../src/util/rng';
 import { openRuntime } from '../helpers/gpu';
+import { program } from '../helpers/programs';
 
 const test = suite('data sets the user brings');
 const SIDE = 28;
@@ -89,8 +90,8 @@ function writeSet(to: string, s: { train: Synthetic; test: Synthetic }, o: { gzi
   }
 }
 
-function cli(program: string, args: string[]) {
-  const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env });
+function cli(name: string, args: string[]) {
+  const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env });
   const err = r.stderr.split('\n').filter((l) => l && !l.startsWith('Warning:'));
   return { code: r.status, out: r.stdout, err: err.join('\n') };
 }

@@ -27,6 +27,7 @@ import { batchLimit, trainingBuffers } from '../../src/train/limits';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../../src/train/trainer';
 import { openRuntime } from '../helpers/gpu';
 import { smallMnist } from '../helpers/mnist';
+import { program } from '../helpers/programs';
 
 const test = suite('batch size limits');
 let rt: Runtime;
@@ -51,8 +52,8 @@ function limitOf(r: Runtime) {
   return batchLimit(LENET5, r.limits, { loopLimit: r.adapter.loopLimit, workgroupSize: r.workgroupSize, adapter: r.adapter.name });
 }
 
-function cli(program: string, args: string[]) {
-  const r = spawnSync(process.execPath, [`dist/cli/${program}.js`, ...args], { encoding: 'utf8', env: process.env, timeout: 300_000 });
+function cli(name: string, args: string[]) {
+  const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env, timeout: 300_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

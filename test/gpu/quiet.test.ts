@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { program } from '../helpers/programs';
 
 const test = suite('quiet probing');
 const NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced /;
@@ -11,7 +12,7 @@ const NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout ar
 function adapters(env: Record<string, string | undefined>) {
   // Without the driver list an earlier test's SwiftShader set in this process: as a user runs it.
   const { VK_ICD_FILENAMES: _, ...rest } = process.env;
-  const r = spawnSync(process.execPath, ['dist/cli/adapters.js', '--json'], { encoding: 'utf8', env: { ...rest, ...env } });
+  const r = spawnSync(...program('adapters', ['--json']), { encoding: 'utf8', env: { ...rest, ...env } });
   return { code: r.status, found: r.status === 0 ? (JSON.parse(r.stdout) as string[]) : [], err: r.stderr.split('\n').filter((l) => l !== '' && !NOTICE.test(l)) };
 }
 

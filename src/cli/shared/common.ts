@@ -16,9 +16,15 @@ export async function openRuntime(adapter: string | undefined): Promise<Runtime>
   return rt;
 }
 
+/** The npm script that runs `program` in this runtime: train -> "npm run train:node" in Node, "npm run train:deno" in Deno. */
+export function npmRun(program: 'train' | 'eval' | 'predict'): string {
+  if ('Deno' in globalThis) return `npm run ${program}:deno`;
+  return program === 'train' ? 'npm run train:node' : `npm run ${program}`;
+}
+
 /** What to do when the model file is missing: the default one is made by training. */
 export function trainHint(model: string): string {
-  return model === DEFAULT_MODEL ? 'train one first with: npm run train:node' : `train one with: npm run train:node -- --out ${model}`;
+  return model === DEFAULT_MODEL ? `train one first with: ${npmRun('train')}` : `train one with: ${npmRun('train')} -- --out ${model}`;
 }
 
 /** The network an --arch value names. */
