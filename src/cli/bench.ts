@@ -8,16 +8,18 @@ import { readFile } from 'node:fs/promises';
 import { benchEngine, WARM_UP, type EngineRun } from '../bench/engine';
 import { profile, profileTimestamps, type DispatchTime } from '../bench/profile';
 import { dawn, type AdapterChoice } from '../gpu/node';
+import type { Network } from '../model/network';
 import { DEFAULT_CONFIG } from '../train/trainer';
 import { writeFileAtomic } from '../util/files';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
 
 Trains a network (--arch, default lenet5) on MNIST with this engine in Node (Dawn), then
 in Deno (wgpu) on the same kind of adapter (where Deno is installed and has one), then
-with TensorFlow.js's WebGPU backend on the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
+with PyTorch on the CPU (where a python3 imports torch; PYTHON names one), then with
+TensorFlow.js's WebGPU backend on the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
 --tfjs-steps steps (default 20, after 3: it is 10-30x slower),
 and prints images/s for each and their ratio, set-up time apart, and the share of a
 step spent in each kernel (timestamp queries where the adapter has them). Results go
@@ -32,6 +34,28 @@ function benchDeno(kind: string, arch: string, batchSize: number, steps: number)
   const args = ['run', '-A', 'dist/deno/cli/bench-engine.js', '--adapter', kind, '--arch', arch, '--batch-size', String(batchSize), '--steps', String(steps)];
   const r = spawnSync(DENO, args, { encoding: 'utf8' });
   if (r.status !== 0) return { skipped: r.stderr.split('\n').find((l) => l.startsWith('error')) ?? `deno exited with ${r.status}` };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+interface TorchRun {
+  torch: string;
+  threads: number;
+  setupSeconds: number;
+  imagesPerSecond: number;
+  msPerStep: number;
+}
+
+/**
+ * The same network and recipe in PyTorch on the CPU (bench/pytorch_bench.py), with
+ * the first python3 that imports torch: $PYTHON, python3, /usr/bin/python3.
+ */
+function benchPytorch(network: Network, batchSize: number, steps: number): TorchRun | { skipped: string } {
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
+  const python = candidates.find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+  if (!python) return { skipped: `no python3 imports torch (tried ${candidates.join(', ')}; Debian: apt install python3-torch)` };
+  const args = ['bench/pytorch_bench.py', '-', '--steps', String(steps), '--warm-up', String(WARM_UP), '--batch', String(batchSize)];
+  const r = spawnSync(python, args, { input: JSON.stringify(network), encoding: 'utf8' });
+  if (r.status !== 0) return { skipped: `${python} bench/pytorch_bench.py failed: ${r.stderr.trim().split('\n').at(-1)}` };
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
@@ -55,6 +79,7 @@ async function main(): Promise<number> {
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
       'no-tfjs': { type: 'boolean', default: false },
       'no-deno': { type: 'boolean', default: false },
+      'no-pytorch': { type: 'boolean', default: false },
       json: { type: 'string', default: 'bench/results.json' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -97,6 +122,15 @@ async function main(): Promise<number> {
     console.log(`TensorFlow.js:  ${tfjs.imagesPerSecond.toFixed(0).padStart(6)} images/s  (tfjs-backend-webgpu 4.22.0, ${tfjsSteps} steps; set-up and warm-up ${tfjs.setupSeconds.toFixed(2)} s)`);
     console.log(`ratio:          ${(engine.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x`);
   }
+  const torch = o['no-pytorch'] ? null : benchPytorch(network, batchSize, steps);
+  if (torch && 'imagesPerSecond' in torch) {
+    console.log(
+      `PyTorch (CPU):  ${torch.imagesPerSecond.toFixed(0).padStart(6)} images/s  (torch ${torch.torch}, ${torch.threads} threads, the same network and recipe)\n` +
+        `engine/PyTorch: ${(engine.imagesPerSecond / torch.imagesPerSecond).toFixed(2)}`,
+    );
+  } else if (torch) {
+    console.log(`PyTorch:        not run: ${torch.skipped}`);
+  }
   printProfile(rows, stamped ? 'GPU timestamps, each dispatch in its own pass' : 'host timing of isolated dispatches');
 
   const results = JSON.parse(await readFile(o.json!, 'utf8').catch(() => '{}')) as Record<string, unknown>;
@@ -107,6 +141,7 @@ async function main(): Promise<number> {
     steps,
     engine,
     deno: deno && 'engine' in deno ? deno : null,
+    pytorch: torch && 'imagesPerSecond' in torch ? torch : null,
     tfjs: tfjs && { ...tfjs, steps: tfjsSteps },
     ratio: tfjs ? engine.imagesPerSecond / tfjs.imagesPerSecond : null,
     profile: { method: stamped ? 'timestamp-query' : 'host', rows },
