@@ -217,7 +217,10 @@ test('a run whose output pipes were closed (its reader gone) ends on SIGTERM or 
       sent = true;
       child.stdout.destroy();
       child.stderr.destroy();
-      setTimeout(() => process.kill(child.pid!, 'SIGTERM'), 200);
+      setTimeout(() => {
+        // It may have ended already, at its first write to the closed pipe.
+        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
+      }, 200);
     });
   });
   // Its next write fails (EPIPE: exit 1), or the signal comes first (143); never the guard's kill.
