@@ -2,15 +2,25 @@
 // PyTorch, and OH = H - K + 1, OW = W - K + 1. With t = (ci, ky, kx) one of the
 // C_IN*K*K taps and p = (y, x) a position:
 //
-//   pack_forward, pack_backward: the weights regrouped four channels to a vec4
 //   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * input[n, ci, y+ky, x+kx]
 //                                        (then max(., 0) with RELU: the ReLU fused in)
 //   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
 //                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
-//   backward_weight  partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
-//   reduce_weight    dweight[co,t]     = sum_n partial[n,co,t]
-//   backward_bias    partial[n,co]     = sum_p doutput[n,co,p]      (a [batch, C_OUT] buffer of its own)
-//   reduce_bias      dbias[co]         = sum_n partial[n,co]
+//   backward_params  two independent parts in one dispatch, the second starting on a
+//                    workgroup boundary (so no workgroup mixes them):
+//     weight part    partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
+//     bias part      partial_bias[n,co] = sum_p doutput[n,co,p]
+//   reduce           dweight[co,t] = sum_n partial[n,co,t], then dbias[co] = sum_n partial_bias[n,co]
+//
+// backward_input stays a dispatch of its own: in one with backward_params (as linear.wgsl
+// does) llvmpipe ran the pair 1.5x slower than apart (bench/NOTES.md).
+//
+// The weights come packed four channels to a vec4 (one load per tap), in two layouts:
+//   by_tap[t * 2*blocks8(C_OUT) + b]                  = weight[4b..4b+3, t]             (forward)
+//   by_tap_in[(co*K*K + ky*K + kx) * 2*blocks8(C_IN) + b] = weight[co, 4b..4b+3, ky, kx] (input part)
+// with zeros past the last channel. Nothing here packs them: the optimizer writes the
+// packed copies as it updates the weights, and shaders/pack.wgsl packs weights set
+// from the host (src/ops/conv2d.ts lays the slots out).
 //
 // Each is a matrix product over an implicit im2col matrix (nothing is copied). One
 // invocation computes a 4x4 block of its result in four vec4 accumulators: 4
@@ -22,7 +32,7 @@
 //
 // Every result is computed whole by one invocation in a fixed order: bitwise
 // reproducible without atomics; gradients are written, not accumulated. Batch sums
-// add one image's sum at a time (reduce_weight, reduce_bias), which keeps float32
+// add one image's sum at a time (reduce), which keeps float32
 // rounding near that of a sum over one image and spreads backward_weight over
 // batch x blocks invocations. No invocation loops over more than one image, or over
 // the batch once: llvmpipe (Mesa's gallivm) silently ends an invocation's loops after
@@ -54,15 +64,13 @@ struct Params {
 @group(0) @binding(5) var<storage, read> doutput: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dinput: array<f32>;
 @group(0) @binding(7) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(8) var<storage, read> saved_partial: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
-// The weights regrouped four channels to a vec4, one load per tap (pack_*):
-// by_tap[t * 2*blocks8(C_OUT) + b] = weight[4b..4b+3, t], for forward;
-// by_tap_in[(co * K*K + ky*K + kx) * 2*blocks8(C_IN) + b] = weight[co, 4b..4b+3, ky, kx], for backward_input.
-@group(0) @binding(11) var<storage, read_write> packed: array<vec4f>;
-@group(0) @binding(12) var<storage, read> by_tap: array<vec4f>;
-@group(0) @binding(13) var<storage, read> by_tap_in: array<vec4f>;
+@group(0) @binding(8) var<storage, read_write> partial_bias: array<f32>;
+@group(0) @binding(9) var<storage, read> saved_partial: array<f32>;
+@group(0) @binding(10) var<storage, read> saved_partial_bias: array<f32>;
+@group(0) @binding(11) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(12) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(13) var<storage, read> by_tap: array<vec4f>;
+@group(0) @binding(14) var<storage, read> by_tap_in: array<vec4f>;
 
 const LANES = vec4u(0u, 1u, 2u, 3u);
 
@@ -93,37 +101,6 @@ fn row_of(acc: Acc, r: u32) -> vec4f {
     case 2u: { return acc.r2; }
     default: { return acc.r3; }
   }
-}
-
-fn weight_or_zero(co: u32, t: u32) -> f32 {
-  return select(0.0, weight[min(co, C_OUT - 1u) * taps() + t], co < C_OUT);
-}
-
-@compute @workgroup_size(WG)
-fn pack_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  // forward takes channels eight at a time: an even number of vec4s per tap.
-  let cblocks = 2u * blocks8(C_OUT);
-  let i = invocation_index(id, groups);
-  if (i >= taps() * cblocks) { return; }
-  let co = (i % cblocks) * 4u;
-  let t = i / cblocks;
-  packed[i] = vec4f(weight_or_zero(co, t), weight_or_zero(co + 1u, t), weight_or_zero(co + 2u, t), weight_or_zero(co + 3u, t));
-}
-
-@compute @workgroup_size(WG)
-fn pack_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  // backward_input takes channels eight at a time: an even number of vec4s per tap.
-  let cblocks = 2u * blocks8(C_IN);
-  let i = invocation_index(id, groups);
-  if (i >= C_OUT * K * K * cblocks) { return; }
-  let ci = (i % cblocks) * 4u;
-  let kk = (i / cblocks) % (K * K);
-  let co = i / (cblocks * K * K);
-  var v = vec4f(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (ci + j < C_IN) { v[j] = weight[co * taps() + (ci + j) * K * K + kk]; }
-  }
-  packed[i] = v;
 }
 
 // Block (image n, channels co0..co0+7, row y, columns x0..x0+3): two 4x4 blocks that
@@ -181,14 +158,13 @@ fn dout_at(row: u32, ox: i32, ow: u32) -> f32 {
 // blocks sharing their doutput values. Output rows y - ky that do not exist are
 // skipped whole; along a kernel row the four doutput values slide by one column per
 // tap, so each tap loads one (and two vec4s of weights) for 32 multiply-adds.
-@compute @workgroup_size(WG)
-fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn input_part_size() -> u32 { return params.batch * blocks8(C_IN) * H * blocks(W); }
+
+fn input_part(i: u32) {
   let oh = out_h();
   let ow = out_w();
   let xblocks = blocks(W);
   let cblocks = blocks8(C_IN);
-  let i = invocation_index(id, groups);
-  if (i >= params.batch * cblocks * H * xblocks) { return; }
   let x0 = (i % xblocks) * 4u;
   let y = (i / xblocks) % H;
   let b = (i / (xblocks * H)) % cblocks;
@@ -227,13 +203,12 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
 // K x 4 multiply-adds. The taps are named registers, not an array (arrays end up in
 // memory on some CPU adapters); `K > j` is a constant once the pipeline is made, so
 // the unused ones compile away.
-@compute @workgroup_size(WG)
-fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn weight_part_size() -> u32 { return params.batch * blocks(C_OUT) * C_IN * K; }
+
+fn weight_part(i: u32) {
   let oh = out_h();
   let ow = out_w();
   let cblocks = blocks(C_OUT);
-  let i = invocation_index(id, groups);
-  if (i >= params.batch * cblocks * C_IN * K) { return; }
   let ky = i % K;
   let ci = (i / K) % C_IN;
   let co0 = ((i / (K * C_IN)) % cblocks) * 4u;
@@ -286,36 +261,52 @@ fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgr
   }
 }
 
-// The sum over the batch of element i of [batch, count] per-image partial sums, image by image.
-fn batch_sum(count: u32, i: u32) -> f32 {
-  var sum = 0.0;
-  for (var n = 0u; n < params.batch; n++) { sum += saved_partial[n * count + i]; }
-  return sum;
-}
-
-@compute @workgroup_size(WG)
-fn reduce_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let count = C_OUT * taps();
-  let i = invocation_index(id, groups);
-  if (i >= count) { return; }
-  dweight[i] = batch_sum(count, i);
-}
-
 // One invocation per (image, channel): the sum of that image's doutput plane.
-@compute @workgroup_size(WG)
-fn backward_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn bias_part_size() -> u32 { return params.batch * C_OUT; }
+
+fn bias_part(i: u32) {
   let plane = out_h() * out_w();
-  let i = invocation_index(id, groups);
-  if (i >= params.batch * C_OUT) { return; }
   let base = i * plane; // (n * C_OUT + co) * plane
   var image_sum = 0.0;
   for (var j = 0u; j < plane; j++) { image_sum += doutput[base + j]; }
-  partial[i] = image_sum;
+  partial_bias[i] = image_sum;
 }
 
 @compute @workgroup_size(WG)
-fn reduce_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let co = invocation_index(id, groups);
-  if (co >= C_OUT) { return; }
-  dbias[co] = batch_sum(C_OUT, co);
+fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i < input_part_size()) { input_part(i); }
+}
+
+// Where a part starts: the end of the one before, rounded up to a whole workgroup.
+fn aligned(n: u32) -> u32 { return (n + WG - 1u) / WG * WG; }
+
+@compute @workgroup_size(WG)
+fn backward_params(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  var i = invocation_index(id, groups);
+  if (i < weight_part_size()) { weight_part(i); return; }
+  i -= aligned(weight_part_size());
+  if (i < bias_part_size()) { bias_part(i); }
+}
+
+// dweight, then dbias: each the sum over the batch of per-image sums, image by image.
+// The bias part starts on a workgroup boundary too: llvmpipe runs a SIMD group's
+// invocations together and counts its loop iterations across both loops, so a group
+// that held the last weights and the first bias would stop early at large batches.
+@compute @workgroup_size(WG)
+fn reduce(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let weights = C_OUT * taps();
+  let i = invocation_index(id, groups);
+  if (i < weights) {
+    var sum = 0.0;
+    for (var n = 0u; n < params.batch; n++) { sum += saved_partial[n * weights + i]; }
+    dweight[i] = sum;
+    return;
+  }
+  let co = i - aligned(weights);
+  if (co < C_OUT) {
+    var sum = 0.0;
+    for (var n = 0u; n < params.batch; n++) { sum += saved_partial_bias[n * C_OUT + co]; }
+    dbias[co] = sum;
+  }
 }

@@ -1,11 +1,14 @@
 // Fully connected layer: input [batch, IN], weight [OUT, IN] as in PyTorch's nn.Linear.
 //
 //   forward          output[n,o]  = bias[o] + sum_i input[n,i] * weight[o,i]   (then ReLU with RELU)
-//   backward_input   dinput[n,i]  = sum_o doutput[n,o] * weight[o,i]
-//   backward_input_relu            the same, times [input[n,i] > 0]: through the ReLU
-//                                  whose output is this layer's input
-//   backward_weight  dweight[o,i] = sum_n doutput[n,o] * input[n,i]
-//   backward_bias    dbias[o]     = sum_n doutput[n,o]
+//   backward         three independent parts in one dispatch, each a range of
+//                    invocations that starts on a workgroup boundary:
+//     input part     dinput[n,i]  = sum_o doutput[n,o] * weight[o,i]
+//     weight part    dweight[o,i] = sum_n doutput[n,o] * input[n,i]
+//     bias part      dbias[o]     = sum_n doutput[n,o]
+//   backward_relu    the same, dinput times [input[n,i] > 0]: through the ReLU whose
+//                    output is this layer's input
+//   backward_params  the weight and bias parts alone (a layer whose input needs no gradient)
 //
 // Each is a small matrix product. One invocation computes a 4x4 block of its result
 // in registers (four vec4 accumulators): per step of the summed index it loads 4 + 4 values for 16
@@ -97,8 +100,8 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   }
 }
 
-// The 4x4 block of dinput = doutput . weight for invocation i, and where it starts.
-fn backward_input_block(i: u32) -> Acc {
+// The 4x4 block of dinput = doutput . weight for invocation i.
+fn input_block(i: u32) -> Acc {
   let batch = params.batch;
   let b = block_of(i, batch, IN);
   let d = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * OUT;
@@ -113,54 +116,43 @@ fn backward_input_block(i: u32) -> Acc {
   return acc;
 }
 
-@compute @workgroup_size(WG)
-fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
+fn input_part_size() -> u32 { return blocks(params.batch) * blocks(IN); }
+
+// With relu, through the ReLU that made this layer's input: the gradient w.r.t. that
+// ReLU's input, zero where input[n,i] (the ReLU's output) is not positive.
+fn input_part(i: u32, relu: bool) {
   let b = block_of(i, params.batch, IN);
-  if (!b.ok) { return; }
-  let acc = backward_input_block(i);
+  let acc = input_block(i);
   for (var r = 0u; r < B; r++) {
     let v = row_of(acc, r);
     for (var j = 0u; j < B; j++) {
       let n = b.r0 + r;
       let k = b.c0 + j;
-      if (n < params.batch && k < IN) { dinput[n * IN + k] = v[j]; }
+      if (n < params.batch && k < IN) {
+        if (relu) {
+          dinput[n * IN + k] = select(0.0, v[j], input[n * IN + k] > 0.0);
+        } else {
+          dinput[n * IN + k] = v[j];
+        }
+      }
     }
   }
 }
 
-// backward_input through the ReLU that made this layer's input: the gradient w.r.t.
-// that ReLU's input, zero where input[n,i] (the ReLU's output) is not positive.
-@compute @workgroup_size(WG)
-fn backward_input_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  let b = block_of(i, params.batch, IN);
-  if (!b.ok) { return; }
-  let acc = backward_input_block(i);
-  for (var r = 0u; r < B; r++) {
-    let v = row_of(acc, r);
-    for (var j = 0u; j < B; j++) {
-      let n = b.r0 + r;
-      let k = b.c0 + j;
-      if (n < params.batch && k < IN) { dinput[n * IN + k] = select(0.0, v[j], input[n * IN + k] > 0.0); }
-    }
-  }
-}
+fn weight_part_size() -> u32 { return blocks(OUT) * blocks(IN); }
 
-@compute @workgroup_size(WG)
-fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn weight_part(i: u32) {
   let batch = params.batch;
-  let b = block_of(invocation_index(id, groups), OUT, IN);
-  if (!b.ok) { return; }
+  let b = block_of(i, OUT, IN);
   let o = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(OUT - 1u));
-  let i = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
+  let c = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
   var acc = Acc();
   for (var n = 0u; n < batch; n++) {
     let drow = n * OUT;
     let xrow = n * IN;
     let a = vec4f(doutput[drow + o.x], doutput[drow + o.y], doutput[drow + o.z], doutput[drow + o.w]);
-    let c = vec4f(input[xrow + i.x], input[xrow + i.y], input[xrow + i.z], input[xrow + i.w]);
-    fma_block(&acc, a, c);
+    let x = vec4f(input[xrow + c.x], input[xrow + c.y], input[xrow + c.z], input[xrow + c.w]);
+    fma_block(&acc, a, x);
   }
   for (var r = 0u; r < B; r++) {
     let row = b.r0 + r;
@@ -172,11 +164,37 @@ fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgr
   }
 }
 
-@compute @workgroup_size(WG)
-fn backward_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let o = invocation_index(id, groups);
-  if (o >= OUT) { return; }
+fn bias_part(o: u32) {
   var sum = 0.0;
   for (var n = 0u; n < params.batch; n++) { sum += doutput[n * OUT + o]; }
   dbias[o] = sum;
+}
+
+// Where a part starts: the end of the one before, rounded up to a whole workgroup.
+fn aligned(n: u32) -> u32 { return (n + WG - 1u) / WG * WG; }
+
+// The weight and bias parts, for invocation i counted from the weight part's start.
+fn params_part(i: u32) {
+  if (i < weight_part_size()) { weight_part(i); return; }
+  let o = i - aligned(weight_part_size());
+  if (o < OUT) { bias_part(o); }
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i < input_part_size()) { input_part(i, false); return; }
+  params_part(i - aligned(input_part_size()));
+}
+
+@compute @workgroup_size(WG)
+fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i < input_part_size()) { input_part(i, true); return; }
+  params_part(i - aligned(input_part_size()));
+}
+
+@compute @workgroup_size(WG)
+fn backward_params(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  params_part(invocation_index(id, groups));
 }

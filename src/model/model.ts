@@ -10,14 +10,15 @@
  * then also compile their backward kernels; a Model without it compiles forward
  * kernels only.
  */
-import type { Dispatch } from '../gpu/dispatch';
+import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { Conv2d } from '../ops/conv2d';
 import { Linear } from '../ops/linear';
 import { LogSoftmax } from '../ops/log_softmax';
 import { MaxPool2d } from '../ops/maxpool2d';
 import { NllLoss } from '../ops/nll_loss';
-import { perSample, type Network, type Resolved, type Stage } from './network';
+import { PackedWeights } from '../ops/pack';
+import { hasRelu, inputNeedsGrad, perSample, type Network, type Resolved, type Stage } from './network';
 import { parameterTable, type ParameterTable } from './parameters';
 
 /** The op behind each stage, for one batch size. */
@@ -29,8 +30,13 @@ export interface StageOps {
 
 export interface ForwardPlan {
   batch: number;
-  /** The network's input to its log-probabilities. */
+  /**
+   * The network's input to its log-probabilities (after packing the conv weights, for
+   * a model that reads another's parameter buffer: its owner may have changed them).
+   */
   forward: readonly Dispatch[];
+  /** The same up to the logits: a training step's loss kernel takes the log-softmax from there. */
+  logits: readonly Dispatch[];
   /** metrics += (summed loss, correct predictions, samples) of the batch. */
   metrics: Dispatch;
 }
@@ -81,24 +87,43 @@ export class Model {
   /** Running (summed loss, correct, samples) since the last reset. */
   readonly metrics: Tensor;
   readonly training: boolean;
+  /** The conv weights' packed copies, which the conv kernels read (src/ops/pack.ts). */
+  readonly packed: PackedWeights;
+  /** Whether the parameter buffer is another model's (the page's predictor reads the trainer's). */
+  private readonly shared: boolean;
   private readonly ops = new Map<number, Promise<StageOps>>();
   private readonly plans = new Map<number, Promise<ForwardPlan>>();
 
-  constructor(
-    readonly rt: Runtime,
-    readonly network: Network,
-    readonly maxBatch: number,
-    options: { training?: boolean; param?: GPUBuffer } = {},
-  ) {
+  /**
+   * A model of `network` for batches of up to `maxBatch`: with `training`, its ops
+   * also compile their backward kernels; with `param`, it reads that parameter buffer
+   * (another model's) instead of one of its own.
+   */
+  static async create(rt: Runtime, network: Network, maxBatch: number, options: { training?: boolean; param?: GPUBuffer } = {}): Promise<Model> {
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new Error(`batch size must be a positive integer, got ${maxBatch}`);
-    this.table = parameterTable(network);
-    this.resolved = this.table.resolved;
-    this.training = options.training ?? false;
-    const bytes = this.table.flatLength * 4;
+    const table = parameterTable(network);
+    const bytes = table.flatLength * 4;
     if (options.param && options.param.size < bytes) {
       throw new Error(`parameter buffer "${options.param.label}" has ${options.param.size} bytes; network ${network.name} needs ${bytes}`);
     }
-    this.param = options.param ?? rt.buffer('parameters', bytes);
+    const convs = table.resolved.stages.flatMap((s) => (s.op === 'conv2d' ? [{ name: s.name, shape: s.shape, offset: table.slot(`${s.name}.weight`).offset }] : []));
+    const packed = await PackedWeights.create(rt, convs, table.flatLength, options.training ?? false);
+    return new Model(rt, network, maxBatch, packed, options);
+  }
+
+  private constructor(
+    readonly rt: Runtime,
+    readonly network: Network,
+    readonly maxBatch: number,
+    packed: PackedWeights,
+    options: { training?: boolean; param?: GPUBuffer },
+  ) {
+    this.table = parameterTable(network);
+    this.resolved = this.table.resolved;
+    this.training = options.training ?? false;
+    this.packed = packed;
+    this.shared = options.param !== undefined;
+    this.param = options.param ?? rt.buffer('parameters', this.table.flatLength * 4);
     this.params = this.table.viewsOf(this.param);
     const buffers = modelBuffers(this.resolved);
     const tensor = (b: PerSample) => rt.tensor(b.label, [maxBatch, ...b.shape]);
@@ -132,7 +157,7 @@ export class Model {
     this.checkBatch(batch);
     let ops = this.ops.get(batch);
     if (!ops) {
-      ops = makeOps(this.rt, this.stages, this.classes, batch, this.training);
+      ops = makeOps(this.rt, this.resolved, batch, this.training);
       this.ops.set(batch, ops);
     }
     return ops;
@@ -158,14 +183,13 @@ export class Model {
 
   private async makeForward(batch: number): Promise<ForwardPlan> {
     const ops = await this.opsFor(batch);
-    const forward: Dispatch[] = [];
+    const forward: Dispatch[] = this.shared ? [labelled('pack', this.pack())] : [];
     for (const s of this.stages) {
       const op = ops.stage.get(s.name)!;
       const output = this.view(s.name, batch);
       if (s.op === 'conv2d') {
-        const conv = op as Conv2d;
-        const t = { input: this.view(s.input, batch), weight: this.params[`${s.name}.weight`], bias: this.params[`${s.name}.bias`], output };
-        forward.push(...conv.forward(t).map((d) => labelled(s.name, d)));
+        const t = { input: this.view(s.input, batch), by_tap: this.packed.of(s.name).by_tap, bias: this.params[`${s.name}.bias`], output };
+        forward.push(labelled(s.name, (op as Conv2d).forward(t)));
       } else if (s.op === 'linear') {
         const input = this.view(s.input, batch, [s.shape.inFeatures]); // flatten is this view
         forward.push(labelled(s.name, (op as Linear).forward({ input, weight: this.params[`${s.name}.weight`], bias: this.params[`${s.name}.bias`], output })));
@@ -176,13 +200,19 @@ export class Model {
       }
     }
     const metrics = labelled('metrics', ops.nll.accumulate({ log_probs: this.view('log_probs', batch), labels: front(this.labels, batch), metrics: this.metrics }));
-    return { batch, forward, metrics };
+    return { batch, forward, logits: forward.slice(0, -1), metrics };
   }
 
-  /** Uploads parameters in the flat layout. */
+  /** Packs the conv weights of the parameter buffer into their copies (src/ops/pack.ts). */
+  pack(): Dispatch {
+    return this.packed.pack(this.table.whole(this.param));
+  }
+
+  /** Uploads parameters in the flat layout, and packs the conv weights. */
   setParameters(flat: Float32Array): void {
     this.table.check(flat);
     this.rt.device.queue.writeBuffer(this.param, 0, flat.buffer, flat.byteOffset, flat.byteLength);
+    submit(this.rt, [this.pack()], 'pack weights');
   }
 
   async readParameters(): Promise<Float32Array> {
@@ -211,14 +241,15 @@ export class Model {
   }
 }
 
-async function makeOps(rt: Runtime, stages: readonly Stage[], classes: number, batch: number, backward: boolean): Promise<StageOps> {
+async function makeOps(rt: Runtime, r: Resolved, batch: number, backward: boolean): Promise<StageOps> {
   const made = await Promise.all(
-    stages.map((s): Promise<Conv2d | Linear | MaxPool2d | LogSoftmax> => {
+    r.stages.map((s): Promise<Conv2d | Linear | MaxPool2d | LogSoftmax> => {
+      const into = inputNeedsGrad(r, s);
       switch (s.op) {
         case 'conv2d':
-          return Conv2d.create(rt, { batch, ...s.shape }, { relu: s.relu, backward });
+          return Conv2d.create(rt, { batch, ...s.shape }, { relu: s.relu, backward, inputGrad: into !== null });
         case 'linear':
-          return Linear.create(rt, { batch, ...s.shape }, { relu: s.relu, backward });
+          return Linear.create(rt, { batch, ...s.shape }, { relu: s.relu, backward, inputGrad: into === null ? 'none' : hasRelu(into) ? 'relu' : 'plain' });
         case 'maxpool2d':
           return MaxPool2d.create(rt, { batch, ...s.shape }, { backward });
         case 'log_softmax':
@@ -227,6 +258,6 @@ async function makeOps(rt: Runtime, stages: readonly Stage[], classes: number, b
       }
     }),
   );
-  const nll = await NllLoss.create(rt, batch, classes, { backward });
-  return { batch, stage: new Map(stages.map((s, i) => [s.name, made[i]])), nll };
+  const nll = await NllLoss.create(rt, batch, r.classes, { backward });
+  return { batch, stage: new Map(r.stages.map((s, i) => [s.name, made[i]])), nll };
 }

@@ -215,6 +215,17 @@ export function perSample(r: Resolved, name: string): number {
 }
 
 /** Whether the stage writes max(., 0) of what it computes. */
-export function hasRelu(s: Stage): boolean {
-  return (s.op === 'conv2d' || s.op === 'linear') && s.relu;
+export function hasRelu(s: Stage | null | undefined): boolean {
+  return !!s && (s.op === 'conv2d' || s.op === 'linear') && s.relu;
+}
+
+/**
+ * The stage whose output is `s`'s input, where that output needs a gradient: it
+ * comes at or after the first stage with parameters (before it, nothing has a
+ * gradient to take). Null for the network's input and everything before.
+ */
+export function inputNeedsGrad(r: Resolved, s: Stage): Stage | null {
+  const firstParam = r.stages.findIndex((x) => x.op === 'conv2d' || x.op === 'linear');
+  const i = r.stages.findIndex((x) => x.name === s.input);
+  return firstParam >= 0 && i >= firstParam ? r.stages[i] : null;
 }

@@ -1,4 +1,5 @@
-// Host side of shaders/adam.wgsl: one dispatch updates every parameter.
+// Host side of shaders/adam.wgsl: one dispatch updates every parameter (and, with
+// step_and_pack, writes the packed copies of the conv weights: src/ops/pack.ts).
 // https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
@@ -12,14 +13,14 @@ export class Adam {
     readonly count: number,
     readonly hyper: AdamHyper,
     private readonly kernel: Kernel,
+    private readonly packing: Kernel,
     private readonly params: GPUBuffer,
     private readonly device: GPUDevice,
   ) {}
 
   static async create(rt: Runtime, count: number, hyper: AdamHyper = ADAM_DEFAULTS): Promise<Adam> {
-    const kernel = await rt.kernel('adam', 'step');
-    const adam = new Adam(count, hyper, kernel, kernel.uniformBuffer(Adam.uniforms(count, hyper, 1)), rt.device);
-    return adam;
+    const [kernel, packing] = await Promise.all([rt.kernel('adam', 'step'), rt.kernel('adam', 'step_and_pack')]);
+    return new Adam(count, hyper, kernel, packing, kernel.uniformBuffer(Adam.uniforms(count, hyper, 1)), rt.device);
   }
 
   /** The uniforms for step t (1-based): bias corrections in float64, as PyTorch. */
@@ -49,5 +50,16 @@ export class Adam {
   step(t: { param: Tensor; grad: Tensor; exp_avg: Tensor; exp_avg_sq: Tensor }): Dispatch {
     for (const [name, tensor] of Object.entries(t)) expectLength('adam.step', name, tensor, this.count);
     return dispatch(this.kernel, this.params, t, this.count);
+  }
+
+  /**
+   * step, and each updated parameter written to its packed copies: `slots` ([count, 2]
+   * u32, NONE for none) says where in `packed` (src/ops/pack.ts lays them out).
+   */
+  stepAndPack(t: { param: Tensor; grad: Tensor; exp_avg: Tensor; exp_avg_sq: Tensor; slots: Tensor; packed: Tensor }): Dispatch {
+    const { slots, packed, ...flat } = t;
+    for (const [name, tensor] of Object.entries(flat)) expectLength('adam.step_and_pack', name, tensor, this.count);
+    expectLength('adam.step_and_pack', 'slots', slots, this.count * 2);
+    return dispatch(this.packing, this.params, t, this.count);
   }
 }

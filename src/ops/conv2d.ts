@@ -5,31 +5,40 @@ import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
-/** conv2d.wgsl's MAX_K: backward_weight keeps a kernel row's taps in registers. */
+/** conv2d.wgsl's MAX_K: backward's weight part keeps a kernel row's taps in registers. */
 const MAX_K = 5;
 
 /** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
 const blocks = (n: number) => Math.ceil(n / 4);
-/** forward's and backward_input's blocks: eight channels (two 4x4 blocks) by four columns. */
+/** forward's and backward's input-part blocks: eight channels (two 4x4 blocks) by four columns. */
 const blocks8 = (n: number) => Math.ceil(n / 8);
 
-const FORWARD = ['pack_forward', 'forward'] as const;
-const BACKWARD = ['pack_backward', 'backward_input', 'backward_weight', 'reduce_weight', 'backward_bias', 'reduce_bias'] as const;
-type Entry = (typeof FORWARD)[number] | (typeof BACKWARD)[number];
+const BACKWARD = ['backward_input', 'backward_params', 'reduce'] as const;
+type Entry = 'forward' | (typeof BACKWARD)[number];
+
+/** Invocations rounded up to whole workgroups: where conv2d.wgsl's next part starts. */
+const aligned = (n: number, wg: number) => Math.ceil(n / wg) * wg;
+
+/**
+ * The packed copies of a conv's weights that its kernels read (conv2d.wgsl, by_tap
+ * and by_tap_in): four channels to a vec4, zero past the last channel.
+ */
+export interface ConvPacking {
+  /** vec4s in by_tap (forward). */
+  forward: number;
+  /** vec4s in by_tap_in (backward's input part). */
+  backward: number;
+  /** For weight element j ([C_OUT, C_IN, K, K] order), its float index in by_tap and in by_tap_in. */
+  slots(j: number): [number, number];
+}
 
 export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
-    /** The weights regrouped for forward (pack_forward). */
-    private readonly byTap: Tensor,
-    /**
-     * With backward: per-image weight and bias gradients, summed over the batch by
-     * reduce_weight and reduce_bias, and the weights regrouped for backward_input.
-     */
+    /** With backward: per-image weight and bias gradients, summed over the batch by reduce. */
     private readonly partial: { weight: Tensor; bias: Tensor } | null,
-    private readonly byTapIn: Tensor | null,
   ) {}
 
   /**
@@ -44,11 +53,29 @@ export class Conv2d {
     ];
   }
 
+  /** The layout of the packed weights (conv2d.wgsl's by_tap and by_tap_in). */
+  static packing(s: Omit<Conv2dShape, 'batch'>): ConvPacking {
+    const kk = s.kernel * s.kernel;
+    const taps = s.inChannels * kk;
+    const outVec4s = 2 * blocks8(s.outChannels);
+    const inVec4s = 2 * blocks8(s.inChannels);
+    return {
+      forward: taps * outVec4s,
+      backward: s.outChannels * kk * inVec4s,
+      slots(j) {
+        const co = Math.floor(j / taps);
+        const t = j % taps;
+        const ci = Math.floor(t / kk);
+        const tap = t % kk;
+        return [(t * outVec4s + (co >> 2)) * 4 + (co & 3), ((co * kk + tap) * inVec4s + (ci >> 2)) * 4 + (ci & 3)];
+      },
+    };
+  }
+
   /**
    * Loop iterations, all loops together, of the invocation whose loops grow with the
-   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): reduce_weight's
-   * and reduce_bias's loop over the batch, its last test included. The other kernels
-   * loop over one image at most.
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): reduce's loop
+   * over the batch, its last test included. The other kernels loop over one image at most.
    */
   static batchLoopIterations(batch: number): number {
     return batch + 1;
@@ -56,31 +83,32 @@ export class Conv2d {
 
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
-   * `backward` (true by default), only the forward kernels are compiled.
+   * `backward` (true by default), only the forward kernel is compiled; with
+   * `inputGrad` (true by default) backward also gives the input's gradient.
    */
-  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean; backward?: boolean } = {}): Promise<Conv2d> {
+  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean; backward?: boolean; inputGrad?: boolean } = {}): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
     const backward = options.backward ?? true;
-    const entries: Entry[] = [...FORWARD, ...(backward ? BACKWARD : [])];
+    const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_params' as const, 'reduce' as const] : [])];
     const relu = options.relu ? { RELU: 1 } : {};
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, e === 'forward' ? { ...sizes, ...relu } : sizes)));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
-    const kk = s.kernel * s.kernel;
-    const byTap = rt.tensor('conv2d weight by tap', [s.inChannels * kk * 2 * blocks8(s.outChannels), 4]);
     const [pw, pb] = Conv2d.perImage(s);
     const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`conv2d ${p.label}`, [s.batch, ...p.shape]);
     const partial = backward ? { weight: perImage(pw), bias: perImage(pb) } : null;
-    const byTapIn = backward ? rt.tensor('conv2d weight by tap (backward)', [s.outChannels * kk * 2 * blocks8(s.inChannels), 4]) : null;
-    return new Conv2d(shape, k, k.forward!.uniformBuffer({ batch: s.batch }), byTap, partial, byTapIn);
+    return new Conv2d(shape, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
   }
 
-  /** A backward kernel, or an error saying the op was made for forward only. */
+  /** A backward kernel, or an error saying the op was made without it. */
   private backwardKernel(e: (typeof BACKWARD)[number]): Kernel {
     const k = this.k[e];
-    if (!k) throw new Error(`conv2d.${e}: this conv2d was created without backward kernels`);
+    if (!k) {
+      const why = this.k.reduce ? "without the input's gradient (inputGrad: false)" : 'without backward kernels';
+      throw new Error(`conv2d.${e}: this conv2d was created ${why}`);
+    }
     return k;
   }
 
@@ -96,56 +124,51 @@ export class Conv2d {
     return elementCounts(conv2dTensorShapes(this.shape));
   }
 
-  /** Two dispatches: the weights regrouped by tap, then the convolution. */
-  forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch[] {
+  private checkPacked(op: string, name: string, t: Tensor, vec4s: number): void {
+    if (t.length !== vec4s * 4) throw new Error(`${op}: ${name} has ${t.length} elements, expected ${vec4s * 4} (${vec4s} vec4s)`);
+  }
+
+  /** The convolution, from the weights packed by tap (by_tap). */
+  forward(t: { input: Tensor; by_tap: Tensor; bias: Tensor; output: Tensor }): Dispatch {
     const n = this.sizes();
+    const s = this.shape;
     expectLength('conv2d.forward', 'input', t.input, n.input);
-    expectLength('conv2d.forward', 'weight', t.weight, n.weight);
+    this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    const s = this.shape;
-    return [
-      dispatch(this.k.pack_forward!, this.params, { weight: t.weight, packed: this.byTap }, this.byTap.shape[0]),
-      dispatch(this.k.forward!, this.params, { input: t.input, by_tap: this.byTap, bias: t.bias, output: t.output }, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth)),
-    ];
+    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth));
   }
 
-  /** Two dispatches: the weights regrouped by tap, then the gradient. */
-  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch[] {
-    const n = this.sizes();
-    expectLength('conv2d.backward_input', 'doutput', t.doutput, n.output);
-    expectLength('conv2d.backward_input', 'weight', t.weight, n.weight);
-    expectLength('conv2d.backward_input', 'dinput', t.dinput, n.input);
-    const s = this.shape;
-    return [
-      dispatch(this.backwardKernel('pack_backward'), this.params, { weight: t.weight, packed: this.byTapIn! }, this.byTapIn!.shape[0]),
-      dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: this.byTapIn!, dinput: t.dinput }, s.batch * blocks8(s.inChannels) * s.height * blocks(s.width)),
-    ];
-  }
-
-  /** Two dispatches: per-image gradients, then their sum over the batch in order. */
-  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch[] {
+  /**
+   * The gradients of every image (the input's, given `dinput` and the weights packed
+   * for it; the weights' and the bias's), then the weights' and the bias's summed over
+   * the batch in order: three dispatches, or two without the input's.
+   */
+  backward(t: { doutput: Tensor; input: Tensor; dweight: Tensor; dbias: Tensor; by_tap_in?: Tensor; dinput?: Tensor }): Dispatch[] {
     const n = this.sizes();
     const s = this.shape;
-    expectLength('conv2d.backward_weight', 'doutput', t.doutput, n.output);
-    expectLength('conv2d.backward_weight', 'input', t.input, n.input);
-    expectLength('conv2d.backward_weight', 'dweight', t.dweight, n.weight);
-    return [
-      dispatch(this.backwardKernel('backward_weight'), this.params, { doutput: t.doutput, input: t.input, partial: this.partial!.weight }, s.batch * blocks(s.outChannels) * s.inChannels * s.kernel),
-      dispatch(this.backwardKernel('reduce_weight'), this.params, { saved_partial: this.partial!.weight, dweight: t.dweight }, n.weight),
-    ];
-  }
-
-  /** Two dispatches: per-image sums, then their sum over the batch in order. */
-  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch[] {
-    const n = this.sizes();
-    expectLength('conv2d.backward_bias', 'doutput', t.doutput, n.output);
-    expectLength('conv2d.backward_bias', 'dbias', t.dbias, n.bias);
-    const [sum, reduce] = [this.backwardKernel('backward_bias'), this.backwardKernel('reduce_bias')];
-    const partial = this.partial!.bias;
-    return [
-      dispatch(sum, this.params, { doutput: t.doutput, partial }, partial.length),
-      dispatch(reduce, this.params, { saved_partial: partial, dbias: t.dbias }, n.bias),
-    ];
+    const op = 'conv2d.backward';
+    expectLength(op, 'doutput', t.doutput, n.output);
+    expectLength(op, 'input', t.input, n.input);
+    expectLength(op, 'dweight', t.dweight, n.weight);
+    expectLength(op, 'dbias', t.dbias, n.bias);
+    if ((t.dinput === undefined) !== (t.by_tap_in === undefined)) throw new Error(`${op}: dinput and by_tap_in come together`);
+    const partial = this.partial;
+    if (!partial) throw new Error(`${op}: this conv2d was created without backward kernels`);
+    const wg = this.k.forward!.workgroupSize[0];
+    const list: Dispatch[] = [];
+    if (t.dinput && t.by_tap_in) {
+      expectLength(op, 'dinput', t.dinput, n.input);
+      this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
+      const invocations = s.batch * blocks8(s.inChannels) * s.height * blocks(s.width);
+      list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations));
+    }
+    const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * s.kernel;
+    const biasPart = s.batch * s.outChannels;
+    const partials = { doutput: t.doutput, input: t.input, partial: partial.weight, partial_bias: partial.bias };
+    list.push(dispatch(this.backwardKernel('backward_params'), this.params, partials, aligned(weightPart, wg) + biasPart));
+    const reduce = dispatch(this.backwardKernel('reduce'), this.params, { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias }, aligned(n.weight, wg) + n.bias);
+    list.push(reduce);
+    return list;
   }
 }

@@ -5,48 +5,48 @@ import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { elementCounts, linearTensorShapes, type LinearShape } from './shapes';
 
-const BACKWARD = ['backward_input', 'backward_input_relu', 'backward_weight', 'backward_bias'] as const;
-type Entry = 'forward' | (typeof BACKWARD)[number];
+/** What backward gives besides the parameters' gradients: nothing, the input's, or the input's through the ReLU that made it. */
+export type InputGrad = 'none' | 'plain' | 'relu';
+const ENTRY = { none: 'backward_params', plain: 'backward', relu: 'backward_relu' } as const;
+type Entry = 'forward' | (typeof ENTRY)[InputGrad];
 
 /** 4x4 register blocks per invocation (B in linear.wgsl). */
 const B = 4;
 const blocks = (n: number) => Math.ceil(n / B);
+/** Invocations rounded up to whole workgroups: where linear.wgsl's next part starts. */
+const aligned = (n: number, wg: number) => Math.ceil(n / wg) * wg;
 
 export class Linear {
   private constructor(
     readonly shape: LinearShape,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
+    private readonly inputGrad: InputGrad | null,
   ) {}
 
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
-   * `backward` (true by default), only the forward kernel is compiled.
+   * `backward` (true by default), only the forward kernel is compiled; `inputGrad`
+   * (default 'plain') says what backward gives besides the parameters' gradients.
    */
-  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean; backward?: boolean } = {}): Promise<Linear> {
+  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean; backward?: boolean; inputGrad?: InputGrad } = {}): Promise<Linear> {
     const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures };
-    const backward = (options.backward ?? true) ? BACKWARD : [];
-    const [forward, ...rest] = await Promise.all([
+    const inputGrad = (options.backward ?? true) ? (options.inputGrad ?? 'plain') : null;
+    const [forward, backward] = await Promise.all([
       rt.kernel('linear', 'forward', options.relu ? { ...sizes, RELU: 1 } : sizes),
-      ...backward.map((e) => rt.kernel('linear', e, sizes)),
+      inputGrad ? rt.kernel('linear', ENTRY[inputGrad], sizes) : null,
     ]);
-    const k: Partial<Record<Entry, Kernel>> = { forward, ...Object.fromEntries(backward.map((e, i) => [e, rest[i]])) };
-    return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }));
+    const k: Partial<Record<Entry, Kernel>> = { forward, ...(inputGrad && backward ? { [ENTRY[inputGrad]]: backward } : {}) };
+    return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }), inputGrad);
   }
 
   /**
    * Loop iterations, all loops together, of the invocation whose loops grow with the
-   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): backward_weight's
-   * loop over the batch and the two that write its 4x4 block, each with its last test.
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): the weight
+   * part's loop over the batch and the two that write its 4x4 block, each with its last test.
    */
   static batchLoopIterations(batch: number): number {
     return batch + 1 + (B + 1) + B * (B + 1);
-  }
-
-  private kernel(e: Entry): Kernel {
-    const k = this.k[e];
-    if (!k) throw new Error(`linear.${e}: this linear layer was created without backward kernels`);
-    return k;
   }
 
   private sizes() {
@@ -59,42 +59,35 @@ export class Linear {
     expectLength('linear.forward', 'weight', t.weight, n.weight);
     expectLength('linear.forward', 'bias', t.bias, n.bias);
     expectLength('linear.forward', 'output', t.output, n.output);
-    return dispatch(this.kernel('forward'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
-  }
-
-  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch {
-    const n = this.sizes();
-    expectLength('linear.backward_input', 'doutput', t.doutput, n.output);
-    expectLength('linear.backward_input', 'weight', t.weight, n.weight);
-    expectLength('linear.backward_input', 'dinput', t.dinput, n.input);
-    return dispatch(this.kernel('backward_input'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
+    return dispatch(this.k.forward!, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
   }
 
   /**
-   * backward_input through the ReLU whose output is this layer's `input`: the
-   * gradient w.r.t. that ReLU's input (zero where input <= 0).
+   * One dispatch: the weights' and the bias's gradients and, as the layer was made
+   * (inputGrad), the input's: `weight` and `dinput` are then needed.
    */
-  backwardInputRelu(t: { doutput: Tensor; weight: Tensor; input: Tensor; dinput: Tensor }): Dispatch {
+  backward(t: { doutput: Tensor; input: Tensor; dweight: Tensor; dbias: Tensor; weight?: Tensor; dinput?: Tensor }): Dispatch {
+    const mode = this.inputGrad;
+    if (!mode) throw new Error('linear.backward: this linear layer was created without backward kernels');
+    const entry = ENTRY[mode];
+    const op = `linear.${entry}`;
     const n = this.sizes();
-    expectLength('linear.backward_input_relu', 'doutput', t.doutput, n.output);
-    expectLength('linear.backward_input_relu', 'weight', t.weight, n.weight);
-    expectLength('linear.backward_input_relu', 'input', t.input, n.input);
-    expectLength('linear.backward_input_relu', 'dinput', t.dinput, n.input);
-    return dispatch(this.kernel('backward_input_relu'), this.params, t, blocks(this.shape.batch) * blocks(this.shape.inFeatures));
-  }
-
-  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch {
-    const n = this.sizes();
-    expectLength('linear.backward_weight', 'doutput', t.doutput, n.output);
-    expectLength('linear.backward_weight', 'input', t.input, n.input);
-    expectLength('linear.backward_weight', 'dweight', t.dweight, n.weight);
-    return dispatch(this.kernel('backward_weight'), this.params, t, blocks(this.shape.outFeatures) * blocks(this.shape.inFeatures));
-  }
-
-  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch {
-    const n = this.sizes();
-    expectLength('linear.backward_bias', 'doutput', t.doutput, n.output);
-    expectLength('linear.backward_bias', 'dbias', t.dbias, n.bias);
-    return dispatch(this.kernel('backward_bias'), this.params, t, n.bias);
+    expectLength(op, 'doutput', t.doutput, n.output);
+    expectLength(op, 'input', t.input, n.input);
+    expectLength(op, 'dweight', t.dweight, n.weight);
+    expectLength(op, 'dbias', t.dbias, n.bias);
+    const s = this.shape;
+    const wg = this.k.forward!.workgroupSize[0];
+    const paramsPart = aligned(blocks(s.outFeatures) * blocks(s.inFeatures), wg) + s.outFeatures;
+    const common = { doutput: t.doutput, dweight: t.dweight, dbias: t.dbias, input: t.input };
+    if (mode === 'none') {
+      if (t.dinput || t.weight) throw new Error(`${op}: this layer was made without the input's gradient (inputGrad: 'none'); give no dinput or weight`);
+      return dispatch(this.k[entry]!, this.params, common, paramsPart);
+    }
+    if (!t.dinput || !t.weight) throw new Error(`${op}: the input's gradient needs weight and dinput`);
+    expectLength(op, 'weight', t.weight, n.weight);
+    expectLength(op, 'dinput', t.dinput, n.input);
+    const inputPart = aligned(blocks(s.batch) * blocks(s.inFeatures), wg);
+    return dispatch(this.k[entry]!, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart);
   }
 }

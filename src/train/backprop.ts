@@ -5,7 +5,7 @@
  *
  * grad[S] holds dL/d(S's output) *before* S's ReLU where S has one: what S's own
  * backward kernels take. The ReLU's backward is fused into the kernel that writes
- * grad[S]: a linear's backward_input_relu, a pool's backward_relu (a maximum passes
+ * grad[S]: a linear's backward_relu, a pool's backward_relu (a maximum passes
  * its gradient only where it is > 0). A conv2d has no such variant, so a ReLU'd
  * activation read by a conv2d gets its gradient unmasked in a scratch buffer, then
  * relu.backward. Log-softmax's backward is fused with the NLL loss's (the logits'
@@ -14,7 +14,7 @@
 import type { Dispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/runtime';
 import { front, labelled, type Model, type PerSample } from '../model/model';
-import { hasRelu, type Resolved, type Stage } from '../model/network';
+import { hasRelu, inputNeedsGrad, type Resolved } from '../model/network';
 import type { Conv2d } from '../ops/conv2d';
 import type { Linear } from '../ops/linear';
 import type { MaxPool2d } from '../ops/maxpool2d';
@@ -22,9 +22,11 @@ import { Relu } from '../ops/relu';
 
 export interface BackwardPlan {
   batch: number;
-  /** The batch's mean loss into `loss`. */
-  loss: Dispatch;
-  /** The gradient of every parameter (written, not accumulated). */
+  /**
+   * From the logits on (the forward plan's `logits`): the log-probabilities, the
+   * batch's mean loss into `loss` and its sums into the model's metrics, then the
+   * gradient of every parameter (written, not accumulated).
+   */
   backward: readonly Dispatch[];
 }
 
@@ -38,19 +40,9 @@ export function gradientBuffers(r: Resolved): { grad: PerSample[]; scratch: PerS
   const firstParam = r.stages.findIndex((s) => s.op === 'conv2d' || s.op === 'linear');
   const grad = r.stages.filter((s, i) => s.op !== 'log_softmax' && i >= firstParam).map((s) => ({ name: s.name, label: `d${s.name}`, shape: s.outShape }));
   const scratch = r.stages
-    .filter((s) => s.op === 'conv2d' && needsInputGrad(r.stages, grad, s) && hasRelu(producer(r.stages, s)!))
+    .filter((s) => s.op === 'conv2d' && hasRelu(inputNeedsGrad(r, s)))
     .map((s) => ({ name: s.input, label: `d${s.input} (after ReLU)`, shape: r.activations.get(s.input)! }));
   return { grad, scratch };
-}
-
-function producer(stages: readonly Stage[], s: Stage): Stage | undefined {
-  return stages.find((p) => p.name === s.input);
-}
-
-/** Whether anything before this stage has parameters (else its input needs no gradient). */
-function needsInputGrad(stages: readonly Stage[], grad: readonly PerSample[], s: Stage): boolean {
-  const p = producer(stages, s);
-  return p !== undefined && grad.some((g) => g.name === p.name);
 }
 
 export class Backprop {
@@ -85,16 +77,6 @@ export class Backprop {
     return p;
   }
 
-  private producer(s: Stage): Stage | undefined {
-    return producer(this.model.stages, s);
-  }
-
-  /** Whether anything before this stage has parameters (else its input needs no gradient). */
-  private needsInputGrad(s: Stage): boolean {
-    const p = this.producer(s);
-    return p !== undefined && this.grad[p.name] !== undefined;
-  }
-
   private async makePlan(batch: number): Promise<BackwardPlan> {
     const m = this.model;
     const ops = await m.opsFor(batch);
@@ -104,39 +86,30 @@ export class Backprop {
     const logits = stages[stages.length - 2];
     const logProbs = m.view('log_probs', batch);
     const labels = front(m.labels, batch);
-    const loss = labelled('loss', ops.nll.forward({ log_probs: logProbs, labels, loss: this.loss }));
-    const backward: Dispatch[] = [labelled('loss', ops.nll.backwardFused({ log_probs: logProbs, labels, dlogits: g(logits.name) }))];
+    const dlogits = g(logits.name);
+    const backward: Dispatch[] = [labelled('loss', ops.nll.lossBackward({ logits: m.view(logits.name, batch), log_probs: logProbs, labels, loss: this.loss, dlogits, metrics: m.metrics }))];
 
     for (let i = stages.length - 2; i >= 0; i--) {
       const s = stages[i];
       const op = ops.stage.get(s.name)!;
       const out: Dispatch[] = [];
-      const into = this.needsInputGrad(s) ? this.producer(s)! : null;
+      const into = inputNeedsGrad(m.resolved, s);
+      const params = { dweight: this.grads[`${s.name}.weight`], dbias: this.grads[`${s.name}.bias`] };
       if (s.op === 'linear') {
-        const lin = op as Linear;
-        const input = m.view(s.input, batch, [s.shape.inFeatures]);
-        const doutput = g(s.name);
-        out.push(lin.backwardWeight({ doutput, input, dweight: this.grads[`${s.name}.weight`] }));
-        out.push(lin.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
-        if (into) {
-          const dinput = g(into.name, [s.shape.inFeatures]);
-          const weight = m.params[`${s.name}.weight`];
-          out.push(hasRelu(into) ? lin.backwardInputRelu({ doutput, weight, input, dinput }) : lin.backwardInput({ doutput, weight, dinput }));
-        }
+        const t = { doutput: g(s.name), input: m.view(s.input, batch, [s.shape.inFeatures]), ...params };
+        out.push((op as Linear).backward(into ? { ...t, weight: m.params[`${s.name}.weight`], dinput: g(into.name, [s.shape.inFeatures]) } : t));
       } else if (s.op === 'conv2d') {
-        const conv = op as Conv2d;
-        const doutput = g(s.name);
-        out.push(...conv.backwardWeight({ doutput, input: m.view(s.input, batch), dweight: this.grads[`${s.name}.weight`] }));
-        out.push(...conv.backwardBias({ doutput, dbias: this.grads[`${s.name}.bias`] }));
-        if (into) {
-          const weight = m.params[`${s.name}.weight`];
+        const t = { doutput: g(s.name), input: m.view(s.input, batch), ...params };
+        if (!into) {
+          out.push(...(op as Conv2d).backward(t));
+        } else {
+          const by_tap_in = m.packed.of(s.name).by_tap_in!;
+          // conv2d has no ReLU'd backward: its input's gradient goes unmasked into scratch first.
+          const dinput = hasRelu(into) ? front(this.scratch[s.input], batch) : g(into.name);
+          out.push(...(op as Conv2d).backward({ ...t, by_tap_in, dinput }));
           if (hasRelu(into)) {
-            const unmasked = front(this.scratch[s.input], batch);
-            out.push(...conv.backwardInput({ doutput, weight, dinput: unmasked }));
-            const relu = await Relu.create(rt, unmasked.length);
-            out.push(relu.backward({ doutput: unmasked, saved_output: m.view(into.name, batch), dinput: g(into.name) }));
-          } else {
-            out.push(...conv.backwardInput({ doutput, weight, dinput: g(into.name) }));
+            const relu = await Relu.create(rt, dinput.length);
+            out.push(relu.backward({ doutput: dinput, saved_output: m.view(into.name, batch), dinput: g(into.name) }));
           }
         }
       } else if (s.op === 'maxpool2d' && into) {
@@ -146,6 +119,6 @@ export class Backprop {
       }
       backward.push(...out.map((d) => labelled(s.name, d)));
     }
-    return { batch, loss, backward };
+    return { batch, backward };
   }
 }

@@ -19,7 +19,7 @@ import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
 const MAX_BATCH = 64;
 
 export async function evaluateModel(rt: Runtime, network: Network, params: Float32Array, split: MnistSplit, normalization: Normalization): Promise<Evaluation> {
-  const model = new Model(rt, network, MAX_BATCH);
+  const model = await Model.create(rt, network, MAX_BATCH);
   model.setParameters(params);
   const feed = new Feed(rt, GpuDataset.upload(rt, 'test', split), model, normalization);
   return evaluateFeed(rt, model, feed, batchSizes(split.count, MAX_BATCH, false));
@@ -43,7 +43,7 @@ export class Predictor {
    * is the one the weights were trained with.
    */
   static async create(rt: Runtime, network: Network, normalization: Normalization, weights: { params?: Float32Array; shared?: GPUBuffer } = {}): Promise<Predictor> {
-    const model = new Model(rt, network, MAX_BATCH, { param: weights.shared });
+    const model = await Model.create(rt, network, MAX_BATCH, { param: weights.shared });
     if (weights.params) model.setParameters(weights.params);
     // A small dataset of its own that each call overwrites: buffers and bind groups
     // stay the same from call to call.

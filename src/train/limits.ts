@@ -48,9 +48,9 @@ function longestLoop(network: Network, batch: number): { iterations: number; wha
   const loops = [
     ...r.stages.flatMap((s) =>
       s.op === 'conv2d'
-        ? [{ iterations: Conv2d.batchLoopIterations(batch), what: `${s.name}'s reduce_weight and reduce_bias` }]
+        ? [{ iterations: Conv2d.batchLoopIterations(batch), what: `${s.name}'s reduce` }]
         : s.op === 'linear'
-          ? [{ iterations: Linear.batchLoopIterations(batch), what: `${s.name}'s backward_weight` }]
+          ? [{ iterations: Linear.batchLoopIterations(batch), what: `${s.name}'s backward (its weight part)` }]
           : [],
     ),
     { iterations: NllLoss.batchLoopIterations(batch, r.classes), what: 'nll_loss' },

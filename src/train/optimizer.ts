@@ -1,6 +1,7 @@
 /**
  * Adam over a model's flat parameter buffer: it owns its two moments (buffers in the
- * same flat layout) and its step counter; one dispatch updates every parameter.
+ * same flat layout) and its step counter; one dispatch updates every parameter and
+ * writes the packed copies of the conv weights that the model's kernels read.
  * https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
  */
 import type { Dispatch } from '../gpu/dispatch';
@@ -36,7 +37,14 @@ export class AdamOptimizer {
     const expAvgSq = rt.buffer('adam exp_avg_sq', table.flatLength * 4);
     const dispatch = labelled(
       'adam',
-      op.step({ param: table.whole(model.param), grad: table.whole(backprop.buffer), exp_avg: table.whole(expAvg), exp_avg_sq: table.whole(expAvgSq) }),
+      op.stepAndPack({
+        param: table.whole(model.param),
+        grad: table.whole(backprop.buffer),
+        exp_avg: table.whole(expAvg),
+        exp_avg_sq: table.whole(expAvgSq),
+        slots: model.packed.slots,
+        packed: model.packed.packed,
+      }),
     );
     const adam = new AdamOptimizer(model, op, expAvg, expAvgSq, dispatch);
     adam.load({ expAvg: new Float32Array(table.flatLength), expAvgSq: new Float32Array(table.flatLength), step: 0 });

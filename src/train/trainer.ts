@@ -146,7 +146,7 @@ export class Trainer {
     checkBatchSize(rt, network, config.batchSize);
     GpuDataset.check(rt, 'train', trainSplit, config.limit || trainSplit.count);
     if (testSplit) GpuDataset.check(rt, 'test', testSplit, config.testLimit || testSplit.count);
-    const model = new Model(rt, network, config.batchSize, { training: true });
+    const model = await Model.create(rt, network, config.batchSize, { training: true });
     const backprop = new Backprop(model);
     const adam = await AdamOptimizer.create(model, backprop, { ...ADAM_DEFAULTS, lr: config.lr });
     const rng = new Rng(config.seed);
@@ -195,14 +195,16 @@ export class Trainer {
 
   /**
    * A training step's whole dispatch list, made once per batch size: the input
-   * prepared, forward, loss and metrics, backward, Adam.
+   * prepared, forward to the logits, then in one dispatch their log-softmax, the loss,
+   * the metrics and the logits' gradient, backward, and Adam (which also repacks the
+   * conv weights).
    */
   async stepDispatches(batch: number): Promise<readonly Dispatch[]> {
     let step = this.steps.get(batch);
     if (!step) {
       const forward = await this.model.forward(batch);
       const backward = await this.backprop.plan(batch);
-      step = [await this.train.prepare(batch), ...forward.forward, backward.loss, forward.metrics, ...backward.backward, this.adam.dispatch];
+      step = [await this.train.prepare(batch), ...forward.logits, ...backward.backward, this.adam.dispatch];
       this.steps.set(batch, step);
     }
     return step;

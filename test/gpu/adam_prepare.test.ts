@@ -7,6 +7,7 @@ import type { Runtime } from '../../src/gpu/runtime';
 import { LENET5 } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { Adam, ADAM_DEFAULTS } from '../../src/ops/adam';
+import { PackedWeights, type PackedConv } from '../../src/ops/pack';
 import { FLIP_BIT, PrepareInput, type PrepareShape } from '../../src/ops/prepare_input';
 import * as ref from '../../src/reference/ops';
 import { Rng } from '../../src/util/rng';
@@ -43,6 +44,41 @@ for (const count of [1, parameterTable(LENET5).flatLength, 1000_003]) {
     assertClose('exp_avg_sq', await rt.read(v.tensor), ev, seed);
   });
 }
+
+test('adam step_and_pack: the same step, and each conv weight written to its packed copies as pack.wgsl packs them', async () => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  const table = parameterTable(LENET5);
+  const count = table.flatLength;
+  const convs = ['conv1', 'conv2'].map((name) => {
+    const stage = table.resolved.stages.find((s) => s.name === name)!;
+    return { name, shape: (stage as { shape: PackedConv['shape'] }).shape, offset: table.slot(`${name}.weight`).offset };
+  });
+  const [byAdam, byPack] = [await PackedWeights.create(rt, convs, count, true), await PackedWeights.create(rt, convs, count, true)];
+  const adam = await Adam.create(rt, count);
+  const ranges: [number, number][] = [[-1, 1], [-1, 1], [-0.1, 0.1], [0, 0.01]];
+  const inputs = ['param', 'grad', 'exp_avg', 'exp_avg_sq'].map((name, i) => randomInput(rt, rng, name, [count], ...ranges[i]));
+  const [param, grad, m, v] = inputs.map((x) => x.tensor);
+  // The same values again, for step alone.
+  const [p2, g2, m2, v2] = inputs.map((x) => {
+    const t = rt.tensor('copy', [count]);
+    rt.write(t, Float32Array.from(x.values));
+    return t;
+  });
+  adam.setStep(1);
+  submit(rt, [
+    adam.stepAndPack({ param, grad, exp_avg: m, exp_avg_sq: v, slots: byAdam.slots, packed: byAdam.packed }),
+    adam.step({ param: p2, grad: g2, exp_avg: m2, exp_avg_sq: v2 }),
+    byPack.pack(p2),
+  ]);
+  const same = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+  assert.ok(same(await rt.read(param), await rt.read(p2)), `the parameters differ from step's (seed ${seed})`);
+  const [a, b] = [await rt.read(byAdam.packed), await rt.read(byPack.packed)];
+  assert.ok(same(a, b), `the packed copies differ from pack.wgsl's (seed ${seed})`);
+  // Every copy written: as many non-zero elements as conv weights, twice.
+  const weights = convs.reduce((n, c) => n + c.shape.outChannels * c.shape.inChannels * c.shape.kernel ** 2, 0);
+  assert.is(a.filter((x) => x !== 0).length, 2 * weights);
+});
 
 // MNIST into LeNet-5 at three batch sizes, then other sizes: up and down, rows and
 // columns apart, and the same size.

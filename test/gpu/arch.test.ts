@@ -82,7 +82,7 @@ test('the predictor compiles forward kernels only; training compiles the backwar
     await Predictor.create(rt, LENET5, normalization, { params });
     const compiled = rt.compiled;
     assert.ok(compiled.length >= 5, compiled.join(', '));
-    const backward = compiled.filter((name) => /backward|adam|reduce_|pack_backward/.test(name));
+    const backward = compiled.filter((name) => /backward|adam|reduce/.test(name));
     assert.equal(backward, [], `the predictor compiled ${backward.join(', ')}`);
     assert.ok(compiled.includes('conv2d.forward') && compiled.includes('linear.forward'), compiled.join(', '));
   } finally {
@@ -92,7 +92,7 @@ test('the predictor compiles forward kernels only; training compiles the backwar
   let trainRt: Runtime | null = null;
   try {
     trainRt = await openRuntime();
-    const model = new Model(trainRt, LENET5_RELU, 8, { training: true });
+    const model = await Model.create(trainRt, LENET5_RELU, 8, { training: true });
     await new Backprop(model).plan(8);
     assert.ok(trainRt.compiled.some((name) => name === 'conv2d.backward_input'), trainRt.compiled.join(', '));
   } finally {

@@ -1,7 +1,9 @@
 // conv2d.wgsl against the float64 reference, forward and all three backward passes,
 // on lenet5's conv layers (from its description) and on awkward shapes.
 import { LENET5 } from '../../src/model/network';
+import { numel, type Runtime } from '../../src/gpu/runtime';
 import { Conv2d } from '../../src/ops/conv2d';
+import { PackedWeights } from '../../src/ops/pack';
 import { conv2dTensorShapes, type Conv2dShape } from '../../src/ops/shapes';
 import * as ref from '../../src/reference/ops';
 import { gpuSuite } from '../helpers/gpu';
@@ -22,11 +24,35 @@ const shapes: [string, Conv2dShape][] = [
 
 const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwardInput, backwardWeight: ref.conv2dBackwardWeight, backwardBias: ref.conv2dBackwardBias };
 
+/** A conv and its weights' packed copies, made by pack.wgsl from its weight tensor. */
+async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean } = {}) {
+  const conv = await Conv2d.create(rt, s, options);
+  const packed = await PackedWeights.create(rt, [{ name: 'conv', shape: s, offset: 0 }], numel(conv2dTensorShapes(s).weight), options.backward ?? true);
+  return { conv, packed, ...packed.of('conv') };
+}
+
 for (const [name, s] of shapes) {
   test(`${name}: forward and backward match the reference`, async ({ rt }) => {
-    await checkLayer(rt, await Conv2d.create(rt, s), s, conv2dTensorShapes(s), reference);
+    const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s);
+    await checkLayer(rt, s, conv2dTensorShapes(s), reference, (t) => [
+      packed.pack(t.weight),
+      conv.forward({ input: t.input, by_tap, bias: t.bias, output: t.output }),
+      conv.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias, by_tap_in: by_tap_in!, dinput: t.dinput }),
+    ]);
   });
 }
+
+test('lenet5 conv1: backward without the input gradient gives the same weight and bias gradients', async ({ rt }) => {
+  const s = lenet[0].shape;
+  const conv = await Conv2d.create(rt, s, { inputGrad: false });
+  const { input, weight, bias, output } = conv2dTensorShapes(s);
+  await checkOp(rt, {
+    inputs: { input, doutput: output },
+    outputs: { dweight: weight, dbias: bias },
+    dispatches: (t) => [conv.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias })],
+    reference: (x) => ({ dweight: ref.conv2dBackwardWeight(s, x.doutput, x.input), dbias: ref.conv2dBackwardBias(s, x.doutput) }),
+  });
+});
 
 const fused: [string, Conv2dShape][] = [
   ...lenet.filter((s) => s.relu).map((s): [string, Conv2dShape] => [`lenet5 ${s.name}`, s.shape]),
@@ -35,12 +61,12 @@ const fused: [string, Conv2dShape][] = [
 
 for (const [name, s] of fused) {
   test(`${name} with relu: forward applies ReLU to its output`, async ({ rt }) => {
-    const conv = await Conv2d.create(rt, s, { relu: true, backward: false });
+    const { conv, packed, by_tap } = await convWithPacking(rt, s, { relu: true, backward: false });
     const { input, weight, bias, output } = conv2dTensorShapes(s);
     await checkOp(rt, {
       inputs: { input, weight, bias },
       outputs: { output },
-      dispatches: (t) => [conv.forward({ input: t.input, weight: t.weight, bias: t.bias, output: t.output })],
+      dispatches: (t) => [packed.pack(t.weight), conv.forward({ input: t.input, by_tap, bias: t.bias, output: t.output })],
       reference: (x) => ({ output: ref.reluForward(ref.conv2dForward(s, x.input, x.weight, x.bias)) }),
     });
   });

@@ -19,12 +19,12 @@ async function throwsWith(fn: () => unknown, pattern: RegExp): Promise<void> {
 
 test('the bind-group layout comes from the shader: each entry point binds what it uses', async ({ rt }) => {
   const sizes = { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 };
-  const k = await rt.kernel('conv2d', 'reduce_bias', sizes);
-  assert.equal(k.bindingNames, ['params', 'saved_partial', 'dbias']);
+  const k = await rt.kernel('conv2d', 'reduce', sizes);
+  assert.equal(k.bindingNames, ['params', 'saved_partial', 'saved_partial_bias', 'dweight', 'dbias']);
   const f = await rt.kernel('conv2d', 'forward', sizes);
   assert.equal(f.bindingNames, ['params', 'input', 'bias', 'output', 'by_tap']);
-  const pack = await rt.kernel('conv2d', 'pack_forward', sizes);
-  assert.equal(pack.bindingNames, ['weight', 'packed'], 'no params: the entry point does not read them');
+  const accumulate = await rt.kernel('nll_loss', 'accumulate');
+  assert.equal(accumulate.bindingNames, ['params', 'log_probs', 'labels', 'metrics'], 'not loss_backward\'s loss and dlogits: this entry point does not use them');
 });
 
 test('a missing binding is an error naming the kernel and the binding', async ({ rt }) => {
@@ -62,7 +62,7 @@ test('an op checks tensor sizes against its shape', async ({ rt }) => {
   const conv = await Conv2d.create(rt, { batch: 1, inChannels: 1, outChannels: 2, height: 6, width: 6, kernel: 3 });
   const t = (n: number) => rt.tensor('t', [n]);
   await throwsWith(
-    () => conv.forward({ input: t(36), weight: t(18), bias: t(2), output: t(31) }),
+    () => conv.forward({ input: t(36), by_tap: t(4 * 9 * 2), bias: t(2), output: t(31) }),
     /conv2d\.forward: output has 31 elements \[31\], expected 32/,
   );
 });
@@ -76,10 +76,10 @@ test('the runtime lists the kernels it has compiled, one per pipeline', async ({
   assert.equal(fresh.compiled, []);
   await fresh.kernel('relu', 'forward');
   await fresh.kernel('relu', 'forward'); // cached: no second pipeline
-  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 });
-  await fresh.kernel('conv2d', 'backward_bias', { C_IN: 1, C_OUT: 3, H: 6, W: 6, K: 3 });
+  await fresh.kernel('conv2d', 'reduce', { C_IN: 1, C_OUT: 2, H: 6, W: 6, K: 3 });
+  await fresh.kernel('conv2d', 'reduce', { C_IN: 1, C_OUT: 3, H: 6, W: 6, K: 3 });
   await fresh.kernel('relu', 'sideways').catch(() => undefined); // failed: not listed
-  assert.equal(fresh.compiled, ['relu.forward', 'conv2d.backward_bias', 'conv2d.backward_bias']);
+  assert.equal(fresh.compiled, ['relu.forward', 'conv2d.reduce', 'conv2d.reduce']);
   fresh.compiled.pop();
   assert.is(fresh.compiled.length, 3, 'a copy: changing it changes nothing');
 });

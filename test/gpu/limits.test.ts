@@ -193,19 +193,19 @@ function filled(label: string, shape: number[], value: number): Tensor {
 
 test('the kernels that loop over the batch are right at the largest batch their loops allow', async () => {
   const n = loopMax(Conv2d.batchLoopIterations);
-  const conv = await Conv2d.create(rt, { batch: n, inChannels: 1, outChannels: 1, height: 1, width: 1, kernel: 1 });
+  const conv = await Conv2d.create(rt, { batch: n, inChannels: 1, outChannels: 1, height: 1, width: 1, kernel: 1 }, { inputGrad: false });
   const ones = filled('ones', [n, 1, 1, 1], 1);
   const dweight = filled('dweight', [1, 1, 1, 1], NaN);
   const dbias = filled('dbias', [1], NaN);
-  submit(rt, [...conv.backwardWeight({ doutput: ones, input: ones, dweight }), ...conv.backwardBias({ doutput: ones, dbias })]);
+  submit(rt, conv.backward({ doutput: ones, input: ones, dweight, dbias }));
   assert.equal([...(await rt.read(dweight)), ...(await rt.read(dbias))], [n, n], `conv2d at batch ${n}`);
 
   const m = loopMax(Linear.batchLoopIterations);
-  const linear = await Linear.create(rt, { batch: m, inFeatures: 1, outFeatures: 1 });
+  const linear = await Linear.create(rt, { batch: m, inFeatures: 1, outFeatures: 1 }, { inputGrad: 'none' });
   const column = filled('ones', [m, 1], 1);
   const lw = filled('dweight', [1, 1], NaN);
   const lb = filled('dbias', [1], NaN);
-  submit(rt, [linear.backwardWeight({ doutput: column, input: column, dweight: lw }), linear.backwardBias({ doutput: column, dbias: lb })]);
+  submit(rt, [linear.backward({ doutput: column, input: column, dweight: lw, dbias: lb })]);
   assert.equal([...(await rt.read(lw)), ...(await rt.read(lb))], [m, m], `linear at batch ${m}`);
 
   // Every sample's log-probabilities are -2 but -1 at class n % 10, and even samples are
@@ -231,6 +231,25 @@ test('the kernels that loop over the batch are right at the largest batch their 
   const mean = (even + 2 * odd) / b;
   const got = (await rt.read(loss))[0];
   assert.ok(Math.abs(got - mean) <= 1e-6 * mean, `nll_loss.forward at batch ${b}: ${got}, expected ${mean}`); // WGSL's f32 division: 2.5 ulp
+
+  // A training step's fused log-softmax, loss, metrics and gradient at the same batch,
+  // from those log-probabilities taken as logits: the last sample's gradient is written too.
+  const [loss2, metrics2, logp2, dlogits] = [filled('loss', [1], NaN), filled('metrics', [3], 0), filled('log_probs', [b, classes], NaN), filled('dlogits', [b, classes], NaN)];
+  submit(rt, [nll.lossBackward({ logits: logProbs, log_probs: logp2, labels, loss: loss2, dlogits, metrics: metrics2 })]);
+  const lse = Math.log(Math.exp(-1) + (classes - 1) * Math.exp(-2)); // log-softmax subtracts this from each logit
+  const lossSum = even * (1 + lse) + odd * (2 + lse);
+  const [sum2, correct2, samples2] = await rt.read(metrics2);
+  assert.equal([correct2, samples2], [even, b], `nll_loss.loss_backward's metrics at batch ${b}`);
+  assert.ok(Math.abs(sum2 - lossSum) <= 1e-5 * lossSum, `nll_loss.loss_backward's loss sum at batch ${b}: ${sum2}, expected ${lossSum}`);
+  const got2 = (await rt.read(loss2))[0];
+  assert.ok(Math.abs(got2 - lossSum / b) <= 1e-5 * (lossSum / b), `nll_loss.loss_backward at batch ${b}: ${got2}, expected ${lossSum / b}`);
+  const grad = await rt.read(dlogits);
+  const last = b - 1;
+  const want = (c: number) => (Math.exp(logp[last * classes + c] - lse) - (c === labelValues[last] ? 1 : 0)) / b;
+  for (let c = 0; c < classes; c++) {
+    const g = grad[last * classes + c];
+    assert.ok(Math.abs(g - want(c)) <= 1e-5 * Math.abs(want(c)), `dlogits[${last}, ${c}] at batch ${b}: ${g}, expected ${want(c)}`);
+  }
 });
 
 test.run();

@@ -18,28 +18,46 @@ const reference = { forward: ref.linearForward, backwardInput: ref.linearBackwar
 
 for (const [name, s] of shapes) {
   test(`${name}: forward and backward match the reference`, async ({ rt }) => {
-    await checkLayer(rt, await Linear.create(rt, s), s, linearTensorShapes(s), reference);
+    const layer = await Linear.create(rt, s);
+    await checkLayer(rt, s, linearTensorShapes(s), reference, (t) => [
+      layer.forward({ input: t.input, weight: t.weight, bias: t.bias, output: t.output }),
+      layer.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias, weight: t.weight, dinput: t.dinput }),
+    ]);
   });
 }
 
 for (const [name, s] of [...lenet, awkward]) {
-  test(`${name}: fused ReLU forward, and backward_input through the ReLU before the layer`, async ({ rt }) => {
-    const layer = await Linear.create(rt, s, { relu: true });
+  test(`${name}: fused ReLU forward, and backward through the ReLU before the layer`, async ({ rt }) => {
+    const layer = await Linear.create(rt, s, { relu: true, inputGrad: 'relu' });
     const { input, weight, bias, output } = linearTensorShapes(s);
     await checkOp(rt, {
       // The input is itself a ReLU's output: non-negative, some exact zeros.
       inputs: { input: { shape: input, values: afterRelu(-0.5, 1) }, weight, bias, doutput: output },
-      outputs: { output, dinput: input },
+      outputs: { output, dinput: input, dweight: weight, dbias: bias },
       dispatches: (t) => [
         layer.forward({ input: t.input, weight: t.weight, bias: t.bias, output: t.output }),
-        layer.backwardInputRelu({ doutput: t.doutput, weight: t.weight, input: t.input, dinput: t.dinput }),
+        layer.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias, weight: t.weight, dinput: t.dinput }),
       ],
       reference: (x) => ({
         output: ref.reluForward(ref.linearForward(s, x.input, x.weight, x.bias)),
         dinput: ref.reluBackward(ref.linearBackwardInput(s, x.doutput, x.weight), x.input),
+        dweight: ref.linearBackwardWeight(s, x.doutput, x.input),
+        dbias: ref.linearBackwardBias(s, x.doutput),
       }),
     });
   });
 }
+
+test('awkward: backward without the input gradient gives the weight and bias gradients', async ({ rt }) => {
+  const s = awkward[1];
+  const layer = await Linear.create(rt, s, { inputGrad: 'none' });
+  const { input, weight, bias, output } = linearTensorShapes(s);
+  await checkOp(rt, {
+    inputs: { input, doutput: output },
+    outputs: { dweight: weight, dbias: bias },
+    dispatches: (t) => [layer.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias })],
+    reference: (x) => ({ dweight: ref.linearBackwardWeight(s, x.doutput, x.input), dbias: ref.linearBackwardBias(s, x.doutput) }),
+  });
+});
 
 test.run();

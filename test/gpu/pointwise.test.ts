@@ -107,11 +107,23 @@ for (const [batch, k, scale] of [
 ]) {
   test(`log_softmax + nll_loss, batch ${batch}, ${k} classes, logits up to ${scale}`, async ({ rt }) => {
     const softmax = await LogSoftmax.create(rt, batch, k);
-    const nll = await NllLoss.create(rt, batch, k);
+    const nll = await NllLoss.create(rt, batch, k, { unfused: true });
     const rows = [batch, k];
-    await checkOp(rt, {
+    const { gpu, seed } = await checkOp(rt, {
       inputs: { logits: { shape: rows, range: [-scale, scale] }, doutput: rows, labels: { shape: [batch], type: 'u32', range: [0, k] } },
-      outputs: { log_probs: rows, dinput: rows, loss: [1], dlog_probs: rows, dlogits: rows, metrics: { shape: [3], values: () => [1, 2, 3] } },
+      outputs: {
+        log_probs: rows,
+        dinput: rows,
+        loss: [1],
+        dlog_probs: rows,
+        dlogits: rows,
+        metrics: { shape: [3], values: () => [1, 2, 3] },
+        // loss_backward: all at once from the logits, as a training step has them.
+        step_log_probs: rows,
+        step_loss: [1],
+        step_dlogits: rows,
+        step_metrics: { shape: [3], values: () => [1, 2, 3] },
+      },
       dispatches: (t) => [
         softmax.forward({ input: t.logits, output: t.log_probs }),
         softmax.backward({ doutput: t.doutput, saved_output: t.log_probs, dinput: t.dinput }),
@@ -119,6 +131,7 @@ for (const [batch, k, scale] of [
         nll.backward({ labels: t.labels, dlog_probs: t.dlog_probs }),
         nll.backwardFused({ log_probs: t.log_probs, labels: t.labels, dlogits: t.dlogits }),
         nll.accumulate({ log_probs: t.log_probs, labels: t.labels, metrics: t.metrics }),
+        nll.lossBackward({ logits: t.logits, log_probs: t.step_log_probs, labels: t.labels, loss: t.step_loss, dlogits: t.step_dlogits, metrics: t.step_metrics }),
       ],
       reference: (x, gpu) => {
         // The backward kernels are checked on the inputs they were given: the GPU's own
@@ -138,9 +151,17 @@ for (const [batch, k, scale] of [
           dlog_probs: ref.nllLossBackward(batch, k, x.labels),
           dlogits: ref.crossEntropyBackward(batch, k, saved, x.labels),
           metrics: [x.metrics[0] + loss * batch, x.metrics[1] + correct, x.metrics[2] + batch],
+          step_log_probs: ref.logSoftmaxForward(batch, k, x.logits),
+          step_loss: [loss],
+          step_dlogits: ref.crossEntropyBackward(batch, k, saved, x.labels),
+          step_metrics: [x.step_metrics[0] + loss * batch, x.step_metrics[1] + correct, x.step_metrics[2] + batch],
         };
       },
     });
+    // The step's log-softmax is log_softmax.wgsl's, to the bit (eval and training see the same numbers).
+    const differs = gpu.step_log_probs.findIndex((v, i) => !Object.is(v, gpu.log_probs[i]));
+    assert.is(differs, -1, `loss_backward's log-probabilities differ from log_softmax.forward's at ${differs} (seed ${seed})`);
+    assert.equal([...gpu.step_dlogits], [...gpu.dlogits], `loss_backward's dlogits differ from backward_fused's (seed ${seed})`);
   });
 }
 

@@ -105,15 +105,7 @@ export async function checkOp<I extends Specs, O extends Specs>(rt: Runtime, c: 
   return result;
 }
 
-/** A layer with weights, in the vocabulary conv2d and linear share (src/ops). */
-export interface WeightedLayer {
-  forward(t: { input: Tensor; weight: Tensor; bias: Tensor; output: Tensor }): Dispatch | Dispatch[];
-  backwardInput(t: { doutput: Tensor; weight: Tensor; dinput: Tensor }): Dispatch | Dispatch[];
-  backwardWeight(t: { doutput: Tensor; input: Tensor; dweight: Tensor }): Dispatch | Dispatch[];
-  backwardBias(t: { doutput: Tensor; dbias: Tensor }): Dispatch | Dispatch[];
-}
-
-/** Its float64 reference, the same four passes with the same parameter names (src/reference/ops.ts). */
+/** A layer with weights' float64 reference, forward and backward, with the parameter names src/reference/ops.ts uses. */
 export interface WeightedReference<S> {
   forward(s: S, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array;
   backwardInput(s: S, doutput: Float64Array, weight: Float64Array): Float64Array;
@@ -122,19 +114,25 @@ export interface WeightedReference<S> {
 }
 
 type LayerTensors = Record<'input' | 'weight' | 'bias' | 'output', readonly number[]>;
+type LayerNames = 'input' | 'weight' | 'bias' | 'doutput' | 'output' | 'dinput' | 'dweight' | 'dbias';
 
-/** Forward and the three backward passes of a layer with weights, in one submission, against the reference. */
-export function checkLayer<S>(rt: Runtime, layer: WeightedLayer, s: S, shapes: LayerTensors, reference: WeightedReference<S>) {
+/**
+ * A layer with weights, forward and backward (the input's, the weights' and the
+ * bias's gradients) in one submission, against the reference: `dispatches` records
+ * the layer's kernels on the tensors by name.
+ */
+export function checkLayer<S>(
+  rt: Runtime,
+  s: S,
+  shapes: LayerTensors,
+  reference: WeightedReference<S>,
+  dispatches: (t: Record<LayerNames, Tensor>) => readonly (Dispatch | readonly Dispatch[])[],
+) {
   const { input, weight, bias, output } = shapes;
   return checkOp(rt, {
     inputs: { input, weight, bias, doutput: output },
     outputs: { output, dinput: input, dweight: weight, dbias: bias },
-    dispatches: (t) => [
-      layer.forward({ input: t.input, weight: t.weight, bias: t.bias, output: t.output }),
-      layer.backwardInput({ doutput: t.doutput, weight: t.weight, dinput: t.dinput }),
-      layer.backwardWeight({ doutput: t.doutput, input: t.input, dweight: t.dweight }),
-      layer.backwardBias({ doutput: t.doutput, dbias: t.dbias }),
-    ],
+    dispatches,
     reference: (x) => ({
       output: reference.forward(s, x.input, x.weight, x.bias),
       dinput: reference.backwardInput(s, x.doutput, x.weight),
