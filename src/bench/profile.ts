@@ -3,13 +3,14 @@
  * queue is drained, so the time per dispatch includes the adapter's per-dispatch
  * overhead, as it does in training. Works on every adapter (no timestamp queries).
  */
-import { encode, submit, type Dispatch } from '../gpu/dispatch';
+import { encode, submit, type Cost, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
 
 export interface DispatchTime {
   label: string;
   kernel: string;
   microseconds: number;
+  cost: Cost;
 }
 
 async function timeRepeated(rt: Runtime, list: readonly Dispatch[], reps: number): Promise<number> {
@@ -35,7 +36,7 @@ export async function timeDispatch(rt: Runtime, d: Dispatch, reps = 10, rounds =
 
 export async function profile(rt: Runtime, list: readonly Dispatch[], reps = 10): Promise<DispatchTime[]> {
   const out: DispatchTime[] = [];
-  for (const d of list) out.push({ label: d.label ?? '', kernel: d.kernel.name, microseconds: await timeDispatch(rt, d, reps) });
+  for (const d of list) out.push({ label: d.label ?? '', kernel: d.kernel.name, microseconds: await timeDispatch(rt, d, reps), cost: d.cost });
   return out;
 }
 
@@ -79,6 +80,29 @@ export async function profileTimestamps(rt: Runtime, list: readonly Dispatch[], 
   resolve.destroy();
   return list.map((d, i) => {
     const s = samples[i].sort((a, b) => a - b);
-    return { label: d.label ?? '', kernel: d.kernel.name, microseconds: s[Math.floor(s.length / 2)] };
+    return { label: d.label ?? '', kernel: d.kernel.name, microseconds: s[Math.floor(s.length / 2)], cost: d.cost };
   });
+}
+
+/**
+ * The profile as a table: each dispatch's time and share of the step, its useful
+ * work (MFLOP) and the bytes it binds (KB), and the rates they make (GFLOP/s, GB/s).
+ */
+export function profileTable(rows: readonly DispatchTime[]): string[] {
+  const total = rows.reduce((s, r) => s + r.microseconds, 0);
+  const num = (v: number, digits: number, width: number) => (v > 0 ? v.toFixed(digits) : '-').padStart(width);
+  const lines = [`${'layer'.padEnd(12)}${'kernel'.padEnd(28)}${'us'.padStart(8)}${'share'.padStart(7)}${'MFLOP'.padStart(8)}${'KB'.padStart(8)}${'GFLOP/s'.padStart(9)}${'GB/s'.padStart(7)}`];
+  for (const r of rows) {
+    const s = r.microseconds / 1e6;
+    lines.push(
+      `${r.label.padEnd(12)}${r.kernel.padEnd(28)}${r.microseconds.toFixed(0).padStart(8)}${((100 * r.microseconds) / total).toFixed(1).padStart(6)}%` +
+        `${num(r.cost.flops / 1e6, 1, 8)}${num(r.cost.bytes / 1024, 0, 8)}${num(r.cost.flops / s / 1e9, 2, 9)}${num(r.cost.bytes / s / 1e9, 2, 7)}`,
+    );
+  }
+  const flops = rows.reduce((a, r) => a + r.cost.flops, 0);
+  const bytes = rows.reduce((a, r) => a + r.cost.bytes, 0);
+  lines.push(
+    `${`sum of ${rows.length} dispatches`.padEnd(40)}${total.toFixed(0).padStart(8)}${''.padStart(7)}${num(flops / 1e6, 1, 8)}${num(bytes / 1024, 0, 8)}${num(flops / (total / 1e6) / 1e9, 2, 9)}${num(bytes / (total / 1e6) / 1e9, 2, 7)}`,
+  );
+  return lines;
 }

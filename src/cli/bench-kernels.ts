@@ -1,10 +1,11 @@
 // npm run bench:kernels: time per dispatch of every kernel of a training step on
-// the current adapter (a benchmark, not a test).
+// the current adapter, with the FLOPs and bytes each must handle and the rates it
+// reaches (a benchmark, not a test).
 //   --adapter NAME   auto (default), hardware, llvmpipe, swiftshader
 //   --arch NAME      the network (default lenet5)
 //   --batch N        batch size (default 64)
 //   --reps N         dispatches per timing (default 10)
-import { profile, timeSteps } from '../bench/profile';
+import { profile, profileTable, timeSteps } from '../bench/profile';
 import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, openRuntime, readSplits, run } from './shared/common';
@@ -36,13 +37,8 @@ async function main(): Promise<number> {
   const step = await trainer.stepDispatches(batch);
 
   const rows = await profile(rt, step, reps);
-  const total = rows.reduce((s, r) => s + r.microseconds, 0);
-  console.log(`\n${network.name}, batch ${batch}, ${reps} dispatches per timing, median of 3\n`);
-  console.log(`${'layer'.padEnd(12)}${'kernel'.padEnd(28)}${'us/dispatch'.padStart(12)}${'share'.padStart(8)}`);
-  for (const r of rows) {
-    console.log(`${r.label.padEnd(12)}${r.kernel.padEnd(28)}${r.microseconds.toFixed(0).padStart(12)}${((100 * r.microseconds) / total).toFixed(1).padStart(7)}%`);
-  }
-  console.log(`${'sum'.padEnd(40)}${total.toFixed(0).padStart(12)}`);
+  console.log(`\n${network.name}, batch ${batch}: ${step.length} dispatches per training step; each timed alone, ${reps} in a row, median of 3\n`);
+  for (const line of profileTable(rows)) console.log(line);
   const seconds = await timeSteps(rt, step, 10);
   console.log(`\nwhole step (one submit, as in training): ${(seconds * 1000).toFixed(1)} ms = ${(batch / seconds).toFixed(0)} images/s`);
   return 0;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { benchEngine, WARM_UP, type EngineRun } from '../bench/engine';
-import { profile, profileTimestamps, type DispatchTime } from '../bench/profile';
+import { profile, profileTable, profileTimestamps, type DispatchTime } from '../bench/profile';
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Network } from '../model/network';
 import { DEFAULT_CONFIG } from '../train/trainer';
@@ -60,13 +60,8 @@ function benchPytorch(network: Network, batchSize: number, steps: number): Torch
 }
 
 function printProfile(rows: DispatchTime[], method: string): void {
-  const byKernel = new Map<string, number>();
-  for (const r of rows) byKernel.set(`${r.label} ${r.kernel}`, (byKernel.get(`${r.label} ${r.kernel}`) ?? 0) + r.microseconds);
-  const total = rows.reduce((s, r) => s + r.microseconds, 0);
-  console.log(`\nshare of a step by kernel (${method}; sum ${(total / 1000).toFixed(1)} ms):`);
-  for (const [name, us] of [...byKernel].sort((a, b) => b[1] - a[1])) {
-    console.log(`  ${name.padEnd(36)} ${(us / 1000).toFixed(2).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(6)}%`);
-  }
+  console.log(`\neach dispatch of a step (${method}):`);
+  for (const line of profileTable(rows)) console.log(`  ${line}`);
 }
 
 async function main(): Promise<number> {
@@ -98,8 +93,8 @@ async function main(): Promise<number> {
   console.log(`adapter: ${describe(rt)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
   const { run: engine, trainer } = await benchEngine(rt, network.name, train!, batchSize, steps);
-  console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
   const list = await trainer.stepDispatches(batchSize);
+  console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step, ${list.length} dispatches per step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
   const stamped = await profileTimestamps(rt, list);
   const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
@@ -140,6 +135,7 @@ async function main(): Promise<number> {
     batchSize,
     steps,
     engine,
+    dispatchesPerStep: list.length,
     deno: deno && 'engine' in deno ? deno : null,
     pytorch: torch && 'imagesPerSecond' in torch ? torch : null,
     tfjs: tfjs && { ...tfjs, steps: tfjsSteps },

@@ -11,21 +11,40 @@ export interface Dispatch {
   grid: [number, number, number];
   /** Which layer this is, for profiles (e.g. "conv1"). */
   label?: string;
+  /** What the dispatch must do at the least, for profiles (npm run bench:kernels). */
+  cost: Cost;
+}
+
+/**
+ * The useful work of a dispatch: floating-point operations of the math it computes
+ * (a multiply-add is two; padding and recomputation not counted), and the bytes of
+ * the tensors it binds, each counted once (what it must read or write at the least).
+ */
+export interface Cost {
+  flops: number;
+  bytes: number;
 }
 
 /**
  * Binds the named tensors, and the op's `params` uniform where the entry point reads
- * it, to a kernel, for `invocations` threads.
+ * it, to a kernel, for `invocations` threads. `cost` gives the dispatch's FLOPs (none
+ * by default) and, where it reads only part of a tensor, its bytes (by default the
+ * bound tensors' sizes).
  */
 export function dispatch(
   kernel: Kernel,
   params: GPUBuffer,
   tensors: Record<string, Tensor>,
   invocations: number,
+  cost: Partial<Cost> = {},
 ): Dispatch {
   const resources: Record<string, GPUBuffer | ReturnType<typeof range>> = kernel.bindingNames.includes('params') ? { params } : {};
-  for (const [name, t] of Object.entries(tensors)) resources[name] = range(t);
-  return { kernel, bindGroup: kernel.bind(resources), grid: kernel.grid(invocations) };
+  let bytes = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    resources[name] = range(t);
+    bytes += t.length * 4;
+  }
+  return { kernel, bindGroup: kernel.bind(resources), grid: kernel.grid(invocations), cost: { flops: cost.flops ?? 0, bytes: cost.bytes ?? bytes } };
 }
 
 export function encode(pass: GPUComputePassEncoder, list: readonly Dispatch[]): void {

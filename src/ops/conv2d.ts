@@ -124,6 +124,12 @@ export class Conv2d {
     return elementCounts(conv2dTensorShapes(this.shape));
   }
 
+  /** Multiply-adds of the convolution (and of each of its gradients' products): N C_OUT OH OW C_IN K K. */
+  private get macs(): number {
+    const s = this.shape;
+    return s.batch * s.outChannels * this.outHeight * this.outWidth * s.inChannels * s.kernel * s.kernel;
+  }
+
   private checkPacked(op: string, name: string, t: Tensor, vec4s: number): void {
     if (t.length !== vec4s * 4) throw new Error(`${op}: ${name} has ${t.length} elements, expected ${vec4s * 4} (${vec4s} vec4s)`);
   }
@@ -136,7 +142,7 @@ export class Conv2d {
     this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth));
+    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth), { flops: 2 * this.macs });
   }
 
   /**
@@ -161,13 +167,13 @@ export class Conv2d {
       expectLength(op, 'dinput', t.dinput, n.input);
       this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
       const invocations = s.batch * blocks8(s.inChannels) * s.height * blocks(s.width);
-      list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations));
+      list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * s.kernel;
     const biasPart = s.batch * s.outChannels;
     const partials = { doutput: t.doutput, input: t.input, partial: partial.weight, partial_bias: partial.bias };
-    list.push(dispatch(this.backwardKernel('backward_params'), this.params, partials, aligned(weightPart, wg) + biasPart));
-    const reduce = dispatch(this.backwardKernel('reduce'), this.params, { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias }, aligned(n.weight, wg) + n.bias);
+    list.push(dispatch(this.backwardKernel('backward_params'), this.params, partials, aligned(weightPart, wg) + biasPart, { flops: 2 * this.macs + n.output }));
+    const reduce = dispatch(this.backwardKernel('reduce'), this.params, { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias }, aligned(n.weight, wg) + n.bias, { flops: partial.weight.length + partial.bias.length });
     list.push(reduce);
     return list;
   }

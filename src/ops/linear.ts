@@ -59,7 +59,7 @@ export class Linear {
     expectLength('linear.forward', 'weight', t.weight, n.weight);
     expectLength('linear.forward', 'bias', t.bias, n.bias);
     expectLength('linear.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures));
+    return dispatch(this.k.forward!, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures), { flops: 2 * n.weight * this.shape.batch });
   }
 
   /**
@@ -82,12 +82,12 @@ export class Linear {
     const common = { doutput: t.doutput, dweight: t.dweight, dbias: t.dbias, input: t.input };
     if (mode === 'none') {
       if (t.dinput || t.weight) throw new Error(`${op}: this layer was made without the input's gradient (inputGrad: 'none'); give no dinput or weight`);
-      return dispatch(this.k[entry]!, this.params, common, paramsPart);
+      return dispatch(this.k[entry]!, this.params, common, paramsPart, { flops: 2 * n.weight * s.batch + n.output });
     }
     if (!t.dinput || !t.weight) throw new Error(`${op}: the input's gradient needs weight and dinput`);
     expectLength(op, 'weight', t.weight, n.weight);
     expectLength(op, 'dinput', t.dinput, n.input);
     const inputPart = aligned(blocks(s.batch) * blocks(s.inFeatures), wg);
-    return dispatch(this.k[entry]!, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart);
+    return dispatch(this.k[entry]!, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart, { flops: 4 * n.weight * s.batch + n.output });
   }
 }

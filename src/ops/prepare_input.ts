@@ -43,7 +43,9 @@ export class PrepareInput {
     expectLength('prepare_input.forward', 'batch_indices', t.batch_indices, batch);
     expectLength('prepare_input.forward', 'output', t.output, batch * dstHeight * dstWidth);
     expectLength('prepare_input.forward', 'labels', t.labels, batch);
-    return dispatch(this.kernel, this.params, t, batch * dstHeight * dstWidth);
+    // It reads the batch's images only, not the whole data set it binds.
+    const bytes = batch * (this.shape.srcHeight * this.shape.srcWidth + 4 + 4) + 4 * batch * dstHeight * dstWidth;
+    return dispatch(this.kernel, this.params, t, batch * dstHeight * dstWidth, { bytes });
   }
 }
 
