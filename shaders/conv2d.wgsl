@@ -48,6 +48,11 @@ override W: u32;
 override K: u32;
 // forward applies ReLU to its output (the layer's bias + ReLU fused into one pass).
 override RELU: bool = false;
+// Columns per invocation in forward and backward_input: 4 or 8. Eight load each
+// weight once for twice the multiply-adds (faster on llvmpipe, where every load is a
+// gather); four waste less on narrow rows. Either gives the same bits: every result
+// is the same sum in the same order (src/gpu/tuning.ts picks it per adapter).
+override XB: u32 = 4u;
 
 // backward_weight keeps its taps in named registers, up to this many.
 const MAX_K: u32 = 5u;
@@ -103,24 +108,28 @@ fn row_of(acc: Acc, r: u32) -> vec4f {
   }
 }
 
-// Block (image n, channels co0..co0+7, row y, columns x0..x0+3): two 4x4 blocks that
-// share their inputs. Along a kernel row the four inputs slide by one column per tap,
-// so each tap loads one new input and two vec4s of weights for 32 multiply-adds.
+// Block (image n, channels co0..co0+7, row y, columns x0..x0+XB-1): two (or, with XB
+// = 8, four) 4x4 blocks that share their inputs. Along a kernel row the inputs slide
+// by one column per tap, so each tap loads one new input and two vec4s of weights for
+// 8 x XB multiply-adds.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
   let ow = out_w();
-  let xblocks = blocks(ow);
+  let xblocks = (ow + XB - 1u) / XB;
   let cblocks = blocks8(C_OUT);
   let i = invocation_index(id, groups);
   if (i >= params.batch * cblocks * oh * xblocks) { return; }
-  let x0 = (i % xblocks) * 4u;
+  let x0 = (i % xblocks) * XB;
   let y = (i / xblocks) % oh;
   let b = (i / (xblocks * oh)) % cblocks;
   let n = i / (xblocks * oh * cblocks);
 
+  // lo, hi: channels 0-3 and 4-7 of columns x0..x0+3; lo2, hi2: of x0+4..x0+7 (XB = 8).
   var lo = Acc();
   var hi = Acc();
+  var lo2 = Acc();
+  var hi2 = Acc();
   var w = 2u * b;
   for (var ci = 0u; ci < C_IN; ci++) {
     for (var ky = 0u; ky < K; ky++) {
@@ -130,20 +139,41 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
       let last = row + W - 1u;
       let x = min(row + x0 + LANES, vec4u(last));
       var c = vec4f(input[x.x], input[x.y], input[x.z], input[x.w]);
+      var c2 = vec4f(0.0);
+      if (XB == 8u) {
+        let x2 = min(row + x0 + 4u + LANES, vec4u(last));
+        c2 = vec4f(input[x2.x], input[x2.y], input[x2.z], input[x2.w]);
+      }
       for (var kx = 0u; kx < K; kx++) {
-        fma_block(&lo, by_tap[w], c);
-        fma_block(&hi, by_tap[w + 1u], c);
-        c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
+        let wl = by_tap[w];
+        let wh = by_tap[w + 1u];
+        fma_block(&lo, wl, c);
+        fma_block(&hi, wh, c);
+        if (XB == 8u) {
+          fma_block(&lo2, wl, c2);
+          fma_block(&hi2, wh, c2);
+          c = vec4f(c.yzw, c2.x);
+          c2 = vec4f(c2.yzw, input[min(row + x0 + kx + 8u, last)]);
+        } else {
+          c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
+        }
         w += 2u * cblocks;
       }
     }
   }
   for (var r = 0u; r < 8u; r++) {
     let co = 8u * b + r;
-    var v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u) + bias[min(co, C_OUT - 1u)];
-    if (RELU) { v = max(v, vec4f(0.0)); }
+    let bv = bias[min(co, C_OUT - 1u)];
+    var v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u) + bv;
+    var v2 = select(row_of(hi2, r - 4u), row_of(lo2, r), r < 4u) + bv;
+    if (RELU) {
+      v = max(v, vec4f(0.0));
+      v2 = max(v2, vec4f(0.0));
+    }
+    let out = ((n * C_OUT + co) * oh + y) * ow + x0;
     for (var j = 0u; j < 4u; j++) {
-      if (co < C_OUT && x0 + j < ow) { output[((n * C_OUT + co) * oh + y) * ow + x0 + j] = v[j]; }
+      if (co < C_OUT && x0 + j < ow) { output[out + j] = v[j]; }
+      if (XB == 8u && co < C_OUT && x0 + 4u + j < ow) { output[out + 4u + j] = v2[j]; }
     }
   }
 }
@@ -154,18 +184,18 @@ fn dout_at(row: u32, ox: i32, ow: u32) -> f32 {
   return select(0.0, v, ox >= 0 && ox < i32(ow));
 }
 
-// Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+3): two 4x4
-// blocks sharing their doutput values. Output rows y - ky that do not exist are
-// skipped whole; along a kernel row the four doutput values slide by one column per
-// tap, so each tap loads one (and two vec4s of weights) for 32 multiply-adds.
-fn input_part_size() -> u32 { return params.batch * blocks8(C_IN) * H * blocks(W); }
+// Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+XB-1): two (or
+// four) 4x4 blocks sharing their doutput values. Output rows y - ky that do not exist
+// are skipped whole; along a kernel row the doutput values slide by one column per
+// tap, so each tap loads one (and two vec4s of weights) for 8 x XB multiply-adds.
+fn input_part_size() -> u32 { return params.batch * blocks8(C_IN) * H * ((W + XB - 1u) / XB); }
 
 fn input_part(i: u32) {
   let oh = out_h();
   let ow = out_w();
-  let xblocks = blocks(W);
+  let xblocks = (W + XB - 1u) / XB;
   let cblocks = blocks8(C_IN);
-  let x0 = (i % xblocks) * 4u;
+  let x0 = (i % xblocks) * XB;
   let y = (i / xblocks) % H;
   let b = (i / (xblocks * H)) % cblocks;
   let n = i / (xblocks * H * cblocks);
@@ -173,17 +203,30 @@ fn input_part(i: u32) {
   let x = i32(x0);
   var lo = Acc();
   var hi = Acc();
+  var lo2 = Acc();
+  var hi2 = Acc();
   for (var co = 0u; co < C_OUT; co++) {
     let w_co = co * K * K;
     for (var ky = 0u; ky < K; ky++) {
       if (ky > y || y - ky >= oh) { continue; }
       let row = ((n * C_OUT + co) * oh + y - ky) * ow;
-      // c[j] = doutput[.., x0 + j - kx], starting at kx = 0.
+      // c[j] = doutput[.., x0 + j - kx] (c2: x0 + 4 + j - kx), starting at kx = 0.
       var c = vec4f(dout_at(row, x, ow), dout_at(row, x + 1, ow), dout_at(row, x + 2, ow), dout_at(row, x + 3, ow));
+      var c2 = vec4f(0.0);
+      if (XB == 8u) {
+        c2 = vec4f(dout_at(row, x + 4, ow), dout_at(row, x + 5, ow), dout_at(row, x + 6, ow), dout_at(row, x + 7, ow));
+      }
       for (var kx = 0u; kx < K; kx++) {
         let w = (w_co + ky * K + kx) * 2u * cblocks + 2u * b;
-        fma_block(&lo, by_tap_in[w], c);
-        fma_block(&hi, by_tap_in[w + 1u], c);
+        let wl = by_tap_in[w];
+        let wh = by_tap_in[w + 1u];
+        fma_block(&lo, wl, c);
+        fma_block(&hi, wh, c);
+        if (XB == 8u) {
+          fma_block(&lo2, wl, c2);
+          fma_block(&hi2, wh, c2);
+          c2 = vec4f(c.w, c2.xyz);
+        }
         c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
       }
     }
@@ -191,8 +234,11 @@ fn input_part(i: u32) {
   for (var r = 0u; r < 8u; r++) {
     let ci = 8u * b + r;
     let v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u);
+    let v2 = select(row_of(hi2, r - 4u), row_of(lo2, r), r < 4u);
+    let out = ((n * C_IN + ci) * H + y) * W + x0;
     for (var j = 0u; j < 4u; j++) {
-      if (ci < C_IN && x0 + j < W) { dinput[((n * C_IN + ci) * H + y) * W + x0 + j] = v[j]; }
+      if (ci < C_IN && x0 + j < W) { dinput[out + j] = v[j]; }
+      if (XB == 8u && ci < C_IN && x0 + 4u + j < W) { dinput[out + 4u + j] = v2[j]; }
     }
   }
 }

@@ -3,6 +3,7 @@
  * overrides), buffer helpers, and GPU errors turned into exceptions.
  */
 import { SHADERS, type ShaderName } from '../shaders';
+import { tuningFor, type Tuning } from './tuning';
 import type { Gpu, AdapterDescription } from './device';
 import { Kernel, type Constants } from './kernel';
 
@@ -53,12 +54,15 @@ export class Runtime {
   private readonly done = new Map<string, string>();
   /** Invocations per workgroup for every kernel (their WG override); the shaders' 64 if unset. */
   workgroupSize: number | undefined = Number(globalThis.process?.env?.LENET_WG) || undefined;
+  /** The kernels' block shapes for this adapter (src/gpu/tuning.ts). */
+  readonly tuning: Tuning;
   private errors: Error[] = [];
   private lowered: Partial<PlanLimits> = {};
 
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.adapter = gpu.adapter;
+    this.tuning = tuningFor(gpu.adapter, globalThis.process?.env?.LENET_CONV_COLUMNS);
     this.device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU error: ${e.message}`));

@@ -1,7 +1,7 @@
 // Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution. The layer's
 // sizes become the shader's override constants.
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
-import type { Kernel } from '../gpu/kernel';
+import type { Constants, Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
@@ -10,7 +10,7 @@ const MAX_K = 5;
 
 /** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
 const blocks = (n: number) => Math.ceil(n / 4);
-/** forward's and backward's input-part blocks: eight channels (two 4x4 blocks) by four columns. */
+/** forward's and backward_input's blocks: eight channels (two 4x4 blocks) by four or eight columns. */
 const blocks8 = (n: number) => Math.ceil(n / 8);
 
 const BACKWARD = ['backward_input', 'backward_params', 'reduce'] as const;
@@ -35,6 +35,8 @@ export interface ConvPacking {
 export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
+    /** Output columns per invocation of forward and backward_input (conv2d.wgsl's XB). */
+    readonly columns: 4 | 8,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
     /** With backward: per-image weight and bias gradients, summed over the batch by reduce. */
@@ -84,22 +86,30 @@ export class Conv2d {
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
    * `backward` (true by default), only the forward kernel is compiled; with
-   * `inputGrad` (true by default) backward also gives the input's gradient.
+   * `inputGrad` (true by default) backward also gives the input's gradient. `columns`
+   * (the adapter's tuning by default) sets conv2d.wgsl's XB: the same bits either way.
    */
-  static async create(rt: Runtime, shape: Conv2dShape, options: { relu?: boolean; backward?: boolean; inputGrad?: boolean } = {}): Promise<Conv2d> {
+  static async create(
+    rt: Runtime,
+    shape: Conv2dShape,
+    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8 } = {},
+  ): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
     const backward = options.backward ?? true;
     const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_params' as const, 'reduce' as const] : [])];
-    const relu = options.relu ? { RELU: 1 } : {};
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, e === 'forward' ? { ...sizes, ...relu } : sizes)));
+    const relu: Constants = options.relu ? { RELU: 1 } : {};
+    const columns = options.columns ?? rt.tuning.convColumns;
+    if (columns !== 4 && columns !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${columns}`);
+    const constants = (e: Entry): Constants => (e === 'forward' ? { ...sizes, ...relu, XB: columns } : e === 'backward_input' ? { ...sizes, XB: columns } : sizes);
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const [pw, pb] = Conv2d.perImage(s);
     const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`conv2d ${p.label}`, [s.batch, ...p.shape]);
     const partial = backward ? { weight: perImage(pw), bias: perImage(pb) } : null;
-    return new Conv2d(shape, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
+    return new Conv2d(shape, columns, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
   }
 
   /** A backward kernel, or an error saying the op was made without it. */
@@ -142,7 +152,7 @@ export class Conv2d {
     this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * blocks(this.outWidth), { flops: 2 * this.macs });
+    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * Math.ceil(this.outWidth / this.columns), { flops: 2 * this.macs });
   }
 
   /**
@@ -166,7 +176,7 @@ export class Conv2d {
     if (t.dinput && t.by_tap_in) {
       expectLength(op, 'dinput', t.dinput, n.input);
       this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
-      const invocations = s.batch * blocks8(s.inChannels) * s.height * blocks(s.width);
+      const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns);
       list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * s.kernel;

@@ -1,12 +1,15 @@
 // conv2d.wgsl against the float64 reference, forward and all three backward passes,
 // on lenet5's conv layers (from its description) and on awkward shapes.
 import { LENET5 } from '../../src/model/network';
+import * as assert from 'uvu/assert';
+import { submit } from '../../src/gpu/dispatch';
 import { numel, type Runtime } from '../../src/gpu/runtime';
 import { Conv2d } from '../../src/ops/conv2d';
 import { PackedWeights } from '../../src/ops/pack';
 import { conv2dTensorShapes, type Conv2dShape } from '../../src/ops/shapes';
 import * as ref from '../../src/reference/ops';
-import { gpuSuite } from '../helpers/gpu';
+import { Rng } from '../../src/util/rng';
+import { freshSeed, gpuSuite, poisoned, randomInput } from '../helpers/gpu';
 import { stagesOf } from '../helpers/network';
 import { checkLayer, checkOp } from '../helpers/op-harness';
 
@@ -25,20 +28,47 @@ const shapes: [string, Conv2dShape][] = [
 const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwardInput, backwardWeight: ref.conv2dBackwardWeight, backwardBias: ref.conv2dBackwardBias };
 
 /** A conv and its weights' packed copies, made by pack.wgsl from its weight tensor. */
-async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean } = {}) {
+async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8 } = {}) {
   const conv = await Conv2d.create(rt, s, options);
   const packed = await PackedWeights.create(rt, [{ name: 'conv', shape: s, offset: 0 }], numel(conv2dTensorShapes(s).weight), options.backward ?? true);
   return { conv, packed, ...packed.of('conv') };
 }
 
 for (const [name, s] of shapes) {
-  test(`${name}: forward and backward match the reference`, async ({ rt }) => {
-    const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s);
-    await checkLayer(rt, s, conv2dTensorShapes(s), reference, (t) => [
-      packed.pack(t.weight),
-      conv.forward({ input: t.input, by_tap, bias: t.bias, output: t.output }),
-      conv.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias, by_tap_in: by_tap_in!, dinput: t.dinput }),
-    ]);
+  for (const columns of [4, 8] as const) {
+    test(`${name}, ${columns} columns per invocation: forward and backward match the reference`, async ({ rt }) => {
+      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { columns });
+      await checkLayer(rt, s, conv2dTensorShapes(s), reference, (t) => [
+        packed.pack(t.weight),
+        conv.forward({ input: t.input, by_tap, bias: t.bias, output: t.output }),
+        conv.backward({ doutput: t.doutput, input: t.input, dweight: t.dweight, dbias: t.dbias, by_tap_in: by_tap_in!, dinput: t.dinput }),
+      ]);
+    });
+  }
+}
+
+for (const [name, s] of [shapes[1], shapes[4]]) {
+  test(`${name}: 4 and 8 columns per invocation give the same bits`, async ({ rt }) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    const shapes = conv2dTensorShapes(s);
+    const input = randomInput(rt, rng, 'input', shapes.input).tensor;
+    const weight = randomInput(rt, rng, 'weight', shapes.weight).tensor;
+    const bias = randomInput(rt, rng, 'bias', shapes.bias).tensor;
+    const doutput = randomInput(rt, rng, 'doutput', shapes.output).tensor;
+    const results: Float32Array[][] = [];
+    for (const columns of [4, 8] as const) {
+      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { columns, relu: true });
+      const [output, dinput] = [poisoned(rt, 'output', shapes.output), poisoned(rt, 'dinput', shapes.input)];
+      const [dweight, dbias] = [poisoned(rt, 'dweight', shapes.weight), poisoned(rt, 'dbias', shapes.bias)];
+      submit(rt, [packed.pack(weight), conv.forward({ input, by_tap, bias, output }), ...conv.backward({ doutput, input, dweight, dbias, by_tap_in: by_tap_in!, dinput })]);
+      results.push([await rt.read(output), await rt.read(dinput)]);
+    }
+    for (const [i, what] of ['output', 'dinput'].entries()) {
+      const [a, b] = [results[0][i], results[1][i]];
+      const at = a.findIndex((v, j) => !Object.is(v, b[j]));
+      assert.is(at, -1, `${what} differs at ${at} (seed ${seed})`);
+    }
   });
 }
 
