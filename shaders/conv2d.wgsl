@@ -53,6 +53,11 @@ override RELU: bool = false;
 // gather); four waste less on narrow rows. Either gives the same bits: every result
 // is the same sum in the same order (src/gpu/tuning.ts picks it per adapter).
 override XB: u32 = 4u;
+// backward_params takes all K kernel rows of a weight gradient in one invocation (K
+// new inputs per step for K x K x 4 multiply-adds), or one row (fewer registers, K
+// times the invocations). llvmpipe is faster with all; SwiftShader much slower.
+// The same bits either way.
+override ALL_ROWS: bool = false;
 
 // backward_weight keeps its taps in named registers, up to this many.
 const MAX_K: u32 = 5u;
@@ -249,9 +254,7 @@ fn input_part(i: u32) {
 // K x 4 multiply-adds. The taps are named registers, not an array (arrays end up in
 // memory on some CPU adapters); `K > j` is a constant once the pipeline is made, so
 // the unused ones compile away.
-fn weight_part_size() -> u32 { return params.batch * blocks(C_OUT) * C_IN * K; }
-
-fn weight_part(i: u32) {
+fn weight_part_one_row(i: u32) {
   let oh = out_h();
   let ow = out_w();
   let cblocks = blocks(C_OUT);
@@ -305,6 +308,54 @@ fn weight_part(i: u32) {
     if (K > 3u) { partial[out + 3u] = t3[r]; }
     if (K > 4u) { partial[out + 4u] = t4[r]; }
   }
+}
+
+// With ALL_ROWS, one invocation: image n, output channels co0..co0+3, input channel
+// ci, all K x K taps, each kernel row with a window sliding as above: per step, K new
+// inputs and four doutput values feed K x K x 4 multiply-adds. The taps and windows are
+// arrays indexed by constants once the loops over K unroll.
+fn weight_part_all_rows(i: u32) {
+  let oh = out_h();
+  let ow = out_w();
+  let cblocks = blocks(C_OUT);
+  let ci = i % C_IN;
+  let co0 = ((i / C_IN) % cblocks) * 4u;
+  let n = i / (C_IN * cblocks);
+
+  let d0 = (n * C_OUT + min(co0 + LANES, vec4u(C_OUT - 1u))) * oh * ow;
+  let plane = (n * C_IN + ci) * H;
+  var acc: array<vec4f, MAX_K * MAX_K>;
+  for (var y = 0u; y < oh; y++) {
+    // win[ky * MAX_K + j]: input row y + ky, column x + j.
+    var win: array<f32, MAX_K * MAX_K>;
+    for (var ky = 0u; ky < K; ky++) {
+      for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = input[(plane + y + ky) * W + j]; }
+    }
+    for (var x = 0u; x < ow; x++) {
+      let p = y * ow + x;
+      let a = vec4f(doutput[d0.x + p], doutput[d0.y + p], doutput[d0.z + p], doutput[d0.w + p]);
+      for (var ky = 0u; ky < K; ky++) {
+        win[ky * MAX_K + K - 1u] = input[(plane + y + ky) * W + x + K - 1u];
+        for (var kx = 0u; kx < K; kx++) { acc[ky * MAX_K + kx] += a * win[ky * MAX_K + kx]; }
+        for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = win[ky * MAX_K + j + 1u]; }
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let co = co0 + r;
+    if (co >= C_OUT) { continue; }
+    let out = ((n * C_OUT + co) * C_IN + ci) * K * K;
+    for (var ky = 0u; ky < K; ky++) {
+      for (var kx = 0u; kx < K; kx++) { partial[out + ky * K + kx] = acc[ky * MAX_K + kx][r]; }
+    }
+  }
+}
+
+// Invocations of the weight part: one per kernel row, or (ALL_ROWS) one for all K.
+fn weight_part_size() -> u32 { return params.batch * blocks(C_OUT) * C_IN * select(K, 1u, ALL_ROWS); }
+
+fn weight_part(i: u32) {
+  if (ALL_ROWS) { weight_part_all_rows(i); } else { weight_part_one_row(i); }
 }
 
 // One invocation per (image, channel): the sum of that image's doutput plane.

@@ -62,7 +62,8 @@ export class Runtime {
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.adapter = gpu.adapter;
-    this.tuning = tuningFor(gpu.adapter, globalThis.process?.env?.LENET_CONV_COLUMNS);
+    const env = globalThis.process?.env;
+    this.tuning = tuningFor(gpu.adapter, env?.LENET_CONV_COLUMNS, env?.LENET_CONV_ALL_ROWS);
     this.device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU error: ${e.message}`));

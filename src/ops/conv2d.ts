@@ -37,6 +37,8 @@ export class Conv2d {
     readonly shape: Conv2dShape,
     /** Output columns per invocation of forward and backward_input (conv2d.wgsl's XB). */
     readonly columns: 4 | 8,
+    /** Whether backward_params takes all kernel rows per invocation (conv2d.wgsl's ALL_ROWS). */
+    readonly allRows: boolean,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
     /** With backward: per-image weight and bias gradients, summed over the batch by reduce. */
@@ -87,12 +89,13 @@ export class Conv2d {
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
    * `backward` (true by default), only the forward kernel is compiled; with
    * `inputGrad` (true by default) backward also gives the input's gradient. `columns`
-   * (the adapter's tuning by default) sets conv2d.wgsl's XB: the same bits either way.
+   * and `allRows` (the adapter's tuning by default) set conv2d.wgsl's XB and ALL_ROWS:
+   * the same bits either way.
    */
   static async create(
     rt: Runtime,
     shape: Conv2dShape,
-    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8 } = {},
+    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; allRows?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
@@ -103,13 +106,15 @@ export class Conv2d {
     const relu: Constants = options.relu ? { RELU: 1 } : {};
     const columns = options.columns ?? rt.tuning.convColumns;
     if (columns !== 4 && columns !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${columns}`);
-    const constants = (e: Entry): Constants => (e === 'forward' ? { ...sizes, ...relu, XB: columns } : e === 'backward_input' ? { ...sizes, XB: columns } : sizes);
+    const allRows = options.allRows ?? rt.tuning.convAllRows;
+    const constants = (e: Entry): Constants =>
+      e === 'forward' ? { ...sizes, ...relu, XB: columns } : e === 'backward_input' ? { ...sizes, XB: columns } : e === 'backward_params' ? { ...sizes, ALL_ROWS: Number(allRows) } : sizes;
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const [pw, pb] = Conv2d.perImage(s);
     const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`conv2d ${p.label}`, [s.batch, ...p.shape]);
     const partial = backward ? { weight: perImage(pw), bias: perImage(pb) } : null;
-    return new Conv2d(shape, columns, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
+    return new Conv2d(shape, columns, allRows, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
   }
 
   /** A backward kernel, or an error saying the op was made without it. */
@@ -179,7 +184,7 @@ export class Conv2d {
       const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns);
       list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
-    const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * s.kernel;
+    const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * (this.allRows ? 1 : s.kernel);
     const biasPart = s.batch * s.outChannels;
     const partials = { doutput: t.doutput, input: t.input, partial: partial.weight, partial_bias: partial.bias };
     list.push(dispatch(this.backwardKernel('backward_params'), this.params, partials, aligned(weightPart, wg) + biasPart, { flops: 2 * this.macs + n.output }));

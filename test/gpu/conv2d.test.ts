@@ -28,16 +28,23 @@ const shapes: [string, Conv2dShape][] = [
 const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwardInput, backwardWeight: ref.conv2dBackwardWeight, backwardBias: ref.conv2dBackwardBias };
 
 /** A conv and its weights' packed copies, made by pack.wgsl from its weight tensor. */
-async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8 } = {}) {
+/** The block shapes an adapter may be tuned to (src/gpu/tuning.ts): each pair is tested. */
+const TUNINGS = [
+  { columns: 4, allRows: false },
+  { columns: 8, allRows: true },
+] as const;
+const tuned = (t: (typeof TUNINGS)[number]) => `${t.columns} columns per invocation, ${t.allRows ? 'all kernel rows' : 'one kernel row'} per weight invocation`;
+
+async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8; allRows?: boolean } = {}) {
   const conv = await Conv2d.create(rt, s, options);
   const packed = await PackedWeights.create(rt, [{ name: 'conv', shape: s, offset: 0 }], numel(conv2dTensorShapes(s).weight), options.backward ?? true);
   return { conv, packed, ...packed.of('conv') };
 }
 
 for (const [name, s] of shapes) {
-  for (const columns of [4, 8] as const) {
-    test(`${name}, ${columns} columns per invocation: forward and backward match the reference`, async ({ rt }) => {
-      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { columns });
+  for (const tuning of TUNINGS) {
+    test(`${name}, ${tuned(tuning)}: forward and backward match the reference`, async ({ rt }) => {
+      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, tuning);
       await checkLayer(rt, s, conv2dTensorShapes(s), reference, (t) => [
         packed.pack(t.weight),
         conv.forward({ input: t.input, by_tap, bias: t.bias, output: t.output }),
@@ -48,7 +55,7 @@ for (const [name, s] of shapes) {
 }
 
 for (const [name, s] of [shapes[1], shapes[4]]) {
-  test(`${name}: 4 and 8 columns per invocation give the same bits`, async ({ rt }) => {
+  test(`${name}: every tuning gives the same bits`, async ({ rt }) => {
     const seed = freshSeed();
     const rng = new Rng(seed);
     const shapes = conv2dTensorShapes(s);
@@ -57,14 +64,14 @@ for (const [name, s] of [shapes[1], shapes[4]]) {
     const bias = randomInput(rt, rng, 'bias', shapes.bias).tensor;
     const doutput = randomInput(rt, rng, 'doutput', shapes.output).tensor;
     const results: Float32Array[][] = [];
-    for (const columns of [4, 8] as const) {
-      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { columns, relu: true });
+    for (const tuning of TUNINGS) {
+      const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { ...tuning, relu: true });
       const [output, dinput] = [poisoned(rt, 'output', shapes.output), poisoned(rt, 'dinput', shapes.input)];
       const [dweight, dbias] = [poisoned(rt, 'dweight', shapes.weight), poisoned(rt, 'dbias', shapes.bias)];
       submit(rt, [packed.pack(weight), conv.forward({ input, by_tap, bias, output }), ...conv.backward({ doutput, input, dweight, dbias, by_tap_in: by_tap_in!, dinput })]);
-      results.push([await rt.read(output), await rt.read(dinput)]);
+      results.push([await rt.read(output), await rt.read(dinput), await rt.read(dweight), await rt.read(dbias)]);
     }
-    for (const [i, what] of ['output', 'dinput'].entries()) {
+    for (const [i, what] of ['output', 'dinput', 'dweight', 'dbias'].entries()) {
       const [a, b] = [results[0][i], results[1][i]];
       const at = a.findIndex((v, j) => !Object.is(v, b[j]));
       assert.is(at, -1, `${what} differs at ${at} (seed ${seed})`);
