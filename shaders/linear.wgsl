@@ -11,9 +11,11 @@
 //   backward_params  the weight and bias parts alone (a layer whose input needs no gradient)
 //
 // Each is a small matrix product. One invocation computes a 4x4 block of its result
-// in registers (four vec4 accumulators): per step of the summed index it loads 4 + 4 values for 16
-// multiply-adds, where one invocation per element would load 2 for 1. Blocks on the
-// ragged edge clamp their loads and skip their writes. The sums run in a fixed order:
+// in registers (four vec4 accumulators): per step of the summed index it loads 4 + 4
+// values for 16 multiply-adds, where one invocation per element would load 2 for 1.
+// With WIDE, an 8x8 block (four such): 8 + 8 values for 64 multiply-adds, which pays
+// where every load is a gather (llvmpipe; src/gpu/tuning.ts chooses), and gives the
+// same bits. Blocks on the ragged edge clamp their loads and skip their writes. The sums run in a fixed order:
 // no atomics, bitwise reproducible. IN and OUT are override constants, so the loops
 // have fixed trip counts and unroll.
 
@@ -22,8 +24,8 @@ override IN: u32;
 override OUT: u32;
 // forward applies ReLU to its output (bias + ReLU fused into one pass).
 override RELU: bool = false;
-
-const B: u32 = 4u;
+// 8x8 blocks instead of 4x4.
+override WIDE: bool = false;
 
 struct Params {
   batch: u32,
@@ -43,7 +45,10 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
   return id.x + id.y * groups.x * WG;
 }
 
-fn blocks(n: u32) -> u32 { return (n + B - 1u) / B; }
+// The side of a block: 4, or 8 with WIDE.
+fn side() -> u32 { return select(4u, 8u, WIDE); }
+
+fn blocks(n: u32) -> u32 { return (n + side() - 1u) / side(); }
 
 // The block of rows r0.. and columns c0.. of a rows x cols result for invocation i;
 // false past the last block.
@@ -51,18 +56,33 @@ struct Block { r0: u32, c0: u32, ok: bool }
 
 fn block_of(i: u32, rows: u32, cols: u32) -> Block {
   let cb = blocks(cols);
-  return Block((i / cb) * B, (i % cb) * B, i < blocks(rows) * cb);
+  return Block((i / cb) * side(), (i % cb) * side(), i < blocks(rows) * cb);
 }
 
-// The 4x4 block lives in four vec4 accumulators, one per row: no arrays, so every
-// compiler (llvmpipe's, SwiftShader's) keeps it in registers.
+// A 4x4 block in four vec4 accumulators, one per row: no arrays, so every compiler
+// (llvmpipe's, SwiftShader's) keeps it in registers.
 struct Acc { r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f }
+
+// The whole block: q00 rows 0-3 by columns 0-3; q01 rows 0-3 by columns 4-7, q10 rows
+// 4-7 by columns 0-3, q11 rows 4-7 by columns 4-7 (these three with WIDE only).
+struct Block8 { q00: Acc, q01: Acc, q10: Acc, q11: Acc }
 
 fn fma_block(acc: ptr<function, Acc>, a: vec4f, c: vec4f) {
   (*acc).r0 += a.x * c;
   (*acc).r1 += a.y * c;
   (*acc).r2 += a.z * c;
   (*acc).r3 += a.w * c;
+}
+
+// One step of the summed index: a (rows 0-3) and a2 (rows 4-7) times c (columns 0-3)
+// and c2 (columns 4-7).
+fn fma_block8(acc: ptr<function, Block8>, a: vec4f, a2: vec4f, c: vec4f, c2: vec4f) {
+  fma_block(&(*acc).q00, a, c);
+  if (WIDE) {
+    fma_block(&(*acc).q01, a, c2);
+    fma_block(&(*acc).q10, a2, c);
+    fma_block(&(*acc).q11, a2, c2);
+  }
 }
 
 fn row_of(acc: Acc, r: u32) -> vec4f {
@@ -74,44 +94,73 @@ fn row_of(acc: Acc, r: u32) -> vec4f {
   }
 }
 
+// Element (r, j) of the block.
+fn at(acc: Block8, r: u32, j: u32) -> f32 {
+  var q = acc.q00;
+  if (r < 4u && j >= 4u) { q = acc.q01; }
+  if (r >= 4u && j < 4u) { q = acc.q10; }
+  if (r >= 4u && j >= 4u) { q = acc.q11; }
+  return row_of(q, r % 4u)[j % 4u];
+}
+
+// Four consecutive indices from `first`, each at most `last`.
+fn four(first: u32, last: u32) -> vec4u {
+  return min(first + vec4u(0u, 1u, 2u, 3u), vec4u(last));
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let batch = params.batch;
   let b = block_of(invocation_index(id, groups), batch, OUT);
   if (!b.ok) { return; }
-  let x = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * IN;
-  let w = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(OUT - 1u)) * IN;
-  var acc = Acc();
+  let x = four(b.r0, batch - 1u) * IN;
+  let x2 = four(b.r0 + 4u, batch - 1u) * IN;
+  let w = four(b.c0, OUT - 1u) * IN;
+  let w2 = four(b.c0 + 4u, OUT - 1u) * IN;
+  var acc = Block8();
   for (var k = 0u; k < IN; k++) {
     let a = vec4f(input[x.x + k], input[x.y + k], input[x.z + k], input[x.w + k]);
     let c = vec4f(weight[w.x + k], weight[w.y + k], weight[w.z + k], weight[w.w + k]);
-    fma_block(&acc, a, c);
+    var a2 = vec4f(0.0);
+    var c2 = vec4f(0.0);
+    if (WIDE) {
+      a2 = vec4f(input[x2.x + k], input[x2.y + k], input[x2.z + k], input[x2.w + k]);
+      c2 = vec4f(weight[w2.x + k], weight[w2.y + k], weight[w2.z + k], weight[w2.w + k]);
+    }
+    fma_block8(&acc, a, a2, c, c2);
   }
-  for (var r = 0u; r < B; r++) {
+  for (var r = 0u; r < side(); r++) {
     let n = b.r0 + r;
-    let v = row_of(acc, r);
-    for (var j = 0u; j < B; j++) {
+    for (var j = 0u; j < side(); j++) {
       let o = b.c0 + j;
       if (n < batch && o < OUT) {
-        let y = bias[o] + v[j];
+        let y = bias[o] + at(acc, r, j);
         output[n * OUT + o] = select(y, max(y, 0.0), RELU);
       }
     }
   }
 }
 
-// The 4x4 block of dinput = doutput . weight for invocation i.
-fn input_block(i: u32) -> Acc {
+// The block of dinput = doutput . weight for invocation i.
+fn input_block(i: u32) -> Block8 {
   let batch = params.batch;
   let b = block_of(i, batch, IN);
-  let d = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(batch - 1u)) * OUT;
-  let w = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
-  var acc = Acc();
+  let d = four(b.r0, batch - 1u) * OUT;
+  let d2 = four(b.r0 + 4u, batch - 1u) * OUT;
+  let w = four(b.c0, IN - 1u);
+  let w2 = four(b.c0 + 4u, IN - 1u);
+  var acc = Block8();
   for (var o = 0u; o < OUT; o++) {
     let a = vec4f(doutput[d.x + o], doutput[d.y + o], doutput[d.z + o], doutput[d.w + o]);
     let row = o * IN;
     let c = vec4f(weight[row + w.x], weight[row + w.y], weight[row + w.z], weight[row + w.w]);
-    fma_block(&acc, a, c);
+    var a2 = vec4f(0.0);
+    var c2 = vec4f(0.0);
+    if (WIDE) {
+      a2 = vec4f(doutput[d2.x + o], doutput[d2.y + o], doutput[d2.z + o], doutput[d2.w + o]);
+      c2 = vec4f(weight[row + w2.x], weight[row + w2.y], weight[row + w2.z], weight[row + w2.w]);
+    }
+    fma_block8(&acc, a, a2, c, c2);
   }
   return acc;
 }
@@ -123,16 +172,16 @@ fn input_part_size() -> u32 { return blocks(params.batch) * blocks(IN); }
 fn input_part(i: u32, relu: bool) {
   let b = block_of(i, params.batch, IN);
   let acc = input_block(i);
-  for (var r = 0u; r < B; r++) {
-    let v = row_of(acc, r);
-    for (var j = 0u; j < B; j++) {
+  for (var r = 0u; r < side(); r++) {
+    for (var j = 0u; j < side(); j++) {
       let n = b.r0 + r;
       let k = b.c0 + j;
       if (n < params.batch && k < IN) {
+        let v = at(acc, r, j);
         if (relu) {
-          dinput[n * IN + k] = select(0.0, v[j], input[n * IN + k] > 0.0);
+          dinput[n * IN + k] = select(0.0, v, input[n * IN + k] > 0.0);
         } else {
-          dinput[n * IN + k] = v[j];
+          dinput[n * IN + k] = v;
         }
       }
     }
@@ -144,22 +193,29 @@ fn weight_part_size() -> u32 { return blocks(OUT) * blocks(IN); }
 fn weight_part(i: u32) {
   let batch = params.batch;
   let b = block_of(i, OUT, IN);
-  let o = min(b.r0 + vec4u(0u, 1u, 2u, 3u), vec4u(OUT - 1u));
-  let c = min(b.c0 + vec4u(0u, 1u, 2u, 3u), vec4u(IN - 1u));
-  var acc = Acc();
+  let o = four(b.r0, OUT - 1u);
+  let o2 = four(b.r0 + 4u, OUT - 1u);
+  let c = four(b.c0, IN - 1u);
+  let c2 = four(b.c0 + 4u, IN - 1u);
+  var acc = Block8();
   for (var n = 0u; n < batch; n++) {
     let drow = n * OUT;
     let xrow = n * IN;
     let a = vec4f(doutput[drow + o.x], doutput[drow + o.y], doutput[drow + o.z], doutput[drow + o.w]);
     let x = vec4f(input[xrow + c.x], input[xrow + c.y], input[xrow + c.z], input[xrow + c.w]);
-    fma_block(&acc, a, x);
+    var a2 = vec4f(0.0);
+    var x2 = vec4f(0.0);
+    if (WIDE) {
+      a2 = vec4f(doutput[drow + o2.x], doutput[drow + o2.y], doutput[drow + o2.z], doutput[drow + o2.w]);
+      x2 = vec4f(input[xrow + c2.x], input[xrow + c2.y], input[xrow + c2.z], input[xrow + c2.w]);
+    }
+    fma_block8(&acc, a, a2, x, x2);
   }
-  for (var r = 0u; r < B; r++) {
+  for (var r = 0u; r < side(); r++) {
     let row = b.r0 + r;
-    let v = row_of(acc, r);
-    for (var j = 0u; j < B; j++) {
+    for (var j = 0u; j < side(); j++) {
       let col = b.c0 + j;
-      if (row < OUT && col < IN) { dweight[row * IN + col] = v[j]; }
+      if (row < OUT && col < IN) { dweight[row * IN + col] = at(acc, r, j); }
     }
   }
 }

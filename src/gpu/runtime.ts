@@ -62,8 +62,7 @@ export class Runtime {
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.adapter = gpu.adapter;
-    const env = globalThis.process?.env;
-    this.tuning = tuningFor(gpu.adapter, env?.LENET_CONV_COLUMNS, env?.LENET_CONV_ALL_ROWS);
+    this.tuning = tuningFor(gpu.adapter, globalThis.process?.env?.LENET_TUNING);
     this.device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU error: ${e.message}`));

@@ -21,28 +21,29 @@ export interface Tuning {
    * slower (its arrays stay in memory, and conv1 has only 128 such invocations).
    */
   convAllRows: boolean;
+  /**
+   * linear.wgsl's WIDE: 8x8 blocks of results per invocation, not 4x4: per step, 16
+   * loads for 64 multiply-adds instead of 8 for 16.
+   */
+  linearWide: boolean;
 }
 
-export const DEFAULT_TUNING: Tuning = { convColumns: 4, convAllRows: false };
+export const DEFAULT_TUNING: Tuning = { convColumns: 4, convAllRows: false, linearWide: false };
 
 /** Mesa's gallivm: llvmpipe (OpenGL) and lavapipe (Vulkan) compile shaders alike. */
 const GALLIVM = /llvmpipe|lavapipe/i;
 
 /**
- * The tuning for an adapter; `override` (the LENET_CONV_COLUMNS variable, for
- * measuring) sets convColumns, and `allRows` (LENET_CONV_ALL_ROWS, 0 or 1)
- * convAllRows, whatever the adapter.
+ * The tuning for an adapter, with `override` (the LENET_TUNING variable, for
+ * measuring: e.g. "convColumns=8,convAllRows=0,linearWide=1") applied over it.
  */
-export function tuningFor(adapter: Pick<AdapterDescription, 'name' | 'description'>, override?: string, allRows?: string): Tuning {
-  const measured: Tuning = GALLIVM.test(`${adapter.name} ${adapter.description}`) ? { convColumns: 8, convAllRows: true } : DEFAULT_TUNING;
-  const tuning = { ...measured };
-  if (override !== undefined && override !== '') {
-    if (override !== '4' && override !== '8') throw new Error(`LENET_CONV_COLUMNS must be 4 or 8, got "${override}"`);
-    tuning.convColumns = Number(override) as 4 | 8;
-  }
-  if (allRows !== undefined && allRows !== '') {
-    if (allRows !== '0' && allRows !== '1') throw new Error(`LENET_CONV_ALL_ROWS must be 0 or 1, got "${allRows}"`);
-    tuning.convAllRows = allRows === '1';
+export function tuningFor(adapter: Pick<AdapterDescription, 'name' | 'description'>, override?: string): Tuning {
+  const tuning: Tuning = GALLIVM.test(`${adapter.name} ${adapter.description}`) ? { convColumns: 8, convAllRows: true, linearWide: true } : { ...DEFAULT_TUNING };
+  for (const item of (override ?? '').split(',').filter((x) => x.trim() !== '')) {
+    const [key, value] = item.split('=').map((x) => x.trim());
+    if (key === 'convColumns' && (value === '4' || value === '8')) tuning.convColumns = Number(value) as 4 | 8;
+    else if ((key === 'convAllRows' || key === 'linearWide') && (value === '0' || value === '1')) tuning[key] = value === '1';
+    else throw new Error(`LENET_TUNING: "${item}" is not one of convColumns=4|8, convAllRows=0|1, linearWide=0|1`);
   }
   return tuning;
 }

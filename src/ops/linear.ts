@@ -10,9 +10,8 @@ export type InputGrad = 'none' | 'plain' | 'relu';
 const ENTRY = { none: 'backward_params', plain: 'backward', relu: 'backward_relu' } as const;
 type Entry = 'forward' | (typeof ENTRY)[InputGrad];
 
-/** 4x4 register blocks per invocation (B in linear.wgsl). */
-const B = 4;
-const blocks = (n: number) => Math.ceil(n / B);
+/** The largest side of a block of results per invocation: 8 with WIDE, else 4 (linear.wgsl's side()). */
+const B = 8;
 /** Invocations rounded up to whole workgroups: where linear.wgsl's next part starts. */
 const aligned = (n: number, wg: number) => Math.ceil(n / wg) * wg;
 
@@ -22,28 +21,39 @@ export class Linear {
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
     private readonly inputGrad: InputGrad | null,
+    /** 8x8 blocks of results per invocation, not 4x4 (linear.wgsl's WIDE). */
+    readonly wide: boolean,
   ) {}
+
+  /** Blocks of the side this layer computes along a dimension of n. */
+  private blocks(n: number): number {
+    return Math.ceil(n / (this.wide ? 8 : 4));
+  }
 
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
    * `backward` (true by default), only the forward kernel is compiled; `inputGrad`
    * (default 'plain') says what backward gives besides the parameters' gradients.
+   * `wide` (the adapter's tuning by default) makes each invocation compute 8x8 blocks:
+   * the same bits either way.
    */
-  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean; backward?: boolean; inputGrad?: InputGrad } = {}): Promise<Linear> {
-    const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures };
+  static async create(rt: Runtime, shape: LinearShape, options: { relu?: boolean; backward?: boolean; inputGrad?: InputGrad; wide?: boolean } = {}): Promise<Linear> {
+    const wide = options.wide ?? rt.tuning.linearWide;
+    const sizes = { IN: shape.inFeatures, OUT: shape.outFeatures, WIDE: Number(wide) };
     const inputGrad = (options.backward ?? true) ? (options.inputGrad ?? 'plain') : null;
     const [forward, backward] = await Promise.all([
       rt.kernel('linear', 'forward', options.relu ? { ...sizes, RELU: 1 } : sizes),
       inputGrad ? rt.kernel('linear', ENTRY[inputGrad], sizes) : null,
     ]);
     const k: Partial<Record<Entry, Kernel>> = { forward, ...(inputGrad && backward ? { [ENTRY[inputGrad]]: backward } : {}) };
-    return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }), inputGrad);
+    return new Linear(shape, k, forward.uniformBuffer({ batch: shape.batch }), inputGrad, wide);
   }
 
   /**
    * Loop iterations, all loops together, of the invocation whose loops grow with the
    * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): the weight
-   * part's loop over the batch and the two that write its 4x4 block, each with its last test.
+   * part's loop over the batch and the two that write its block (8x8 at most), each
+   * with its last test.
    */
   static batchLoopIterations(batch: number): number {
     return batch + 1 + (B + 1) + B * (B + 1);
@@ -59,7 +69,7 @@ export class Linear {
     expectLength('linear.forward', 'weight', t.weight, n.weight);
     expectLength('linear.forward', 'bias', t.bias, n.bias);
     expectLength('linear.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, blocks(this.shape.batch) * blocks(this.shape.outFeatures), { flops: 2 * n.weight * this.shape.batch });
+    return dispatch(this.k.forward!, this.params, t, this.blocks(this.shape.batch) * this.blocks(this.shape.outFeatures), { flops: 2 * n.weight * this.shape.batch });
   }
 
   /**
@@ -78,7 +88,7 @@ export class Linear {
     expectLength(op, 'dbias', t.dbias, n.bias);
     const s = this.shape;
     const wg = this.k.forward!.workgroupSize[0];
-    const paramsPart = aligned(blocks(s.outFeatures) * blocks(s.inFeatures), wg) + s.outFeatures;
+    const paramsPart = aligned(this.blocks(s.outFeatures) * this.blocks(s.inFeatures), wg) + s.outFeatures;
     const common = { doutput: t.doutput, dweight: t.dweight, dbias: t.dbias, input: t.input };
     if (mode === 'none') {
       if (t.dinput || t.weight) throw new Error(`${op}: this layer was made without the input's gradient (inputGrad: 'none'); give no dinput or weight`);
@@ -87,7 +97,7 @@ export class Linear {
     if (!t.dinput || !t.weight) throw new Error(`${op}: the input's gradient needs weight and dinput`);
     expectLength(op, 'weight', t.weight, n.weight);
     expectLength(op, 'dinput', t.dinput, n.input);
-    const inputPart = aligned(blocks(s.batch) * blocks(s.inFeatures), wg);
+    const inputPart = aligned(this.blocks(s.batch) * this.blocks(s.inFeatures), wg);
     return dispatch(this.k[entry]!, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart, { flops: 4 * n.weight * s.batch + n.output });
   }
 }
