@@ -48,10 +48,10 @@ override W: u32;
 override K: u32;
 // forward applies ReLU to its output (the layer's bias + ReLU fused into one pass).
 override RELU: bool = false;
-// Columns per invocation in forward and backward_input: 4 or 8. Eight load each
-// weight once for twice the multiply-adds (faster on llvmpipe, where every load is a
-// gather); four waste less on narrow rows. Either gives the same bits: every result
-// is the same sum in the same order (src/gpu/tuning.ts picks it per adapter).
+// Columns per invocation in forward or in backward_input (each pipeline its own): 4
+// or 8. Eight load each weight once for twice the multiply-adds (faster where every
+// load is a gather); four waste less on narrow rows. Either gives the same bits: every
+// result is the same sum in the same order (src/gpu/tuning.ts picks per adapter).
 override XB: u32 = 4u;
 // backward_params takes all K kernel rows of a weight gradient in one invocation (K
 // new inputs per step for K x K x 4 multiply-adds), or one row (fewer registers, K
@@ -59,7 +59,7 @@ override XB: u32 = 4u;
 // The same bits either way.
 override ALL_ROWS: bool = false;
 
-// backward_weight keeps its taps in named registers, up to this many.
+// backward_params keeps its taps in registers, up to this many.
 const MAX_K: u32 = 5u;
 
 struct Params {

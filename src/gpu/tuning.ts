@@ -8,12 +8,14 @@ import type { AdapterDescription } from './device';
 
 export interface Tuning {
   /**
-   * conv2d.wgsl's XB: output columns per invocation in forward and backward_input, 4
-   * or 8. Eight load each weight once for twice the multiply-adds: on llvmpipe,
-   * where every storage-buffer load is a gather with a bounds check per lane, conv1
-   * and conv2 forward took 1.2-1.3x less time. SwiftShader was no faster with eight.
+   * conv2d.wgsl's XB for forward: output columns per invocation, 4 or 8. Eight load
+   * each weight once for twice the multiply-adds: on llvmpipe, where every
+   * storage-buffer load is a gather with a bounds check per lane, conv1 and conv2
+   * forward took 1.2-1.3x less time. SwiftShader was no faster with eight.
    */
   convColumns: 4 | 8;
+  /** conv2d.wgsl's XB for backward_input: llvmpipe 38 -> 23 ms, SwiftShader 73 -> 48 ms with eight. */
+  convInputColumns: 4 | 8;
   /**
    * conv2d.wgsl's ALL_ROWS: backward_params takes all K kernel rows of a weight
    * gradient per invocation (K new inputs per step for K x K x 4 multiply-adds) rather
@@ -28,22 +30,27 @@ export interface Tuning {
   linearWide: boolean;
 }
 
-export const DEFAULT_TUNING: Tuning = { convColumns: 4, convAllRows: false, linearWide: false };
+export const DEFAULT_TUNING: Tuning = { convColumns: 4, convInputColumns: 4, convAllRows: false, linearWide: false };
 
-/** Mesa's gallivm: llvmpipe (OpenGL) and lavapipe (Vulkan) compile shaders alike. */
-const GALLIVM = /llvmpipe|lavapipe/i;
+/** Measured here (bench/NOTES.md); an adapter not named keeps DEFAULT_TUNING. */
+const MEASURED: { adapter: RegExp; tuning: Tuning }[] = [
+  // Mesa's gallivm: llvmpipe (OpenGL) and lavapipe (Vulkan) compile shaders alike.
+  { adapter: /llvmpipe|lavapipe/i, tuning: { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true } },
+  { adapter: /swiftshader/i, tuning: { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true } },
+];
 
 /**
  * The tuning for an adapter, with `override` (the LENET_TUNING variable, for
  * measuring: e.g. "convColumns=8,convAllRows=0,linearWide=1") applied over it.
  */
 export function tuningFor(adapter: Pick<AdapterDescription, 'name' | 'description'>, override?: string): Tuning {
-  const tuning: Tuning = GALLIVM.test(`${adapter.name} ${adapter.description}`) ? { convColumns: 8, convAllRows: true, linearWide: true } : { ...DEFAULT_TUNING };
+  const name = `${adapter.name} ${adapter.description}`;
+  const tuning: Tuning = { ...(MEASURED.find((m) => m.adapter.test(name))?.tuning ?? DEFAULT_TUNING) };
   for (const item of (override ?? '').split(',').filter((x) => x.trim() !== '')) {
     const [key, value] = item.split('=').map((x) => x.trim());
-    if (key === 'convColumns' && (value === '4' || value === '8')) tuning.convColumns = Number(value) as 4 | 8;
+    if ((key === 'convColumns' || key === 'convInputColumns') && (value === '4' || value === '8')) tuning[key] = Number(value) as 4 | 8;
     else if ((key === 'convAllRows' || key === 'linearWide') && (value === '0' || value === '1')) tuning[key] = value === '1';
-    else throw new Error(`LENET_TUNING: "${item}" is not one of convColumns=4|8, convAllRows=0|1, linearWide=0|1`);
+    else throw new Error(`LENET_TUNING: "${item}" is not one of convColumns=4|8, convInputColumns=4|8, convAllRows=0|1, linearWide=0|1`);
   }
   return tuning;
 }

@@ -35,8 +35,8 @@ export interface ConvPacking {
 export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
-    /** Output columns per invocation of forward and backward_input (conv2d.wgsl's XB). */
-    readonly columns: 4 | 8,
+    /** Output columns per invocation of forward and of backward_input (conv2d.wgsl's XB for each). */
+    readonly columns: { forward: 4 | 8; input: 4 | 8 },
     /** Whether backward_params takes all kernel rows per invocation (conv2d.wgsl's ALL_ROWS). */
     readonly allRows: boolean,
     private readonly k: Partial<Record<Entry, Kernel>>,
@@ -88,14 +88,14 @@ export class Conv2d {
   /**
    * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
    * `backward` (true by default), only the forward kernel is compiled; with
-   * `inputGrad` (true by default) backward also gives the input's gradient. `columns`
-   * and `allRows` (the adapter's tuning by default) set conv2d.wgsl's XB and ALL_ROWS:
-   * the same bits either way.
+   * `inputGrad` (true by default) backward also gives the input's gradient. `columns`,
+   * `inputColumns` and `allRows` (the adapter's tuning by default) set conv2d.wgsl's
+   * XB for forward and for backward_input, and ALL_ROWS: the same bits either way.
    */
   static async create(
     rt: Runtime,
     shape: Conv2dShape,
-    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; allRows?: boolean } = {},
+    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
@@ -104,11 +104,11 @@ export class Conv2d {
     const backward = options.backward ?? true;
     const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_params' as const, 'reduce' as const] : [])];
     const relu: Constants = options.relu ? { RELU: 1 } : {};
-    const columns = options.columns ?? rt.tuning.convColumns;
-    if (columns !== 4 && columns !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${columns}`);
+    const columns = { forward: options.columns ?? rt.tuning.convColumns, input: options.inputColumns ?? rt.tuning.convInputColumns };
+    for (const c of Object.values(columns)) if (c !== 4 && c !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${c}`);
     const allRows = options.allRows ?? rt.tuning.convAllRows;
     const constants = (e: Entry): Constants =>
-      e === 'forward' ? { ...sizes, ...relu, XB: columns } : e === 'backward_input' ? { ...sizes, XB: columns } : e === 'backward_params' ? { ...sizes, ALL_ROWS: Number(allRows) } : sizes;
+      e === 'forward' ? { ...sizes, ...relu, XB: columns.forward } : e === 'backward_input' ? { ...sizes, XB: columns.input } : e === 'backward_params' ? { ...sizes, ALL_ROWS: Number(allRows) } : sizes;
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const [pw, pb] = Conv2d.perImage(s);
@@ -157,7 +157,7 @@ export class Conv2d {
     this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * Math.ceil(this.outWidth / this.columns), { flops: 2 * this.macs });
+    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * Math.ceil(this.outWidth / this.columns.forward), { flops: 2 * this.macs });
   }
 
   /**
@@ -181,7 +181,7 @@ export class Conv2d {
     if (t.dinput && t.by_tap_in) {
       expectLength(op, 'dinput', t.dinput, n.input);
       this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
-      const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns);
+      const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns.input);
       list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * (this.allRows ? 1 : s.kernel);
