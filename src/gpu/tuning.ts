@@ -28,15 +28,22 @@ export interface Tuning {
    * loads for 64 multiply-adds instead of 8 for 16.
    */
   linearWide: boolean;
+  /**
+   * conv2d.wgsl's UNIFORM_WEIGHTS: forward and backward_input read the packed weights
+   * through a uniform binding (where they fit in 16 KiB). llvmpipe gathers every
+   * storage load lane by lane with a bounds check, but not uniform ones: conv2
+   * forward 17 -> 7.5 ms, conv1 9 -> 4.5 ms.
+   */
+  convUniformWeights: boolean;
 }
 
-export const DEFAULT_TUNING: Tuning = { convColumns: 4, convInputColumns: 4, convAllRows: false, linearWide: false };
+export const DEFAULT_TUNING: Tuning = { convColumns: 4, convInputColumns: 4, convAllRows: false, linearWide: false, convUniformWeights: false };
 
 /** Measured here (bench/NOTES.md); an adapter not named keeps DEFAULT_TUNING. */
 const MEASURED: { adapter: RegExp; tuning: Tuning }[] = [
   // Mesa's gallivm: llvmpipe (OpenGL) and lavapipe (Vulkan) compile shaders alike.
-  { adapter: /llvmpipe|lavapipe/i, tuning: { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true } },
-  { adapter: /swiftshader/i, tuning: { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true } },
+  { adapter: /llvmpipe|lavapipe/i, tuning: { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true, convUniformWeights: true } },
+  { adapter: /swiftshader/i, tuning: { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true, convUniformWeights: false } },
 ];
 
 /**
@@ -49,8 +56,8 @@ export function tuningFor(adapter: Pick<AdapterDescription, 'name' | 'descriptio
   for (const item of (override ?? '').split(',').filter((x) => x.trim() !== '')) {
     const [key, value] = item.split('=').map((x) => x.trim());
     if ((key === 'convColumns' || key === 'convInputColumns') && (value === '4' || value === '8')) tuning[key] = Number(value) as 4 | 8;
-    else if ((key === 'convAllRows' || key === 'linearWide') && (value === '0' || value === '1')) tuning[key] = value === '1';
-    else throw new Error(`LENET_TUNING: "${item}" is not one of convColumns=4|8, convInputColumns=4|8, convAllRows=0|1, linearWide=0|1`);
+    else if ((key === 'convAllRows' || key === 'linearWide' || key === 'convUniformWeights') && (value === '0' || value === '1')) tuning[key] = value === '1';
+    else throw new Error(`LENET_TUNING: "${item}" is not one of convColumns=4|8, convInputColumns=4|8, convAllRows=0|1, linearWide=0|1, convUniformWeights=0|1`);
   }
   return tuning;
 }

@@ -5,6 +5,22 @@ import type { Constants, Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
+/**
+ * conv2d.wgsl's UNIFORM_VEC4S, in floats: forward and backward_input also bind the
+ * first 16 KiB (the least maxUniformBufferBindingSize WebGPU allows, in compatibility
+ * mode) of their packed weights
+ * as a uniform array, so src/ops/pack.ts gives each conv's copies that much at least.
+ */
+export const UNIFORM_FLOATS = 4096;
+
+/**
+ * The first 16 KiB from where packed weights start (conv2d.wgsl's by_tap_u and
+ * by_tap_in_u): src/ops/pack.ts gives each conv's copies a region that long at least.
+ */
+function uniformView(t: Tensor): Tensor {
+  return { buffer: t.buffer, offset: t.offset, shape: [UNIFORM_FLOATS / 4, 4], length: UNIFORM_FLOATS };
+}
+
 /** conv2d.wgsl's MAX_K: backward's weight part keeps a kernel row's taps in registers. */
 const MAX_K = 5;
 
@@ -90,12 +106,14 @@ export class Conv2d {
    * `backward` (true by default), only the forward kernel is compiled; with
    * `inputGrad` (true by default) backward also gives the input's gradient. `columns`,
    * `inputColumns` and `allRows` (the adapter's tuning by default) set conv2d.wgsl's
-   * XB for forward and for backward_input, and ALL_ROWS: the same bits either way.
+   * XB for forward and for backward_input, and ALL_ROWS; `uniformWeights` reads the
+   * packed weights through a uniform binding where they fit (UNIFORM_WEIGHTS). The
+   * same bits whatever the choices.
    */
   static async create(
     rt: Runtime,
     shape: Conv2dShape,
-    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean } = {},
+    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
     if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
@@ -107,8 +125,18 @@ export class Conv2d {
     const columns = { forward: options.columns ?? rt.tuning.convColumns, input: options.inputColumns ?? rt.tuning.convInputColumns };
     for (const c of Object.values(columns)) if (c !== 4 && c !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${c}`);
     const allRows = options.allRows ?? rt.tuning.convAllRows;
+    // Through a uniform binding where the tuning says so and the packed weights fit in it.
+    const uniform = options.uniformWeights ?? rt.tuning.convUniformWeights;
+    const packing = Conv2d.packing(s);
+    const fits = (vec4s: number) => Number(uniform && vec4s * 4 <= UNIFORM_FLOATS);
     const constants = (e: Entry): Constants =>
-      e === 'forward' ? { ...sizes, ...relu, XB: columns.forward } : e === 'backward_input' ? { ...sizes, XB: columns.input } : e === 'backward_params' ? { ...sizes, ALL_ROWS: Number(allRows) } : sizes;
+      e === 'forward'
+        ? { ...sizes, ...relu, XB: columns.forward, UNIFORM_WEIGHTS: fits(packing.forward) }
+        : e === 'backward_input'
+          ? { ...sizes, XB: columns.input, UNIFORM_WEIGHTS: fits(packing.backward) }
+          : e === 'backward_params'
+            ? { ...sizes, ALL_ROWS: Number(allRows) }
+            : sizes;
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const [pw, pb] = Conv2d.perImage(s);
@@ -157,7 +185,8 @@ export class Conv2d {
     this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
-    return dispatch(this.k.forward!, this.params, t, s.batch * blocks8(s.outChannels) * this.outHeight * Math.ceil(this.outWidth / this.columns.forward), { flops: 2 * this.macs });
+    const by_tap_u = uniformView(t.by_tap);
+    return dispatch(this.k.forward!, this.params, { ...t, by_tap_u }, s.batch * blocks8(s.outChannels) * this.outHeight * Math.ceil(this.outWidth / this.columns.forward), { flops: 2 * this.macs });
   }
 
   /**
@@ -182,7 +211,7 @@ export class Conv2d {
       expectLength(op, 'dinput', t.dinput, n.input);
       this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
       const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns.input);
-      list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
+      list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, by_tap_in_u: uniformView(t.by_tap_in), dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * (this.allRows ? 1 : s.kernel);
     const biasPart = s.batch * s.outChannels;

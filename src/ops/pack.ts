@@ -5,7 +5,7 @@
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import { Conv2d } from './conv2d';
+import { Conv2d, UNIFORM_FLOATS } from './conv2d';
 import type { Conv2dShape } from './shapes';
 
 /** pack.wgsl's NONE: a parameter without a copy in that slot. */
@@ -20,7 +20,8 @@ export interface PackedConv {
 
 /** Each copy starts on a 256-byte boundary, as a binding's offset must. */
 const ALIGN_FLOATS = 64;
-const alignUp = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
+/** And spans 16 KiB at least: conv2d.wgsl also binds the first 16 KiB of each as a uniform array. */
+const region = (n: number) => Math.max(Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS, UNIFORM_FLOATS);
 
 export class PackedWeights {
   private constructor(
@@ -45,9 +46,9 @@ export class PackedWeights {
     for (const conv of convs) {
       const p = Conv2d.packing(conv.shape);
       const forward = floats;
-      floats += alignUp(p.forward * 4);
+      floats += region(p.forward * 4);
       const back = floats;
-      if (backward) floats += alignUp(p.backward * 4);
+      if (backward) floats += region(p.backward * 4);
       const length = conv.shape.outChannels * conv.shape.inChannels * conv.shape.kernel ** 2;
       if (conv.offset + length > count) throw new Error(`packed weights: ${conv.name} (${length} at ${conv.offset}) lies outside the ${count} parameters`);
       for (let j = 0; j < length; j++) {
@@ -58,7 +59,8 @@ export class PackedWeights {
       places.push({ conv, forward, backward: back, lengths: [p.forward * 4, p.backward * 4] });
     }
     // A binding cannot be empty: a network without convs still gets one vec4.
-    const buffer = rt.buffer('packed weights', Math.max(floats, 4) * 4);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = rt.buffer('packed weights', Math.max(floats, 4) * 4, usage);
     const view = (offset: number, length: number): Tensor => ({ buffer, offset: offset * 4, shape: [length / 4, 4], length });
     const views = new Map(
       places.map((p) => [p.conv.name, { by_tap: view(p.forward, p.lengths[0]), by_tap_in: backward ? view(p.backward, p.lengths[1]) : null }]),
@@ -72,6 +74,7 @@ export class PackedWeights {
 
   /** The copies of one conv's weights, by the name it was given. */
   of(name: string): { by_tap: Tensor; by_tap_in: Tensor | null } {
+    // Each view is followed by the rest of its 16 KiB region (see UNIFORM_FLOATS).
     const v = this.views.get(name);
     if (!v) throw new Error(`packed weights: no conv named "${name}" (there are: ${[...this.views.keys()].join(', ') || 'none'})`);
     return v;

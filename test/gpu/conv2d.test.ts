@@ -30,12 +30,13 @@ const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwar
 /** A conv and its weights' packed copies, made by pack.wgsl from its weight tensor. */
 /** The block shapes an adapter may be tuned to (src/gpu/tuning.ts): each pair is tested. */
 const TUNINGS = [
-  { columns: 4, inputColumns: 4, allRows: false },
-  { columns: 8, inputColumns: 8, allRows: true },
+  { columns: 4, inputColumns: 4, allRows: false, uniformWeights: false },
+  { columns: 8, inputColumns: 8, allRows: true, uniformWeights: true },
 ] as const;
-const tuned = (t: (typeof TUNINGS)[number]) => `${t.columns} columns per invocation, ${t.allRows ? 'all kernel rows' : 'one kernel row'} per weight invocation`;
+const tuned = (t: (typeof TUNINGS)[number]) =>
+  `${t.columns} columns per invocation, ${t.allRows ? 'all kernel rows' : 'one kernel row'} per weight invocation, weights as ${t.uniformWeights ? 'uniforms' : 'storage'}`;
 
-async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean } = {}) {
+async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {}) {
   const conv = await Conv2d.create(rt, s, options);
   const packed = await PackedWeights.create(rt, [{ name: 'conv', shape: s, offset: 0 }], numel(conv2dTensorShapes(s).weight), options.backward ?? true);
   return { conv, packed, ...packed.of('conv') };
