@@ -74,16 +74,6 @@ fn fma_block(acc: ptr<function, Acc>, a: vec4f, c: vec4f) {
   (*acc).r3 += a.w * c;
 }
 
-// One step of the summed index: a (rows 0-3) and a2 (rows 4-7) times c (columns 0-3)
-// and c2 (columns 4-7).
-fn fma_block8(acc: ptr<function, Block8>, a: vec4f, a2: vec4f, c: vec4f, c2: vec4f) {
-  fma_block(&(*acc).q00, a, c);
-  if (WIDE) {
-    fma_block(&(*acc).q01, a, c2);
-    fma_block(&(*acc).q10, a2, c);
-    fma_block(&(*acc).q11, a2, c2);
-  }
-}
 
 fn row_of(acc: Acc, r: u32) -> vec4f {
   switch r {
@@ -117,24 +107,31 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   let x2 = four(b.r0 + 4u, batch - 1u) * IN;
   let w = four(b.c0, OUT - 1u) * IN;
   let w2 = four(b.c0 + 4u, OUT - 1u) * IN;
-  var acc = Block8();
+  // One step of the summed index: a (rows 0-3) and a2 (rows 4-7) times c (columns
+  // 0-3) and c2 (columns 4-7). Four locals, not a Block8 behind a pointer: naga's
+  // SPIR-V backend panics on a pointer to a member of a pointed-to struct.
+  var q00 = Acc();
+  var q01 = Acc();
+  var q10 = Acc();
+  var q11 = Acc();
   for (var k = 0u; k < IN; k++) {
     let a = vec4f(input[x.x + k], input[x.y + k], input[x.z + k], input[x.w + k]);
     let c = vec4f(weight[w.x + k], weight[w.y + k], weight[w.z + k], weight[w.w + k]);
-    var a2 = vec4f(0.0);
-    var c2 = vec4f(0.0);
+    fma_block(&q00, a, c);
     if (WIDE) {
-      a2 = vec4f(input[x2.x + k], input[x2.y + k], input[x2.z + k], input[x2.w + k]);
-      c2 = vec4f(weight[w2.x + k], weight[w2.y + k], weight[w2.z + k], weight[w2.w + k]);
+      let a2 = vec4f(input[x2.x + k], input[x2.y + k], input[x2.z + k], input[x2.w + k]);
+      let c2 = vec4f(weight[w2.x + k], weight[w2.y + k], weight[w2.z + k], weight[w2.w + k]);
+      fma_block(&q01, a, c2);
+      fma_block(&q10, a2, c);
+      fma_block(&q11, a2, c2);
     }
-    fma_block8(&acc, a, a2, c, c2);
   }
   for (var r = 0u; r < side(); r++) {
     let n = b.r0 + r;
     for (var j = 0u; j < side(); j++) {
       let o = b.c0 + j;
       if (n < batch && o < OUT) {
-        let y = bias[o] + at(acc, r, j);
+        let y = bias[o] + at(Block8(q00, q01, q10, q11), r, j);
         output[n * OUT + o] = select(y, max(y, 0.0), RELU);
       }
     }
@@ -149,20 +146,25 @@ fn input_block(i: u32) -> Block8 {
   let d2 = four(b.r0 + 4u, batch - 1u) * OUT;
   let w = four(b.c0, IN - 1u);
   let w2 = four(b.c0 + 4u, IN - 1u);
-  var acc = Block8();
+  // The block in four locals, as in forward.
+  var q00 = Acc();
+  var q01 = Acc();
+  var q10 = Acc();
+  var q11 = Acc();
   for (var o = 0u; o < OUT; o++) {
     let a = vec4f(doutput[d.x + o], doutput[d.y + o], doutput[d.z + o], doutput[d.w + o]);
     let row = o * IN;
     let c = vec4f(weight[row + w.x], weight[row + w.y], weight[row + w.z], weight[row + w.w]);
-    var a2 = vec4f(0.0);
-    var c2 = vec4f(0.0);
+    fma_block(&q00, a, c);
     if (WIDE) {
-      a2 = vec4f(doutput[d2.x + o], doutput[d2.y + o], doutput[d2.z + o], doutput[d2.w + o]);
-      c2 = vec4f(weight[row + w2.x], weight[row + w2.y], weight[row + w2.z], weight[row + w2.w]);
+      let a2 = vec4f(doutput[d2.x + o], doutput[d2.y + o], doutput[d2.z + o], doutput[d2.w + o]);
+      let c2 = vec4f(weight[row + w2.x], weight[row + w2.y], weight[row + w2.z], weight[row + w2.w]);
+      fma_block(&q01, a, c2);
+      fma_block(&q10, a2, c);
+      fma_block(&q11, a2, c2);
     }
-    fma_block8(&acc, a, a2, c, c2);
   }
-  return acc;
+  return Block8(q00, q01, q10, q11);
 }
 
 fn input_part_size() -> u32 { return blocks(params.batch) * blocks(IN); }
@@ -197,25 +199,30 @@ fn weight_part(i: u32) {
   let o2 = four(b.r0 + 4u, OUT - 1u);
   let c = four(b.c0, IN - 1u);
   let c2 = four(b.c0 + 4u, IN - 1u);
-  var acc = Block8();
+  // The block in four locals, as in forward.
+  var q00 = Acc();
+  var q01 = Acc();
+  var q10 = Acc();
+  var q11 = Acc();
   for (var n = 0u; n < batch; n++) {
     let drow = n * OUT;
     let xrow = n * IN;
     let a = vec4f(doutput[drow + o.x], doutput[drow + o.y], doutput[drow + o.z], doutput[drow + o.w]);
     let x = vec4f(input[xrow + c.x], input[xrow + c.y], input[xrow + c.z], input[xrow + c.w]);
-    var a2 = vec4f(0.0);
-    var x2 = vec4f(0.0);
+    fma_block(&q00, a, x);
     if (WIDE) {
-      a2 = vec4f(doutput[drow + o2.x], doutput[drow + o2.y], doutput[drow + o2.z], doutput[drow + o2.w]);
-      x2 = vec4f(input[xrow + c2.x], input[xrow + c2.y], input[xrow + c2.z], input[xrow + c2.w]);
+      let a2 = vec4f(doutput[drow + o2.x], doutput[drow + o2.y], doutput[drow + o2.z], doutput[drow + o2.w]);
+      let x2 = vec4f(input[xrow + c2.x], input[xrow + c2.y], input[xrow + c2.z], input[xrow + c2.w]);
+      fma_block(&q01, a, x2);
+      fma_block(&q10, a2, x);
+      fma_block(&q11, a2, x2);
     }
-    fma_block8(&acc, a, a2, x, x2);
   }
   for (var r = 0u; r < side(); r++) {
     let row = b.r0 + r;
     for (var j = 0u; j < side(); j++) {
       let col = b.c0 + j;
-      if (row < OUT && col < IN) { dweight[row * IN + col] = at(acc, r, j); }
+      if (row < OUT && col < IN) { dweight[row * IN + col] = at(Block8(q00, q01, q10, q11), r, j); }
     }
   }
 }
