@@ -75,7 +75,7 @@ async function main(): Promise<number> {
     const pageRate = median(pageRuns);
     console.log(`Node (the Trainer, --adapter ${o.adapter}):  ${nodeRate.toFixed(0)} images/s`);
     console.log(`page (headless Chromium, ${state.adapter}):  ${pageRate.toFixed(0)} images/s`);
-    console.log(`page / Node: ${(pageRate / nodeRate).toFixed(2)} (target >= 0.70)`);
+    console.log(`page / Node: ${(pageRate / nodeRate).toFixed(2)} (target >= 0.9)`);
     return 0;
   } finally {
     await browser.close();

@@ -22,7 +22,7 @@ test('the bind-group layout comes from the shader: each entry point binds what i
   const k = await rt.kernel('conv2d', 'reduce', sizes);
   assert.equal(k.bindingNames, ['params', 'saved_partial', 'saved_partial_bias', 'dweight', 'dbias']);
   const f = await rt.kernel('conv2d', 'forward', sizes);
-  assert.equal(f.bindingNames, ['params', 'input', 'bias', 'output', 'by_tap']);
+  assert.equal(f.bindingNames, ['params', 'input', 'bias', 'output', 'by_tap', 'by_tap_u']);
   const accumulate = await rt.kernel('nll_loss', 'accumulate');
   assert.equal(accumulate.bindingNames, ['params', 'log_probs', 'labels', 'metrics'], 'not loss_backward\'s loss and dlogits: this entry point does not use them');
 });

@@ -1,0 +1,34 @@
+// The per-adapter table of block shapes (src/gpu/tuning.ts) and LENET_TUNING's overrides.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DEFAULT_TUNING, tuningFor } from '../src/gpu/tuning';
+
+const llvmpipe = { name: 'llvmpipe (OpenGL ES, compatibility)', description: 'OpenGL ES 3.2 Mesa 22.3.6' };
+const lavapipe = { name: 'lavapipe (Vulkan)', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' };
+const swiftshader = { name: 'SwiftShader (Vulkan)', description: 'SwiftShader driver 5.0.0' };
+const gpu = { name: 'NVIDIA H200 (Vulkan)', description: '' };
+
+test('Mesa’s gallivm adapters get the shapes measured on llvmpipe, SwiftShader its own, others the defaults', () => {
+  const gallivm = { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true, convUniformWeights: true };
+  assert.equal(tuningFor(llvmpipe), gallivm);
+  assert.equal(tuningFor(lavapipe), gallivm);
+  assert.equal(tuningFor(swiftshader), { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true, convUniformWeights: false });
+  assert.equal(tuningFor(gpu), DEFAULT_TUNING);
+});
+
+test('LENET_TUNING overrides the table item by item', () => {
+  assert.equal(tuningFor(llvmpipe, 'convColumns=4, convUniformWeights=0'), { ...tuningFor(llvmpipe), convColumns: 4, convUniformWeights: false });
+  assert.equal(tuningFor(gpu, 'linearWide=1'), { ...DEFAULT_TUNING, linearWide: true });
+  assert.equal(tuningFor(gpu, ''), DEFAULT_TUNING);
+  const table = tuningFor(llvmpipe);
+  tuningFor(llvmpipe, 'convColumns=4');
+  assert.equal(tuningFor(llvmpipe), table, 'an override leaves the table as it was');
+});
+
+test('a wrong LENET_TUNING item is an error naming it and the choices', () => {
+  for (const bad of ['convColumns=6', 'linearWide=yes', 'wide=1', 'convColumns']) {
+    assert.throws(() => tuningFor(llvmpipe, bad), (e: Error) => e.message.startsWith(`LENET_TUNING: "${bad}" is not one of convColumns=4|8`), bad);
+  }
+});
+
+test.run();
