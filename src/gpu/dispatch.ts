@@ -47,6 +47,15 @@ export function dispatch(
   return { kernel, bindGroup: kernel.bind(resources), grid: kernel.grid(invocations), cost: { flops: cost.flops ?? 0, bytes: cost.bytes ?? bytes } };
 }
 
+/**
+ * Invocations rounded up to whole workgroups of `kernel`: where the next part of a
+ * dispatch that holds several starts (the shaders' aligned()).
+ */
+export function wholeWorkgroups(invocations: number, kernel: Kernel): number {
+  const wg = kernel.workgroupSize[0];
+  return Math.ceil(invocations / wg) * wg;
+}
+
 export function encode(pass: GPUComputePassEncoder, list: readonly Dispatch[]): void {
   for (const d of list) {
     pass.setPipeline(d.kernel.pipeline);

@@ -1,6 +1,6 @@
 // Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution. The layer's
 // sizes become the shader's override constants.
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, wholeWorkgroups, type Dispatch } from '../gpu/dispatch';
 import type { Constants, Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
@@ -32,8 +32,6 @@ const blocks8 = (n: number) => Math.ceil(n / 8);
 const BACKWARD = ['backward_input', 'backward_params', 'reduce'] as const;
 type Entry = 'forward' | (typeof BACKWARD)[number];
 
-/** Invocations rounded up to whole workgroups: where conv2d.wgsl's next part starts. */
-const aligned = (n: number, wg: number) => Math.ceil(n / wg) * wg;
 
 /**
  * The packed copies of a conv's weights that its kernels read (conv2d.wgsl, by_tap
@@ -173,16 +171,12 @@ export class Conv2d {
     return s.batch * s.outChannels * this.outHeight * this.outWidth * s.inChannels * s.kernel * s.kernel;
   }
 
-  private checkPacked(op: string, name: string, t: Tensor, vec4s: number): void {
-    if (t.length !== vec4s * 4) throw new Error(`${op}: ${name} has ${t.length} elements, expected ${vec4s * 4} (${vec4s} vec4s)`);
-  }
-
   /** The convolution, from the weights packed by tap (by_tap). */
   forward(t: { input: Tensor; by_tap: Tensor; bias: Tensor; output: Tensor }): Dispatch {
     const n = this.sizes();
     const s = this.shape;
     expectLength('conv2d.forward', 'input', t.input, n.input);
-    this.checkPacked('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward);
+    expectLength('conv2d.forward', 'by_tap', t.by_tap, Conv2d.packing(s).forward * 4);
     expectLength('conv2d.forward', 'bias', t.bias, n.bias);
     expectLength('conv2d.forward', 'output', t.output, n.output);
     const by_tap_u = uniformView(t.by_tap);
@@ -205,20 +199,21 @@ export class Conv2d {
     if ((t.dinput === undefined) !== (t.by_tap_in === undefined)) throw new Error(`${op}: dinput and by_tap_in come together`);
     const partial = this.partial;
     if (!partial) throw new Error(`${op}: this conv2d was created without backward kernels`);
-    const wg = this.k.forward!.workgroupSize[0];
     const list: Dispatch[] = [];
     if (t.dinput && t.by_tap_in) {
       expectLength(op, 'dinput', t.dinput, n.input);
-      this.checkPacked(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward);
+      expectLength(op, 'by_tap_in', t.by_tap_in, Conv2d.packing(s).backward * 4);
       const invocations = s.batch * blocks8(s.inChannels) * s.height * Math.ceil(s.width / this.columns.input);
       list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, by_tap_in_u: uniformView(t.by_tap_in), dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * (this.allRows ? 1 : s.kernel);
     const biasPart = s.batch * s.outChannels;
     const partials = { doutput: t.doutput, input: t.input, partial: partial.weight, partial_bias: partial.bias };
-    list.push(dispatch(this.backwardKernel('backward_params'), this.params, partials, aligned(weightPart, wg) + biasPart, { flops: 2 * this.macs + n.output }));
-    const reduce = dispatch(this.backwardKernel('reduce'), this.params, { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias }, aligned(n.weight, wg) + n.bias, { flops: partial.weight.length + partial.bias.length });
-    list.push(reduce);
+    const params = this.backwardKernel('backward_params');
+    list.push(dispatch(params, this.params, partials, wholeWorkgroups(weightPart, params) + biasPart, { flops: 2 * this.macs + n.output }));
+    const reduce = this.backwardKernel('reduce');
+    const sums = { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias };
+    list.push(dispatch(reduce, this.params, sums, wholeWorkgroups(n.weight, reduce) + n.bias, { flops: partial.weight.length + partial.bias.length }));
     return list;
   }
 }

@@ -1,6 +1,6 @@
 // Host side of shaders/linear.wgsl: y = x W^T + b, with W [out_features, in_features].
 // The layer's sizes are the shader's override constants; the batch is a uniform.
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, wholeWorkgroups, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { elementCounts, linearTensorShapes, type LinearShape } from './shapes';
@@ -12,8 +12,6 @@ type Entry = 'forward' | (typeof ENTRY)[InputGrad];
 
 /** The largest side of a block of results per invocation: 8 with WIDE, else 4 (linear.wgsl's side()). */
 const B = 8;
-/** Invocations rounded up to whole workgroups: where linear.wgsl's next part starts. */
-const aligned = (n: number, wg: number) => Math.ceil(n / wg) * wg;
 
 export class Linear {
   private constructor(
@@ -87,17 +85,17 @@ export class Linear {
     expectLength(op, 'dweight', t.dweight, n.weight);
     expectLength(op, 'dbias', t.dbias, n.bias);
     const s = this.shape;
-    const wg = this.k.forward!.workgroupSize[0];
-    const paramsPart = aligned(this.blocks(s.outFeatures) * this.blocks(s.inFeatures), wg) + s.outFeatures;
+    const kernel = this.k[entry]!;
+    const paramsPart = wholeWorkgroups(this.blocks(s.outFeatures) * this.blocks(s.inFeatures), kernel) + s.outFeatures;
     const common = { doutput: t.doutput, dweight: t.dweight, dbias: t.dbias, input: t.input };
     if (mode === 'none') {
       if (t.dinput || t.weight) throw new Error(`${op}: this layer was made without the input's gradient (inputGrad: 'none'); give no dinput or weight`);
-      return dispatch(this.k[entry]!, this.params, common, paramsPart, { flops: 2 * n.weight * s.batch + n.output });
+      return dispatch(kernel, this.params, common, paramsPart, { flops: 2 * n.weight * s.batch + n.output });
     }
     if (!t.dinput || !t.weight) throw new Error(`${op}: the input's gradient needs weight and dinput`);
     expectLength(op, 'weight', t.weight, n.weight);
     expectLength(op, 'dinput', t.dinput, n.input);
-    const inputPart = aligned(this.blocks(s.batch) * this.blocks(s.inFeatures), wg);
-    return dispatch(this.k[entry]!, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart, { flops: 4 * n.weight * s.batch + n.output });
+    const inputPart = wholeWorkgroups(this.blocks(s.batch) * this.blocks(s.inFeatures), kernel);
+    return dispatch(kernel, this.params, { ...common, weight: t.weight, dinput: t.dinput }, inputPart + paramsPart, { flops: 4 * n.weight * s.batch + n.output });
   }
 }
