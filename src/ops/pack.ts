@@ -59,8 +59,9 @@ export class PackedWeights {
       places.push({ conv, forward, backward: back, lengths: [p.forward * 4, p.backward * 4] });
     }
     // A binding cannot be empty: a network without convs still gets one vec4.
+    const length = Math.max(floats, 4);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const buffer = rt.buffer('packed weights', Math.max(floats, 4) * 4, usage);
+    const buffer = rt.buffer('packed weights', length * 4, usage);
     const view = (offset: number, length: number): Tensor => ({ buffer, offset: offset * 4, shape: [length / 4, 4], length });
     const views = new Map(
       places.map((p) => [p.conv.name, { by_tap: view(p.forward, p.lengths[0]), by_tap_in: backward ? view(p.backward, p.lengths[1]) : null }]),
@@ -68,7 +69,7 @@ export class PackedWeights {
     const slotTensor = rt.tensor('packed weight slots', [count, 2]);
     rt.write(slotTensor, slots);
     const kernel = await rt.kernel('pack', 'pack');
-    const packed: Tensor = { buffer, offset: 0, shape: [Math.max(floats, 4)], length: Math.max(floats, 4) };
+    const packed: Tensor = { buffer, offset: 0, shape: [length], length };
     return new PackedWeights(packed, slotTensor, views, kernel, kernel.uniformBuffer({ count }), count);
   }
 
