@@ -229,3 +229,27 @@ export function inputNeedsGrad(r: Resolved, s: Stage): Stage | null {
   const i = r.stages.findIndex((x) => x.name === s.input);
   return firstParam >= 0 && i >= firstParam ? r.stages[i] : null;
 }
+
+/** An activation to draw as feature maps: the stage that writes it, in words, and its shape per sample. */
+export interface FeatureMapSource {
+  /** The activation's name (a stage's output). */
+  name: string;
+  /** What made it, e.g. "conv1, ReLU, pool1". */
+  label: string;
+  /** [channels, height, width]. */
+  shape: readonly [number, number, number];
+}
+
+/**
+ * What each conv layer sees, for pictures: its output after its ReLU, or, where a
+ * pool reads that output, the pool's.
+ */
+export function featureMaps(r: Resolved): FeatureMapSource[] {
+  return r.stages.flatMap((s) => {
+    if (s.op !== 'conv2d') return [];
+    const pool = r.stages.find((p) => p.op === 'maxpool2d' && p.input === s.name);
+    const out = pool ?? s;
+    const [c, h, w] = out.outShape;
+    return [{ name: out.name, label: [s.name, ...(s.relu ? ['ReLU'] : []), ...(pool ? [pool.name] : [])].join(', '), shape: [c, h, w] as const }];
+  });
+}

@@ -216,6 +216,33 @@ export function crossEntropyBackward(batch: number, classes: number, logp: Float
   return dinput;
 }
 
+// ---------------------------------------------------------------- evaluation's tally
+
+/**
+ * An evaluation's tally of one batch (shaders/confusion.wgsl): each sample's predicted
+ * class (the first of equal maxima of its log-probabilities) counted in
+ * confusion[label * classes + predicted], and written with its probability at its
+ * image's index (indices[n] without the flip bit) in `predicted` and `confidence`,
+ * all in place.
+ */
+export function confusionTally(
+  batch: number,
+  classes: number,
+  logp: ArrayLike<number>,
+  labels: Uint32Array,
+  indices: Uint32Array,
+  out: { confusion: Uint32Array | Float64Array; predicted: Uint32Array | Float64Array; confidence: Float64Array },
+): void {
+  for (let n = 0; n < batch; n++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logp[n * classes + c] > logp[n * classes + best]) best = c;
+    out.confusion[labels[n] * classes + best]++;
+    const image = indices[n] & 0x7fffffff;
+    out.predicted[image] = best;
+    out.confidence[image] = Math.exp(logp[n * classes + best]);
+  }
+}
+
 // ---------------------------------------------------------------- Adam
 
 /**

@@ -3,21 +3,15 @@
  * batch size used, and a pass over a dataset that only measures (evaluation). The
  * preparation resizes from the dataset's image size to the network's input size and
  * normalises as the feed is told (the data set's normalisation, or a model file's).
+ * Evaluation passes over a feed are ./evaluation.ts's.
  */
-import { submit, type Dispatch } from '../gpu/dispatch';
+import type { Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import type { GpuDataset } from '../data/gpu-dataset';
 import type { Model, PerSample } from '../model/model';
 import type { Network } from '../model/network';
 import { PrepareInput, type PrepareShape } from '../ops/prepare_input';
 import type { Normalization } from '../ops/shapes';
-
-export interface Evaluation {
-  loss: number;
-  accuracy: number;
-  correct: number;
-  count: number;
-}
 
 /** The batch sizes of one pass over `count` samples. */
 export function batchSizes(count: number, batch: number, dropLast: boolean): number[] {
@@ -79,18 +73,3 @@ export class Feed {
     this.rt.device.queue.writeBuffer(this.indices.buffer, 0, entries.buffer, entries.byteOffset, entries.byteLength);
   }
 }
-
-/** Average loss and accuracy over a whole dataset, in order, forward passes only. */
-export async function evaluateFeed(rt: Runtime, model: Model, feed: Feed, sizes: number[]): Promise<Evaluation> {
-  model.resetMetrics();
-  let offset = 0;
-  for (const batch of sizes) {
-    const plan = await model.forward(batch);
-    feed.write(Uint32Array.from({ length: batch }, (_, i) => offset + i));
-    submit(rt, [await feed.prepare(batch), ...plan.forward, plan.metrics], 'evaluate');
-    offset += batch;
-  }
-  const r = await model.readMetrics();
-  return { loss: r.loss, accuracy: r.accuracy, correct: r.correct, count: r.samples };
-}
-

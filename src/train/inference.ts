@@ -12,9 +12,10 @@ import type { MnistSplit } from '../data/idx';
 import { submit } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
 import { Model } from '../model/model';
-import type { Network } from '../model/network';
+import { featureMaps, type FeatureMapSource, type Network } from '../model/network';
 import type { Normalization } from '../ops/shapes';
-import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
+import { Evaluator, type Evaluation } from './evaluation';
+import { batchSizes, Feed } from './feed';
 
 const MAX_BATCH = 64;
 
@@ -22,7 +23,13 @@ export async function evaluateModel(rt: Runtime, network: Network, params: Float
   const model = await Model.create(rt, network, MAX_BATCH);
   model.setParameters(params);
   const feed = new Feed(rt, GpuDataset.upload(rt, 'test', split), model, normalization);
-  return evaluateFeed(rt, model, feed, batchSizes(split.count, MAX_BATCH, false));
+  return new Evaluator(rt, model, feed).run(batchSizes(split.count, MAX_BATCH, false));
+}
+
+/** A digit's probabilities and the feature maps the network made of it ([channels, height, width] each). */
+export interface Explanation {
+  probabilities: Float32Array;
+  maps: (FeatureMapSource & { values: Float32Array })[];
 }
 
 /** Digits are MNIST's size, as src/data/digit.ts makes them. */
@@ -66,6 +73,18 @@ export class Predictor {
   /** Replaces the normalisation (with weights trained on other data). */
   setNormalization(n: Normalization): void {
     this.feed.setNormalization(n);
+  }
+
+  /**
+   * The class probabilities of one digit, and what each conv layer saw of it
+   * (featureMaps(): after its ReLU and pool), read from the forward pass's own buffers.
+   */
+  async explain(digit: Uint8Array): Promise<Explanation> {
+    const [probabilities] = await this.predict([digit]);
+    const maps = await Promise.all(
+      featureMaps(this.model.resolved).map(async (m) => ({ ...m, values: await this.rt.read(this.model.view(m.name, 1)) })),
+    );
+    return { probabilities, maps };
   }
 
   /** The class probabilities of each 28x28 digit (bytes, white ink on black). */

@@ -8,7 +8,7 @@
  */
 import type { EpochPoint, History } from '../chart/chart';
 import type { Checkpoint } from './checkpoint';
-import type { Evaluation } from './feed';
+import type { Evaluation } from './evaluation';
 import type { EpochResult, LogPoint, Trainer } from './trainer';
 
 export interface RunHooks {

@@ -24,7 +24,8 @@ import { ADAM_DEFAULTS, type Normalization } from '../ops/shapes';
 import { FLIP_BIT } from '../ops/prepare_input';
 import { Rng } from '../util/rng';
 import { Backprop } from './backprop';
-import { batchSizes, evaluateFeed, Feed, type Evaluation } from './feed';
+import { Evaluator, type Evaluation } from './evaluation';
+import { batchSizes, Feed } from './feed';
 import { checkBatchSize } from './limits';
 import { AdamOptimizer, type AdamState } from './optimizer';
 
@@ -119,13 +120,13 @@ export class Trainer {
   /** Where the run stands, but for the step count, which the optimizer keeps. */
   private position: Omit<Position, 'step'>;
   private readonly train: Feed;
-  private readonly test: Feed | null;
+  private readonly test: Evaluator | null;
   private readonly steps = new Map<number, readonly Dispatch[]>();
 
   private constructor(
     readonly rt: Runtime,
     readonly config: TrainConfig,
-    parts: { model: Model; backprop: Backprop; adam: AdamOptimizer; train: Feed; test: Feed | null },
+    parts: { model: Model; backprop: Backprop; adam: AdamOptimizer; train: Feed; test: Evaluator | null },
     position: Position,
   ) {
     this.network = parts.model.network;
@@ -159,7 +160,7 @@ export class Trainer {
     if (position.step !== adam.step) throw new Error(`start: the position is at step ${position.step}, but Adam's state at step ${adam.step}`);
     const feed = (name: string, split: MnistSplit, limit: number) => new Feed(rt, GpuDataset.upload(rt, name, split, limit || split.count), model, config.normalization);
     const train = feed('train', trainSplit, config.limit);
-    const test = testSplit ? feed('test', testSplit, config.testLimit) : null;
+    const test = testSplit ? new Evaluator(rt, model, feed('test', testSplit, config.testLimit)) : null;
     const trainer = new Trainer(rt, config, { model, backprop, adam, train, test }, position);
     await trainer.warmUp();
     return trainer;
@@ -168,12 +169,7 @@ export class Trainer {
   /** Compiles every pipeline and makes every bind group a run will use, up front. */
   private async warmUp(): Promise<void> {
     for (const batch of new Set(this.batchSizes(this.train.data.count))) await this.stepDispatches(batch);
-    if (this.test) {
-      for (const batch of new Set(this.batchSizes(this.test.data.count, false))) {
-        await this.model.forward(batch);
-        await this.test.prepare(batch);
-      }
-    }
+    if (this.test) await this.test.prepare(this.batchSizes(this.test.data.count, false));
     await this.rt.sync();
   }
 
@@ -283,10 +279,10 @@ export class Trainer {
     };
   }
 
-  /** Average loss and accuracy over the test set (the tutorial's test_runner). */
+  /** Average loss and accuracy over the test set (the tutorial's test_runner), with its confusion matrix and each image's prediction. */
   async evaluate(): Promise<Evaluation> {
     if (!this.test) throw new Error('no test set was loaded');
-    return evaluateFeed(this.rt, this.model, this.test, this.batchSizes(this.test.data.count, false));
+    return this.test.run(this.batchSizes(this.test.data.count, false));
   }
 
   /** Parameters, Adam's state and the position, read back (a sync point): all a checkpoint holds but the history. */
