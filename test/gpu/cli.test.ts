@@ -1,7 +1,7 @@
 // The command-line programs as a user runs them: train (options, bad data, Ctrl-C
 // and --resume), eval and predict, on the adapter under test (LENET_ADAPTER).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -121,11 +121,81 @@ test('predict reads MNIST test digits from PNG photos, and still answers when on
   assert.match(lines[5].error, /not a PNG or JPEG image/);
 });
 
-test('eval of the trained fixture model on the full test set', () => {
-  const e = cli('eval', [FIXTURE]);
+test('predict --explain draws what the network saw beside the photo, or at --out', () => {
+  const [seven, two] = [0, 1].map(photo);
+  const r = cli('predict', ['--model', FIXTURE, '--explain', seven.path, two.path]);
+  assert.is(r.code, 0, r.err);
+  for (const p of [seven, two]) {
+    const picture = p.path.replace(/\.png$/, '.explain.svg');
+    assert.ok(r.out.includes(`what the network saw: ${picture}`), r.out);
+    const svg = readFileSync(picture, 'utf8');
+    assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
+    assert.is(svg.match(/<g class="feature-map"/g)?.length, 2, 'conv1 and conv2');
+    assert.is(svg.match(/<g class="channel"/g)?.length, 6 + 16, 'their channels');
+    assert.is(svg.match(/class="probability( best)?"/g)?.length, 10, 'ten bars');
+  }
+  const out = join(dir, 'pictures', 'seven.svg');
+  const j = cli('predict', ['--model', FIXTURE, '--json', '--explain', '--out', out, seven.path]);
+  assert.is(j.code, 0, j.err);
+  assert.is(JSON.parse(j.out).explanation, out);
+  assert.ok(existsSync(out));
+  assert.match(cli('predict', ['--model', FIXTURE, '--explain', '--out', out, seven.path, two.path]).err, /--out names one file, but 2 images were given/);
+  assert.match(cli('predict', ['--model', FIXTURE, '--out', out, seven.path]).err, /--out is where --explain writes its picture/);
+});
+
+test('eval of the trained fixture model on the full test set: figures, confusion matrix, JSON and SVG beside the model', () => {
+  const model = join(dir, 'fixture.safetensors');
+  copyFileSync(FIXTURE, model);
+  const e = cli('eval', [model]);
   assert.is(e.code, 0, e.err);
   const [, correct] = /Accuracy: (\d+)\/10000/.exec(e.out)!;
   assert.ok(Number(correct) >= 9800, e.out);
+  assert.match(e.out, /Per class:\n  class  images  correct  accuracy\n      0     980 /);
+  assert.match(e.out, /Confusion matrix \(rows: true class, columns: predicted; \. is 0\):\n  true +0 +1 +2 /);
+
+  const json = JSON.parse(readFileSync(join(dir, 'fixture.eval.json'), 'utf8'));
+  assert.is(json.count, 10000);
+  assert.is(json.correct, Number(correct));
+  const labels = loadMnist(defaultMnistDir(), 'test').labels;
+  const classCounts = Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c).length);
+  assert.equal(json.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), classCounts, 'rows sum to the class counts');
+  assert.is(json.confusion.reduce((sum: number, row: number[], c: number) => sum + row[c], 0), json.correct, 'the trace is the correct answers');
+  assert.is(json.misclassified.length, 10000 - json.correct);
+  for (const m of json.misclassified) {
+    assert.is(m.label, labels[m.index], `image ${m.index}'s label`);
+    assert.is.not(m.predicted, m.label);
+  }
+  json.perClass.forEach((a: number, c: number) => assert.ok(Math.abs(a - json.confusion[c][c] / classCounts[c]) < 1e-6, `class ${c}`));
+
+  const svg = readFileSync(join(dir, 'fixture.eval.svg'), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
+  assert.is(svg.match(/<g class="cell"/g)?.length, 100, 'a 10x10 heat map');
+  assert.is(svg.match(/<g class="mistake"/g)?.length, 24, 'a gallery of the most confident mistakes');
+  assert.ok(svg.includes(`data-index="${json.misclassified[0].index}"`), 'the most confident mistake first');
+
+  // --json prints the same figures instead, and writes nothing.
+  for (const f of ['fixture.eval.json', 'fixture.eval.svg']) rmSync(join(dir, f));
+  const j = cli('eval', [model, '--json']);
+  assert.is(j.code, 0, j.err);
+  const printed = JSON.parse(j.out);
+  assert.equal(printed.confusion, json.confusion);
+  assert.equal(printed.misclassified, json.misclassified);
+  assert.not.ok(existsSync(join(dir, 'fixture.eval.json')) || existsSync(join(dir, 'fixture.eval.svg')), '--json wrote a file');
+});
+
+test('eval --out-dir writes there; an output that cannot be written stops it before the GPU works', () => {
+  const model = join(dir, 'fixture.safetensors');
+  if (!existsSync(model)) copyFileSync(FIXTURE, model);
+  const elsewhere = join(dir, 'results');
+  const small10 = smallMnist(join(dir, 'mnist-100'), 10, 100);
+  const e = cli('eval', [model, '--data', small10, '--out-dir', elsewhere]);
+  assert.is(e.code, 0, e.err);
+  assert.equal(readdirSync(elsewhere).sort(), ['fixture.eval.json', 'fixture.eval.svg']);
+  const blocker = join(dir, 'a-file');
+  writeFileSync(blocker, 'not a directory');
+  const bad = cli('eval', [model, '--data', small10, '--out-dir', blocker]);
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /a-file\/fixture\.eval\.json: cannot write/);
 });
 
 test('a file that is not a model is a clear error', () => {

@@ -44,9 +44,18 @@ export function describe(rt: Runtime): string {
  * its directory. Its normalisation is MNIST's until the caller knows better.
  */
 export function readSplits(dir: string | undefined, test = true): { dir: string; dataset: Dataset; train: MnistSplit; test: MnistSplit | null } {
-  const dataset = dir === undefined ? MNIST : { ...MNIST, name: basename(resolve(dir)) };
-  const d = dir ?? defaultMnistDir();
-  return { dir: d, dataset, train: loadMnist(d, 'train', dataset), test: test ? loadMnist(d, 'test', dataset) : null };
+  const d = dataAt(dir);
+  return { ...d, train: loadMnist(d.dir, 'train', d.dataset), test: test ? loadMnist(d.dir, 'test', d.dataset) : null };
+}
+
+function dataAt(dir: string | undefined): { dir: string; dataset: Dataset } {
+  return { dir: dir ?? defaultMnistDir(), dataset: dir === undefined ? MNIST : { ...MNIST, name: basename(resolve(dir)) } };
+}
+
+/** The test split alone (for evaluation), from the same place readSplits() reads. */
+export function readTestSplit(dir: string | undefined): { dir: string; test: MnistSplit } {
+  const d = dataAt(dir);
+  return { dir: d.dir, test: loadMnist(d.dir, 'test', d.dataset) };
 }
 
 export function describeTrainedOn(t: TrainedOn): string {
