@@ -3,11 +3,12 @@
  * into its calls. window.lenet exposes the same calls and state for automation.
  */
 import { renderChart } from '../src/chart/chart';
+import { renderConfusion, renderFeatureMaps, renderFilters, renderMistakes } from '../src/chart/pictures';
 import { NETWORKS } from '../src/model/network';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
 import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
-import { fileKind, logInterval, Session } from './session';
+import { fileKind, logInterval, Session, type TestPicture } from './session';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -57,7 +58,10 @@ $('message-close').addEventListener('click', hideMessage);
 
 const session = new Session({
   changed: scheduleRender,
-  weightsChanged: () => void predictDrawing(),
+  weightsChanged: () => {
+    void predictDrawing();
+    void showFilters();
+  },
   notice: showMessage,
 });
 
@@ -142,6 +146,8 @@ function render(): void {
       return li;
     }),
   );
+
+  if (session.lastTest !== shownTest) showTestPictures(session.lastTest);
 
   $('model-source').textContent = session.modelSource
     ? `Model: ${session.modelSource}.`
@@ -242,11 +248,18 @@ function predictDrawing(): Promise<void> {
         showDigit($<HTMLCanvasElement>('seen'), digit);
         if (!digit || !session.hasModel || !session.adapter) {
           drawn = null;
+          showMaps(null);
           showBars(null, !session.adapter ? 'Predictions need WebGPU.' : !session.hasModel ? 'Train or load a model to see what it makes of your digit.' : 'Draw a digit in the box.');
           continue;
         }
-        const [p] = await session.predict([digit]);
-        drawn = Array.from(p);
+        if (picturesNow()) {
+          const { probabilities, maps } = await session.explain(digit);
+          drawn = Array.from(probabilities);
+          if (!again) showMaps(maps);
+        } else {
+          const [p] = await session.predict([digit]);
+          drawn = Array.from(p);
+        }
         if (!again) showBars(drawn);
       } while (again);
     } catch (err) {
@@ -272,6 +285,91 @@ function showBars(p: number[] | null, note?: string): void {
   $('guess').textContent = p ? `It looks like a ${best} (${(100 * p[best]).toFixed(1)}%).` : (note ?? '');
   $('guess').dataset.digit = p ? String(best) : '';
 }
+
+// ------------------------------------------------------------ what it learned
+
+const live = $<HTMLInputElement>('live');
+/** The feature maps last drawn for the pad's digit (null: none). */
+let shownMaps: { name: string; values: number[] }[] | null = null;
+/** The test pass whose pictures are shown. */
+let shownTest: TestPicture | null = null;
+let filtersShown = 0;
+let readingFilters = false;
+let filtersAgain = false;
+
+/** Whether the pictures follow the weights now: always, but while training only when asked to. */
+function picturesNow(): boolean {
+  return live.checked || !session.running;
+}
+
+live.addEventListener('change', () => {
+  if (live.checked) {
+    void showFilters();
+    void predictDrawing();
+  }
+});
+
+/** The first conv layer's filters, as they are now; one read at a time, the latest wins. */
+async function showFilters(): Promise<void> {
+  if (!picturesNow()) return;
+  if (readingFilters) {
+    filtersAgain = true;
+    return;
+  }
+  readingFilters = true;
+  try {
+    do {
+      filtersAgain = false;
+      const f = await session.filters();
+      const box = $('filters');
+      if (!f) {
+        box.innerHTML = '<p class="note">Train or load a model to see its filters.</p>';
+        continue;
+      }
+      box.innerHTML = renderFilters(f.weights, f.shape, { title: `${f.layer}: ${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} (light: positive, dark: negative)` });
+      filtersShown++;
+    } while (filtersAgain);
+  } catch {
+    // a lost device or no model: the next weights change tries again
+  } finally {
+    readingFilters = false;
+  }
+}
+
+function showMaps(maps: Awaited<ReturnType<Session['explain']>>['maps'] | null): void {
+  const box = $('maps');
+  if (!maps) {
+    shownMaps = null;
+    box.innerHTML = '<p class="note">The conv layers\' feature maps for your digit.</p>';
+    return;
+  }
+  shownMaps = maps.map((m) => ({ name: m.name, values: Array.from(m.values) }));
+  box.innerHTML = renderFeatureMaps(maps.map((m) => ({ name: m.name, label: `${m.label}: ${m.shape.join(' × ')}`, channels: m.shape[0], height: m.shape[1], width: m.shape[2], values: m.values })));
+}
+
+function showTestPictures(t: TestPicture | null): void {
+  shownTest = t;
+  $('confusion').innerHTML = t ? renderConfusion(t.confusion, { title: `after epoch ${t.epoch}` }) : '<p class="note">Shown after each epoch\'s test pass.</p>';
+  $('mistakes').innerHTML = t ? renderMistakes(t.mistakes, { columns: 6, title: `${t.missed} of ${t.confusion.flat().reduce((a, b) => a + b, 0)} test images missed` }) : '';
+  $('confusion-cell').textContent = 'Point at a cell, or tap it, for its count.';
+}
+
+/** A confusion cell's count, on hover and on tap. */
+function showCell(e: Event): void {
+  const cell = (e.target as Element).closest?.('.cell');
+  if (!cell) return;
+  for (const c of Array.from($('confusion').querySelectorAll('.cell.chosen'))) c.classList.remove('chosen');
+  cell.classList.add('chosen');
+  $('confusion-cell').textContent = cell.querySelector('title')?.textContent ?? '';
+}
+$('confusion').addEventListener('pointerover', showCell);
+$('confusion').addEventListener('click', showCell);
+
+$('mistakes').addEventListener('click', (e) => {
+  const tile = (e.target as Element).closest?.('[data-index]');
+  const m = tile && shownTest?.mistakes.find((x) => x.index === Number(tile.getAttribute('data-index')));
+  if (m) pad.show(m.pixels, m.rows, m.cols);
+});
 
 // ------------------------------------------------------------ model files
 
@@ -466,6 +564,34 @@ const api = {
   async drawing(): Promise<number[] | null> {
     await drawing;
     return drawn;
+  },
+  /** The last test pass's confusion matrix (rows: true class), or null. */
+  get confusion() {
+    return session.lastTest && session.lastTest.confusion.map((row) => [...row]);
+  },
+  /** Its most confident mistakes, as the gallery shows them. */
+  get mistakes() {
+    return session.lastTest?.mistakes.map(({ index, label, predicted, probability }) => ({ index, label, predicted, probability })) ?? [];
+  },
+  /** The feature maps drawn for the pad's digit (each layer's values), or null. */
+  get featureMaps() {
+    return shownMaps && shownMaps.map((m) => ({ ...m }));
+  },
+  /** How many times the filters have been drawn. */
+  get filtersShown() {
+    return filtersShown;
+  },
+  /** Whether the filters and the feature maps follow the weights while training (the checkbox). */
+  get livePictures() {
+    return live.checked;
+  },
+  set livePictures(on: boolean) {
+    live.checked = on;
+  },
+  /** Puts a 28x28 MNIST digit (bytes, white ink on black) on the drawing pad, as clicking a mistake does. */
+  showDigit(pixels: ArrayLike<number>) {
+    if (pixels.length !== 784) throw new Error(`showDigit: expected 28x28 = 784 pixels, got ${pixels.length}`);
+    pad.show(pixels);
   },
   /** Destroys the GPU device, to see the page recover. */
   loseDevice: () => session.loseDevice(),

@@ -45,6 +45,28 @@ export class DrawingPad {
     this.last = null;
   }
 
+  /**
+   * Puts a 28x28 MNIST digit (white ink on black) on the pad, scaled up, as dark ink on
+   * paper, as if it had been drawn there; drawing on goes on from it.
+   */
+  show(digit: ArrayLike<number>, rows = 28, cols = 28): void {
+    const { width, height } = this.canvas;
+    const small = new ImageData(cols, rows);
+    for (let i = 0; i < rows * cols; i++) {
+      const v = 255 - digit[i];
+      small.data.set([v, v, v, 255], 4 * i);
+    }
+    const scratch = document.createElement('canvas');
+    scratch.width = cols;
+    scratch.height = rows;
+    scratch.getContext('2d')!.putImageData(small, 0, 0);
+    this.paint();
+    this.ctx.imageSmoothingEnabled = true;
+    this.ctx.drawImage(scratch, 0, 0, width, height);
+    this.inked = true;
+    this.changed();
+  }
+
   /** The drawing as MNIST bytes (white ink on black), or null while nothing is drawn. */
   digit(): Uint8Array | null {
     if (!this.inked) return null;

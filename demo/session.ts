@@ -22,11 +22,12 @@ import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
 import { Runtime } from '../src/gpu/runtime';
 import type { Network } from '../src/model/network';
+import { parameterTable } from '../src/model/parameters';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../src/model/safetensors-codec';
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/train/checkpoint';
-import type { Evaluation } from '../src/train/evaluation';
+import { misclassified, type Evaluation, type Miss } from '../src/train/evaluation';
 import { batchSizes } from '../src/train/feed';
-import { Predictor } from '../src/train/inference';
+import { Predictor, type Explanation } from '../src/train/inference';
 import { runTraining } from '../src/train/run';
 import { checkConfig, Trainer, type LogPoint, type StartFrom, type TrainConfig } from '../src/train/trainer';
 import { sentence } from '../src/util/text';
@@ -77,6 +78,27 @@ export interface SessionEvents {
   notice(text: string, kind: 'error' | 'info'): void;
 }
 
+/** The last test pass's confusion matrix and its most confident mistakes, with their pixels. */
+export interface TestPicture {
+  /** The epoch it followed. */
+  epoch: number;
+  confusion: number[][];
+  perClass: (number | null)[];
+  mistakes: (Miss & { pixels: Uint8Array; rows: number; cols: number })[];
+  /** All the misclassified images, of which `mistakes` are the first. */
+  missed: number;
+}
+
+/** A conv layer's weights, [out, in, k, k], to draw. */
+export interface Filters {
+  layer: string;
+  shape: [number, number, number, number];
+  weights: Float32Array;
+}
+
+/** Mistakes kept for the gallery, the most confident first. */
+const GALLERY = 24;
+
 /** What a loaded file was. */
 export type Loaded = { kind: 'model'; network: Network; metadata: Record<string, string> } | { kind: 'checkpoint'; config: TrainConfig };
 
@@ -118,6 +140,8 @@ export class Session {
   stats: Stats = emptyStats();
   /** Where the current weights come from, in words; null when there are none. */
   modelSource: string | null = null;
+  /** The run's last test pass, drawn as a confusion matrix and a gallery; null before its first epoch ends. */
+  lastTest: TestPicture | null = null;
 
   private rt: Runtime | null = null;
   private trainer: Trainer | null = null;
@@ -334,6 +358,43 @@ export class Session {
     return result;
   }
 
+  /** A digit's probabilities and the feature maps of the network's conv layers for it. */
+  explain(digit: Uint8Array): Promise<Explanation> {
+    const result = this.predictions.then(async () => {
+      if (!this.rt) throw new Error('there is no WebGPU device to predict with');
+      if (!this.predictor) throw new Error('there is no model yet: train one or load a .safetensors file');
+      return (await this.predictor).explain(digit);
+    });
+    this.predictions = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * The first conv layer's weights as they are now: read from the trainer's parameter
+   * buffer (a small read-back, not a step's), or a kept or loaded model's. Null
+   * without a model, or for a network without a conv layer.
+   */
+  async filters(): Promise<Filters | null> {
+    const network = this.network;
+    const conv = network && parameterTable(network).resolved.stages.find((s) => s.op === 'conv2d');
+    if (!network || !conv || conv.op !== 'conv2d') return null;
+    const { inChannels, outChannels, kernel } = conv.shape;
+    const shape: Filters['shape'] = [outChannels, inChannels, kernel, kernel];
+    const name = `${conv.name}.weight`;
+    const table = parameterTable(network);
+    const trainer = this.trainer;
+    let weights: Float32Array;
+    if (trainer && this.rt) {
+      const slot = table.slot(name);
+      weights = new Float32Array(await this.rt.readBytes(trainer.model.param, slot.offset * 4, slot.length * 4));
+    } else {
+      const own = this.kept ?? this.loaded;
+      if (!own) return null;
+      weights = table.view(own.params, name).slice();
+    }
+    return { layer: conv.name, shape, weights };
+  }
+
   /** Destroys the device as a driver reset would lose it (for tests of recovery). */
   loseDevice(): void {
     this.rt?.device.destroy();
@@ -435,6 +496,14 @@ export class Session {
 
   private epochEnded(point: EpochPoint, test: Evaluation | null): void {
     Object.assign(this.stats, { epoch: point.epoch, stepInEpoch: 0, testAccuracy: test?.accuracy ?? null });
+    const split = this.data?.test;
+    if (test && split) {
+      // The run's test set is the split's first test.count images.
+      const pixels = split.rows * split.cols;
+      const missed = misclassified(test, split.labels.subarray(0, test.count));
+      const mistakes = missed.slice(0, GALLERY).map((m) => ({ ...m, pixels: split.images.slice(m.index * pixels, (m.index + 1) * pixels), rows: split.rows, cols: split.cols }));
+      this.lastTest = { epoch: point.epoch, confusion: test.confusion, perClass: test.perClass, mistakes, missed: missed.length };
+    }
     this.restartRate(); // the evaluation is not training time
     this.events.changed();
     this.events.weightsChanged();
@@ -492,6 +561,7 @@ export class Session {
 
   private clearRun(): void {
     this.history = { steps: [], epochs: [] };
+    this.lastTest = null;
     this.log = [];
     this.stats = emptyStats();
     this.samples = 0;

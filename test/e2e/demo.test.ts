@@ -4,8 +4,9 @@
 // suite each from the same tests (test/e2e/browsers.ts hides which browser it is).
 // In each, the page finds an adapter, refuses a bad model file readably, predicts with
 // the fixture model as the Node engine does, reads digits drawn with mouse strokes,
-// trains with the loss falling while the page stays responsive (pause and resume
-// included), downloads a model Node can load, recovers from a lost device and from a
+// draws the model's filters and the feature maps of the digit drawn, trains with the
+// loss falling while the page stays responsive (pause and resume included) and then
+// shows the test pass's confusion matrix and its most confident mistakes, downloads a model Node can load, recovers from a lost device and from a
 // failed download, and says how to get WebGPU where there is none. Screenshots go to
 // test-artifacts/<browser>/.
 //
@@ -49,6 +50,7 @@ let rt: Runtime | null = null;
 
 const digit = (i: number) => Array.from(mnist.images.subarray(i * 784, (i + 1) * 784));
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
+const differ = (a: number[], b: number[]) => a.some((v, k) => Math.abs(v - b[k]) > 1e-3);
 
 async function nodeProbabilities(model: ModelFile, indices: number[]): Promise<number[][]> {
   rt ??= new Runtime(await requestGpu('swiftshader'));
@@ -267,6 +269,29 @@ function browserSuite(name: BrowserName): void {
     }
   });
 
+  test("the fixture model's filters are drawn, and the feature maps follow the digit drawn", async () => {
+    await waitFor(page, 'the filters', 'document.querySelectorAll("#filters g.filter").length === 6', 10_000);
+    const maps = [];
+    for (const i of [0, 1]) {
+      await drawDigit(page, digit(i));
+      await page.evaluate(() => window.lenet.drawing());
+      const m = await page.evaluate(() => window.lenet.featureMaps);
+      assert.ok(m, `test digit ${i}: no feature maps`);
+      assert.equal(
+        m.map((x) => [x.name, x.values.length]),
+        [
+          ['pool1', 6 * 14 * 14],
+          ['pool2', 16 * 5 * 5],
+        ],
+      );
+      maps.push(m);
+      assert.is(await count(page, '#maps g.feature-map'), 2, 'conv1 and conv2 drawn');
+      assert.is(await count(page, '#maps g.channel'), 6 + 16, 'their channels');
+    }
+    assert.ok(differ(maps[0][0].values, maps[1][0].values), 'the feature maps changed with the digit');
+    await page.screenshot(join(artifacts, 'demo-feature-maps.png'));
+  });
+
   test('training through the form: the loss falls, the page stays responsive, pause and resume', async () => {
     await page.evaluate(() => window.lenet.reset());
     const recipe = { epochs: '1', batchSize: '8', limit: '2400', testLimit: '500' };
@@ -308,6 +333,45 @@ function browserSuite(name: BrowserName): void {
     await page.evaluate(() => window.lenet.drawing()); // the last digit drawn, read by the trained model
     await new Promise((r) => setTimeout(r, 300)); // one more render of the throttled view
     await page.screenshot(join(artifacts, 'demo.png'));
+
+    // The test pass's confusion matrix, tallied on the GPU: 500 images, its trace the correct ones.
+    const confusion = await page.evaluate(() => window.lenet.confusion);
+    assert.ok(confusion, 'a confusion matrix after the epoch');
+    assert.is(confusion.length, 10);
+    const testLabels = mnist.labels.subarray(0, 500);
+    assert.equal(
+      confusion.map((row) => row.reduce((a, b) => a + b, 0)),
+      Array.from({ length: 10 }, (_, c) => testLabels.filter((l) => l === c).length),
+      'rows sum to the class counts of the 500 test images',
+    );
+    const trace = confusion.reduce((sum, row, c) => sum + row[c], 0);
+    assert.is(trace, Math.round(r.test! * 500), 'the trace is the correct answers');
+    assert.is(await count(page, '#confusion g.cell'), 100);
+    // Pointing at a cell tells its count.
+    const cell = await page.evaluate(() => {
+      const g = document.querySelector('#confusion g.cell[data-true="3"][data-predicted="3"]');
+      g?.scrollIntoView({ block: 'center' });
+      const b = g?.querySelector('rect')?.getBoundingClientRect();
+      return b ? { x: b.x + b.width / 2, y: b.y + b.height / 2 } : null;
+    });
+    assert.ok(cell, 'cell (3, 3) is drawn');
+    await page.mouse.move(cell.x, cell.y);
+    await waitFor(page, 'the hovered count', 'document.getElementById("confusion-cell").textContent.startsWith("true 3, predicted 3:")', 5_000);
+    assert.match(await text(page, '#confusion-cell'), new RegExp(`^true 3, predicted 3: ${confusion[3][3]} image`));
+
+    // The most confident mistakes; clicking one puts it on the pad.
+    const mistakes = await page.evaluate(() => window.lenet.mistakes);
+    assert.is(mistakes.length, Math.min(24, 500 - trace));
+    for (const m of mistakes) assert.ok(m.predicted !== m.label && m.label === mnist.labels[m.index], `mistake ${m.index}`);
+    for (let k = 1; k < mistakes.length; k++) assert.ok(mistakes[k - 1].probability >= mistakes[k].probability, 'the most confident first');
+    assert.is(await count(page, '#mistakes g.mistake'), mistakes.length);
+    const before = await page.evaluate(() => window.lenet.featureMaps);
+    await page.click(`#mistakes g.mistake[data-index="${mistakes[0].index}"]`);
+    await page.evaluate(() => window.lenet.drawing());
+    const after = await page.evaluate(() => window.lenet.featureMaps);
+    assert.ok(before && after && differ(before[0].values, after[0].values), 'the pad shows the mistake: its feature maps differ from the digit drawn before');
+    await new Promise((r) => setTimeout(r, 300));
+    await page.screenshot(join(artifacts, 'demo-confusion.png'));
   });
 
   test('the downloaded model loads in Node and predicts as the page does', async () => {
