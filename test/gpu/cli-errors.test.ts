@@ -2,12 +2,13 @@
 // run ends (never a hang: each is given a minute, and takes seconds), with one line
 // naming the file or option, a non-zero exit code, and nothing replaced or lost.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_MODEL } from '../../src/cli/shared/common';
+import { writePng } from '../../src/data/image-file';
 import { LENET5 } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors } from '../../src/model/safetensors';
@@ -148,6 +149,29 @@ test('outputs that are not regular files, or cannot be written, are refused befo
   assert.ok(lstatSync(join(dir, 'device.safetensors')).isSymbolicLink());
   assert.ok(lstatSync(join(dir, 'pipe.safetensors')).isFIFO());
   assert.is(readFileSync(join(dir, 'plain'), 'utf8'), 'not a directory');
+});
+
+test("eval's and predict --explain's pictures: a directory, a FIFO or a path under a file is refused before the GPU works, and left as it was", () => {
+  const model = join(dir, 'pictured.safetensors');
+  copyFileSync(FIXTURE, model);
+  mkdirSync(join(dir, 'pictured.eval.json'));
+  fails(cli('eval', [model]), 'pictured.eval.json: is a directory');
+  assert.ok(statSync(join(dir, 'pictured.eval.json')).isDirectory());
+  assert.not.ok(existsSync(join(dir, 'pictured.eval.svg')), 'nothing written beside it');
+  execFileSync('mkfifo', [join(dir, 'pictured.eval.svg')]);
+  writeFileSync(join(dir, 'plain'), 'not a directory');
+  fails(cli('eval', [model, '--out-dir', join(dir, 'plain')]), 'plain/pictured.eval.json: cannot write');
+  fails(cli('eval', [model, '--json', '--out-dir', dir]), '--json prints the figures instead of writing files');
+  rmSync(join(dir, 'pictured.eval.json'), { recursive: true });
+  fails(cli('eval', [model]), 'pictured.eval.svg: is not a regular file (a FIFO)');
+  assert.not.ok(existsSync(join(dir, 'pictured.eval.json')), 'the JSON not written either');
+  assert.ok(lstatSync(join(dir, 'pictured.eval.svg')).isFIFO());
+
+  const photo = join(dir, 'digit.png');
+  writePng(photo, 28, 28, new Uint8Array(784).fill(255).fill(0, 300, 320));
+  mkdirSync(join(dir, 'digit.explain.svg'));
+  fails(cli('predict', ['--model', FIXTURE, '--explain', photo]), 'digit.explain.svg: is a directory (--explain)');
+  fails(cli('predict', ['--model', FIXTURE, '--explain', '--out', join(dir, 'plain', 'x.svg'), photo]), 'cannot write (--explain)');
 });
 
 test('empty option values and empty data sets are errors, not defaults', () => {
