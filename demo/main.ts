@@ -5,10 +5,11 @@
 import { renderChart } from '../src/chart/chart';
 import { renderConfusion, renderFeatureMaps, renderFilters, renderMistakes } from '../src/chart/pictures';
 import { NETWORKS } from '../src/model/network';
+import type { Explanation } from '../src/train/inference';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
 import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
-import { fileKind, logInterval, Session, type TestPicture } from './session';
+import { fileKind, logInterval, Session, type Filters, type TestPicture } from './session';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -59,8 +60,8 @@ $('message-close').addEventListener('click', hideMessage);
 const session = new Session({
   changed: scheduleRender,
   weightsChanged: () => {
+    filtersStale = true;
     void predictDrawing();
-    void showFilters();
   },
   notice: showMessage,
 });
@@ -232,8 +233,14 @@ let drawn: number[] | null = null;
 let drawing: Promise<void> = Promise.resolve();
 let predicting = false;
 let again = false;
+/** The weights changed since the filters were last read. */
+let filtersStale = true;
 
-/** Predicts the drawing; while a prediction runs, the latest strokes wait for the next one. */
+/**
+ * Redraws what depends on the drawing and the weights: the bars, the feature maps and,
+ * when the weights changed, the filters, all read back at one sync point (a wait the
+ * training loop shares). While one runs, the latest strokes wait for the next.
+ */
 function predictDrawing(): Promise<void> {
   if (predicting) {
     again = true;
@@ -246,24 +253,29 @@ function predictDrawing(): Promise<void> {
         again = false;
         const digit = pad.digit();
         showDigit($<HTMLCanvasElement>('seen'), digit);
-        if (!digit || !session.hasModel || !session.adapter) {
+        if (!session.hasModel || !session.adapter) {
           drawn = null;
           showMaps(null);
-          showBars(null, !session.adapter ? 'Predictions need WebGPU.' : !session.hasModel ? 'Train or load a model to see what it makes of your digit.' : 'Draw a digit in the box.');
+          showFilters(null);
+          showBars(null, !session.adapter ? 'Predictions need WebGPU.' : 'Train or load a model to see what it makes of your digit.');
           continue;
         }
-        if (picturesNow()) {
-          const { probabilities, maps } = await session.explain(digit);
-          drawn = Array.from(probabilities);
-          if (!again) showMaps(maps);
+        const pictures = picturesNow();
+        const filters = pictures && filtersStale;
+        filtersStale &&= !filters;
+        if (pictures && (digit || filters)) {
+          const r = await session.pictures(digit, filters);
+          if (r.filters) showFilters(r.filters);
+          drawn = r.explanation && Array.from(r.explanation.probabilities);
+          if (!again) showMaps(r.explanation?.maps ?? null);
         } else {
-          const [p] = await session.predict([digit]);
-          drawn = Array.from(p);
+          drawn = digit && Array.from((await session.predict([digit]))[0]);
         }
-        if (!again) showBars(drawn);
+        if (!again) showBars(drawn, 'Draw a digit in the box.');
       } while (again);
     } catch (err) {
       drawn = null;
+      filtersStale = true;
       showBars(null, `Could not predict: ${(err as Error).message}`);
     } finally {
       predicting = false;
@@ -294,8 +306,6 @@ let shownMaps: { name: string; values: number[] }[] | null = null;
 /** The test pass whose pictures are shown. */
 let shownTest: TestPicture | null = null;
 let filtersShown = 0;
-let readingFilters = false;
-let filtersAgain = false;
 
 /** Whether the pictures follow the weights now: always, but while training only when asked to. */
 function picturesNow(): boolean {
@@ -303,40 +313,21 @@ function picturesNow(): boolean {
 }
 
 live.addEventListener('change', () => {
-  if (live.checked) {
-    void showFilters();
-    void predictDrawing();
-  }
+  if (live.checked) void predictDrawing();
 });
 
-/** The first conv layer's filters, as they are now; one read at a time, the latest wins. */
-async function showFilters(): Promise<void> {
-  if (!picturesNow()) return;
-  if (readingFilters) {
-    filtersAgain = true;
+/** The first conv layer's filters (null: no model). */
+function showFilters(f: Filters | null): void {
+  const box = $('filters');
+  if (!f) {
+    box.innerHTML = '<p class="note">Train or load a model to see its filters.</p>';
     return;
   }
-  readingFilters = true;
-  try {
-    do {
-      filtersAgain = false;
-      const f = await session.filters();
-      const box = $('filters');
-      if (!f) {
-        box.innerHTML = '<p class="note">Train or load a model to see its filters.</p>';
-        continue;
-      }
-      box.innerHTML = renderFilters(f.weights, f.shape, { title: `${f.layer}: ${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} (light: positive, dark: negative)` });
-      filtersShown++;
-    } while (filtersAgain);
-  } catch {
-    // a lost device or no model: the next weights change tries again
-  } finally {
-    readingFilters = false;
-  }
+  box.innerHTML = renderFilters(f.weights, f.shape, { title: `${f.layer}: ${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} (light: positive, dark: negative)` });
+  filtersShown++;
 }
 
-function showMaps(maps: Awaited<ReturnType<Session['explain']>>['maps'] | null): void {
+function showMaps(maps: Explanation['maps'] | null): void {
   const box = $('maps');
   if (!maps) {
     shownMaps = null;

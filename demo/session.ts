@@ -21,8 +21,7 @@ import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
 import type { AdapterDescription } from '../src/gpu/device';
 import { Runtime } from '../src/gpu/runtime';
-import type { Network } from '../src/model/network';
-import { parameterTable } from '../src/model/parameters';
+import { resolve, type Network } from '../src/model/network';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../src/model/safetensors-codec';
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/train/checkpoint';
 import { misclassified, type Evaluation, type Miss } from '../src/train/evaluation';
@@ -358,41 +357,24 @@ export class Session {
     return result;
   }
 
-  /** A digit's probabilities and the feature maps of the network's conv layers for it. */
-  explain(digit: Uint8Array): Promise<Explanation> {
+  /**
+   * What the pictures show, read back at one sync point: the probabilities of `digit`
+   * and the feature maps of the network's conv layers for it (none for null), and, with
+   * `filters`, the first conv layer's weights as they are now (mid-run, the trainer's).
+   */
+  pictures(digit: Uint8Array | null, filters: boolean): Promise<{ explanation: Explanation | null; filters: Filters | null }> {
     const result = this.predictions.then(async () => {
       if (!this.rt) throw new Error('there is no WebGPU device to predict with');
       if (!this.predictor) throw new Error('there is no model yet: train one or load a .safetensors file');
-      return (await this.predictor).explain(digit);
+      const predictor = await this.predictor;
+      const conv = filters ? resolve(predictor.network).stages.find((s) => s.op === 'conv2d') : undefined;
+      const r = await predictor.inspect(digit, conv ? [`${conv.name}.weight`] : []);
+      if (!conv || conv.op !== 'conv2d') return { explanation: r.explanation, filters: null };
+      const { outChannels, inChannels, kernel } = conv.shape;
+      return { explanation: r.explanation, filters: { layer: conv.name, shape: [outChannels, inChannels, kernel, kernel] as Filters['shape'], weights: r.params[0] } };
     });
     this.predictions = result.catch(() => {});
     return result;
-  }
-
-  /**
-   * The first conv layer's weights as they are now: read from the trainer's parameter
-   * buffer (a small read-back, not a step's), or a kept or loaded model's. Null
-   * without a model, or for a network without a conv layer.
-   */
-  async filters(): Promise<Filters | null> {
-    const network = this.network;
-    const conv = network && parameterTable(network).resolved.stages.find((s) => s.op === 'conv2d');
-    if (!network || !conv || conv.op !== 'conv2d') return null;
-    const { inChannels, outChannels, kernel } = conv.shape;
-    const shape: Filters['shape'] = [outChannels, inChannels, kernel, kernel];
-    const name = `${conv.name}.weight`;
-    const table = parameterTable(network);
-    const trainer = this.trainer;
-    let weights: Float32Array;
-    if (trainer && this.rt) {
-      const slot = table.slot(name);
-      weights = new Float32Array(await this.rt.readBytes(trainer.model.param, slot.offset * 4, slot.length * 4));
-    } else {
-      const own = this.kept ?? this.loaded;
-      if (!own) return null;
-      weights = table.view(own.params, name).slice();
-    }
-    return { layer: conv.name, shape, weights };
   }
 
   /** Destroys the device as a driver reset would lose it (for tests of recovery). */

@@ -178,24 +178,41 @@ export class Runtime {
 
   /** Copies a byte range back to the CPU (a sync point: not for the hot path). */
   async readBytes(buffer: GPUBuffer, offset = 0, size = buffer.size - offset): Promise<ArrayBuffer> {
-    const padded = Math.ceil(size / 4) * 4;
+    return (await this.readRanges([{ buffer, offset, size }]))[0];
+  }
+
+  /**
+   * Copies several byte ranges back to the CPU with one submission and one map: one
+   * sync point for them all, where reading them one by one would wait once each.
+   */
+  async readRanges(ranges: readonly { buffer: GPUBuffer; offset: number; size: number }[]): Promise<ArrayBuffer[]> {
+    const padded = ranges.map((r) => Math.ceil(r.size / 4) * 4);
+    const starts = padded.map((_, i) => padded.slice(0, i).reduce((a, b) => a + b, 0));
+    const what = ranges.map((r) => r.buffer.label).join(', ');
     const staging = this.device.createBuffer({
-      label: `read ${buffer.label}`,
-      size: padded,
+      label: `read ${what}`,
+      size: Math.max(4, padded.reduce((a, b) => a + b, 0)),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     const encoder = this.device.createCommandEncoder({ label: 'readback' });
-    encoder.copyBufferToBuffer(buffer, offset, staging, 0, padded);
+    ranges.forEach((r, i) => encoder.copyBufferToBuffer(r.buffer, r.offset, staging, starts[i], padded[i]));
     this.device.queue.submit([encoder.finish()]);
     try {
       await this.wait(() => staging.mapAsync(GPUMapMode.READ));
     } catch (err) {
-      throw await this.whyFailed(err, `reading ${buffer.label} back`);
+      throw await this.whyFailed(err, `reading ${what} back`);
     }
-    const out = staging.getMappedRange().slice(0, size);
+    const mapped = staging.getMappedRange();
+    const out = ranges.map((r, i) => mapped.slice(starts[i], starts[i] + r.size));
     staging.destroy();
     this.throwIfFailed();
     return out;
+  }
+
+  /** Several tensors read back at one sync point. */
+  async readTensors(ts: readonly Tensor[]): Promise<Float32Array[]> {
+    const bytes = await this.readRanges(ts.map((t) => ({ buffer: t.buffer, offset: t.offset, size: t.length * 4 })));
+    return bytes.map((b) => new Float32Array(b));
   }
 
   /** A failed GPU call as a one-line error: "GPU device lost" when that is why (a mapAsync only says "aborted", or nothing). */

@@ -5,11 +5,11 @@
  * read back until the pass ends; then the counts (classes x classes) and two numbers
  * per image are, once.
  */
+import type { GpuDataset } from '../data/gpu-dataset';
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { front, type Model } from '../model/model';
 import { Confusion } from '../ops/confusion';
-import type { GpuDataset } from '../data/gpu-dataset';
 import type { Feed } from './feed';
 
 export interface Evaluation {
@@ -112,7 +112,9 @@ export class Evaluator {
       offset += batch;
     }
     const r = await model.readMetrics();
-    const counts = await rt.readU32(this.confusion);
+    const range = (t: Tensor) => ({ buffer: t.buffer, offset: t.offset, size: t.length * 4 });
+    const [counted, predicted, confidence] = await rt.readRanges([this.confusion, this.predicted, this.confidence].map(range));
+    const counts = new Uint32Array(counted);
     const classes = model.classes;
     const confusion = Array.from({ length: classes }, (_, t) => Array.from(counts.subarray(t * classes, (t + 1) * classes)));
     return {
@@ -122,8 +124,8 @@ export class Evaluator {
       count: r.samples,
       confusion,
       perClass: perClassAccuracy(confusion),
-      predicted: await rt.readU32(this.predicted),
-      confidence: await rt.read(this.confidence),
+      predicted: new Uint32Array(predicted),
+      confidence: new Float32Array(confidence),
     };
   }
 }

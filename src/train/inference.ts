@@ -80,11 +80,26 @@ export class Predictor {
    * (featureMaps(): after its ReLU and pool), read from the forward pass's own buffers.
    */
   async explain(digit: Uint8Array): Promise<Explanation> {
-    const [probabilities] = await this.predict([digit]);
-    const maps = await Promise.all(
-      featureMaps(this.model.resolved).map(async (m) => ({ ...m, values: await this.rt.read(this.model.view(m.name, 1)) })),
-    );
-    return { probabilities, maps };
+    return (await this.inspect(digit)).explanation!;
+  }
+
+  /**
+   * What the pictures of a model show, read back at one sync point: explain()'s for a
+   * digit (none for null), and the named parameters as they are now (for a shared
+   * predictor, the trainer's, mid-run).
+   */
+  async inspect(digit: Uint8Array | null, params: readonly string[] = []): Promise<{ explanation: Explanation | null; params: Float32Array[] }> {
+    const views = params.map((name) => {
+      const t = this.model.params[name];
+      if (!t) throw new Error(`network ${this.network.name} has no parameter "${name}"`);
+      return t;
+    });
+    if (!digit) return { explanation: null, params: await this.rt.readTensors(views) };
+    await this.run([digit], 0);
+    const sources = featureMaps(this.model.resolved);
+    const [logp, ...rest] = await this.rt.readTensors([this.model.view('log_probs', 1), ...sources.map((m) => this.model.view(m.name, 1)), ...views]);
+    const maps = sources.map((m, i) => ({ ...m, values: rest[i] }));
+    return { explanation: { probabilities: logp.map(Math.exp), maps }, params: rest.slice(sources.length) };
   }
 
   /** The class probabilities of each 28x28 digit (bytes, white ink on black). */
@@ -93,18 +108,23 @@ export class Predictor {
     const classes = this.model.classes;
     for (let start = 0; start < digits.length; start += MAX_BATCH) {
       const chunk = digits.slice(start, start + MAX_BATCH);
-      const bytes = new Uint8Array(Math.ceil((chunk.length * PIXELS) / 4) * 4);
-      chunk.forEach((d, i) => {
-        if (d.length !== PIXELS) throw new Error(`predict: digit ${start + i} has ${d.length} pixels, expected ${ROWS}x${COLS} = ${PIXELS}`);
-        bytes.set(d, i * PIXELS);
-      });
-      this.rt.device.queue.writeBuffer(this.feed.data.images.buffer, 0, bytes);
-      this.feed.write(Uint32Array.from(chunk, (_, i) => i));
-      const plan = await this.model.forward(chunk.length);
-      submit(this.rt, [await this.feed.prepare(chunk.length), ...plan.forward], 'predict');
+      await this.run(chunk, start);
       const logp = await this.rt.read(this.model.view('log_probs', chunk.length));
       for (let i = 0; i < chunk.length; i++) out.push(logp.slice(i * classes, (i + 1) * classes).map(Math.exp));
     }
     return out;
+  }
+
+  /** Submits the forward pass of up to MAX_BATCH digits (the `first`th of the caller's on, for messages). */
+  private async run(chunk: Uint8Array[], first: number): Promise<void> {
+    const bytes = new Uint8Array(Math.ceil((chunk.length * PIXELS) / 4) * 4);
+    chunk.forEach((d, i) => {
+      if (d.length !== PIXELS) throw new Error(`predict: digit ${first + i} has ${d.length} pixels, expected ${ROWS}x${COLS} = ${PIXELS}`);
+      bytes.set(d, i * PIXELS);
+    });
+    this.rt.device.queue.writeBuffer(this.feed.data.images.buffer, 0, bytes);
+    this.feed.write(Uint32Array.from(chunk, (_, i) => i));
+    const plan = await this.model.forward(chunk.length);
+    submit(this.rt, [await this.feed.prepare(chunk.length), ...plan.forward], 'predict');
   }
 }
