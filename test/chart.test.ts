@@ -6,30 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { escapeXml, formatTick, niceTicks, renderChart, type EpochPoint, type History, type StepPoint } from '../src/chart/chart';
+import { assertBalanced, assertWellFormed } from './helpers/svg';
 
 // ---------------------------------------------------------------- helpers
 
-/** Throws unless every opening tag is closed in order; self-closing tags count as both. */
-function assertBalanced(svg: string): void {
-  const stack: string[] = [];
-  const tag = /<(\/?)([A-Za-z][\w:-]*)\b[^<>]*?(\/?)>/g;
-  for (const m of svg.matchAll(tag)) {
-    const [, closing, name, selfClosing] = m;
-    if (selfClosing) continue;
-    if (!closing) stack.push(name);
-    else if (stack.pop() !== name) throw new Error(`</${name}> at ${m.index} closes the wrong tag`);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  // Every '<' and '>' must belong to a tag: stray ones mean unescaped text.
-  assert.is(svg.replace(tag, '').replace(/[^<>]/g, ''), '', 'stray < or > outside tags');
-}
-
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'starts with <svg');
-  assert.ok(svg.endsWith('</svg>'), 'ends with </svg>');
-  assertBalanced(svg);
-  assert.not.match(svg, /NaN|Infinity|undefined/);
-}
 
 /** The markup of one panel's group ("loss" or "accuracy"). */
 function panel(svg: string, name: string): string {

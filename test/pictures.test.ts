@@ -20,29 +20,13 @@ import {
   type FeatureMap,
   type Mistake,
 } from '../src/chart/pictures';
+import { assertWellFormed } from './helpers/svg';
 
 // ---------------------------------------------------------------- helpers
 
-/** Throws unless every opening tag is closed in order; self-closing tags count as both. */
-function assertBalanced(svg: string): void {
-  const stack: string[] = [];
-  const tag = /<(\/?)([A-Za-z][\w:-]*)\b[^<>]*?(\/?)>/g;
-  for (const m of svg.matchAll(tag)) {
-    const [, closing, name, selfClosing] = m;
-    if (selfClosing) continue;
-    if (!closing) stack.push(name);
-    else if (stack.pop() !== name) throw new Error(`</${name}> at ${m.index} closes the wrong tag`);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  // Every '<' and '>' must belong to a tag: stray ones mean unescaped text.
-  assert.is(svg.replace(tag, '').replace(/[^<>]/g, ''), '', 'stray < or > outside tags');
-}
-
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'starts with <svg');
-  assert.ok(svg.endsWith('</svg>'), 'ends with </svg>');
-  assertBalanced(svg);
-  assert.not.match(svg, /NaN|Infinity|undefined/);
+/** Well formed, standalone (namespace and size), and without ids. */
+function assertPicture(svg: string): void {
+  assertWellFormed(svg);
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+" viewBox="0 0 \d+ \d+"/);
   assert.not.match(svg, /\bid=/, 'no ids: several pictures share a page');
 }
@@ -124,21 +108,6 @@ function featureMap(name: string, channels: number, size: number, f: (i: number)
   return { name, label, channels, height: size, width: size, values: Float32Array.from({ length: channels * size * size }, (_, i) => f(i)) };
 }
 
-test('the balance checker itself catches broken markup', () => {
-  assertBalanced('<svg><g><rect/></g><text>a &lt; b</text></svg>');
-  const fails = (svg: string) => {
-    try {
-      assertBalanced(svg);
-    } catch {
-      return true;
-    }
-    return false;
-  };
-  assert.ok(fails('<svg><g></svg>'), 'wrong closing tag');
-  assert.ok(fails('<svg><g></g>'), 'unclosed tag');
-  assert.ok(fails('<svg><text>a < b</text></svg>'), 'stray <');
-});
-
 // ---------------------------------------------------------------- the colour rule
 
 test('colour rule: non-negative data, 0 black and the maximum white', () => {
@@ -168,10 +137,10 @@ test('colour rule: all-zero data divides by nothing', () => {
   assert.is(greyLevel(0, tone), 0);
   assert.is(greyLevel(0, { signed: true, max: 0 }), 128);
   const svg = renderFilters(new Float32Array(6 * 25), [6, 1, 5, 5]);
-  assertWellFormed(svg);
+  assertPicture(svg);
   for (const tile of groups(svg, '<g class="filter"')) assert.equal(fills(tile), ['#808080'], 'one grey rect per all-zero filter');
   const maps = renderFeatureMaps([featureMap('conv1', 6, 14, () => 0)]);
-  assertWellFormed(maps);
+  assertPicture(maps);
   assert.match(maps, /all zero/);
 });
 
@@ -179,7 +148,7 @@ test('colour rule: all-zero data divides by nothing', () => {
 
 test('run merging: a blank 28x28 digit is one rect, a solid row two', () => {
   const blank = renderMistakes([{ ...mistake(0), pixels: new Uint8Array(784) }]);
-  assertWellFormed(blank);
+  assertPicture(blank);
   const [tile] = groups(blank, '<g class="mistake"');
   assert.is(rects(tile), 1);
   assert.equal(fills(tile), ['#000000']);
@@ -206,7 +175,7 @@ test('run merging: a real-looking digit costs a few hundred rects at most', () =
 test('confusion: one cell group per cell with its count and title', () => {
   const m = confusion10();
   const svg = renderConfusion(m, { title: 'LeNet-5' });
-  assertWellFormed(svg);
+  assertPicture(svg);
   const cells = groups(svg, '<g class="cell"');
   assert.is(cells.length, 100);
   for (let t = 0; t < 10; t++) {
@@ -238,14 +207,14 @@ test('confusion: diagonal in one hue, mistakes in another, zero white', () => {
 
 test('confusion: any size from 1, NaN counts drawn as 0', () => {
   const one = renderConfusion([[5]]);
-  assertWellFormed(one);
+  assertPicture(one);
   assert.is(count(one, 'class="cell"'), 1);
   const three = renderConfusion([
     [1, NaN, 0],
     [Infinity, 2, 0],
     [0, 0, 123456],
   ]);
-  assertWellFormed(three);
+  assertPicture(three);
   assert.is(count(three, 'class="cell"'), 9);
   assert.match(three, /data-true="0" data-predicted="1" data-count="0"/);
 });
@@ -261,7 +230,7 @@ test('confusion: empty or non-square matrices throw', () => {
 test('mistakes: order, limit, data-index, captions and titles', () => {
   const list = Array.from({ length: 30 }, (_, i) => mistake(1000 + i, i % 10, (i + 1) % 10, 0.99 - i * 0.01));
   const svg = renderMistakes(list);
-  assertWellFormed(svg);
+  assertPicture(svg);
   const tiles = groups(svg, '<g class="mistake"');
   assert.is(tiles.length, 24, 'default limit');
   assert.equal(
@@ -274,7 +243,7 @@ test('mistakes: order, limit, data-index, captions and titles', () => {
   assert.match(svg, /the first 24 of 30/);
 
   const five = renderMistakes(list, { limit: 5, columns: 2 });
-  assertWellFormed(five);
+  assertPicture(five);
   assert.is(count(five, 'class="mistake"'), 5);
   const xs = [...five.matchAll(/<g class="mistake"[^>]*>.*?<text x="([\d.]+)"/g)].map((m) => Number(m[1]));
   assert.is(new Set(xs).size, 2, 'two columns');
@@ -289,7 +258,7 @@ test('mistakes: the brief example, 97.3% and a 3 taken for a 5', () => {
 
 test('mistakes: none is a small picture saying so', () => {
   const svg = renderMistakes([]);
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.match(svg, /no mistakes/);
   assert.is(count(svg, 'class="mistake"'), 0);
   const width = Number(/width="(\d+)"/.exec(svg)![1]);
@@ -298,7 +267,7 @@ test('mistakes: none is a small picture saying so', () => {
 
 test('mistakes: escaped title, a NaN probability, wrong sizes throw', () => {
   const svg = renderMistakes([mistake(7, 1, 7, NaN)], { title: '<script>alert("x")</script>' });
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.not.match(svg, /<script/);
   assert.ok(svg.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'));
   assert.ok(svg.includes('>1 → 7 ?</text>'));
@@ -314,7 +283,7 @@ test('filters: conv1 is one labelled row of 6 tiles', () => {
   w[7] = 0.6; // the largest |w| of the set: white
   w[8] = 0;
   const svg = renderFilters(w, [6, 1, 5, 5], { title: 'conv1' });
-  assertWellFormed(svg);
+  assertPicture(svg);
   const tiles = groups(svg, '<g class="filter"');
   assert.is(tiles.length, 6);
   tiles.forEach((t, i) => {
@@ -330,7 +299,7 @@ test('filters: conv1 is one labelled row of 6 tiles', () => {
 test('filters: conv2 is out x in tiles on one scale', () => {
   const w = Float32Array.from({ length: 16 * 6 * 25 }, (_, i) => Math.cos(i * 0.37));
   const svg = renderFilters(w, [16, 6, 5, 5]);
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.is(count(svg, 'class="filter"'), 96);
   assert.match(svg, /data-out="15" data-in="5"/);
   assert.is(count(svg, '<rect') > 96, true);
@@ -347,7 +316,7 @@ test('feature maps: a labelled group per map, a tile per channel, 16 channels wr
   const pool1 = featureMap('pool1', 6, 14, (i) => (i % 7) / 3, 'conv1 → ReLU → pool1: 6 × 14 × 14');
   const pool2 = featureMap('pool2', 16, 5, (i) => Math.sin(i) * 2, 'conv2 → pool2: 16 × 5 × 5');
   const svg = renderFeatureMaps([pool1, pool2], { title: 'what <the> layers see' });
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.ok(svg.includes('what &lt;the&gt; layers see'));
   const [g1, g2] = groups(svg, '<g class="feature-map"');
   assert.ok(g1.startsWith('<g class="feature-map" data-name="pool1">'));
@@ -374,7 +343,7 @@ test('feature maps: one scale per layer, NaN drawn as 0, names escaped', () => {
   values.fill(2, 16, 32); // channel 1 all 2: white, so channel 0 is mid-grey
   values[3] = NaN;
   const svg = renderFeatureMaps([{ name: 'a"b', label: '<x>', channels: 2, height: 4, width: 4, values }]);
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.ok(svg.includes('data-name="a&quot;b"'));
   assert.ok(svg.includes('>&lt;x&gt;<'));
   const [c0, c1] = groups(svg, '<g class="channel"');
@@ -387,7 +356,7 @@ test('feature maps: wrong lengths throw, none draws a note', () => {
   throwsWith(() => renderFeatureMaps([{ ...featureMap('c', 6, 14, () => 1), channels: 5 }]), /renderFeatureMaps: map 0 \(c\) has 1176 values, 5 x 14 x 14 needs 980/);
   throwsWith(() => renderFeatureMaps([{ ...featureMap('c', 1, 2, () => 1), width: 1.5 }]), /map 0's width must be a whole number/);
   const none = renderFeatureMaps([]);
-  assertWellFormed(none);
+  assertPicture(none);
   assert.match(none, /no feature maps/);
 });
 
@@ -402,7 +371,7 @@ function summary(): EvalSummary {
 
 test('evaluation: heading, confusion, per-class bars and the gallery in one picture', () => {
   const svg = renderEvaluation(summary());
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.is(count(svg, '<svg'), 1, 'one standalone document');
   assert.ok(svg.includes('lenet5 &lt;test&gt;'));
   assert.match(svg, /accuracy 98\.93% on 10000 images, mean loss 0\.0346/);
@@ -424,7 +393,7 @@ test('evaluation: heading, confusion, per-class bars and the gallery in one pict
 test('evaluation: no mistakes, NaN metrics, mismatched per-class', () => {
   const e = { ...summary(), title: undefined, mistakes: [], loss: NaN, accuracy: Infinity };
   const svg = renderEvaluation(e);
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.match(svg, /no mistakes/);
   assert.match(svg, /accuracy n\/a/);
   throwsWith(() => renderEvaluation({ ...summary(), perClass: [1, 1] }), /renderEvaluation: perClass has 2 values for 10 classes/);
@@ -437,7 +406,7 @@ test('explanation: the digit, ten bars with the highest marked, the feature maps
   probabilities[1] = 0.0000001;
   const maps = [featureMap('pool1', 6, 14, (i) => i % 3), featureMap('pool2', 16, 5, (i) => Math.sin(i))];
   const svg = renderExplanation({ title: 'my <digit>', digit: { width: 28, height: 28, values: digit() }, maps, probabilities });
-  assertWellFormed(svg);
+  assertPicture(svg);
   assert.is(count(svg, '<svg'), 1);
   assert.ok(svg.includes('my &lt;digit&gt;'));
   assert.match(svg, /predicted 7 \(99\.1%\)/);
@@ -458,12 +427,12 @@ test('explanation: the digit, ten bars with the highest marked, the feature maps
 test('explanation: float digits scale by their maximum, bad sizes throw', () => {
   const values = Float32Array.from(digit(), (v) => v / 510); // 0..0.5
   const svg = renderExplanation({ digit: { width: 28, height: 28, values }, maps: [], probabilities: [0.5, 0.5] });
-  assertWellFormed(svg);
+  assertPicture(svg);
   const [input] = groups(svg, '<g class="input"');
   assert.ok(fills(input).includes('#ffffff'), 'the brightest pixel is white');
   assert.is(count(svg, 'class="probability best"'), 1, 'a tie marks the first');
   const allNaN = renderExplanation({ digit: { width: 2, height: 2, values: [NaN, 1, 2, 3] }, maps: [], probabilities: [NaN, NaN] });
-  assertWellFormed(allNaN);
+  assertPicture(allNaN);
   assert.is(count(allNaN, 'class="probability best"'), 0);
   throwsWith(
     () => renderExplanation({ digit: { width: 28, height: 28, values: new Uint8Array(783) }, maps: [], probabilities: [1] }),

@@ -44,10 +44,11 @@ export interface ChartOptions {
 
 const TRAIN = '#1f77b4';
 const TEST = '#d62728';
-const INK = '#222';
-const MUTED = '#666';
-const GRID = '#e6e6e6';
-const FRAME = '#888';
+/** The palette's greys, which ./pictures.ts draws with too. */
+export const INK = '#222';
+export const MUTED = '#666';
+export const GRID = '#e6e6e6';
+export const FRAME = '#888';
 
 /** Average glyph width of 12 px sans-serif, for laying out the legend without a DOM. */
 const CHAR_W = 6.7;

@@ -14,7 +14,7 @@
  * 0, so "NaN" never reaches the SVG. Each part is laid out in its own coordinates and
  * placed with a <g transform>, so the compositions reuse the single renderers' code.
  */
-import { escapeXml } from './chart';
+import { escapeXml, FRAME, GRID, INK, MUTED } from './chart';
 
 /** A grey image, row-major. */
 export interface Image {
@@ -62,10 +62,6 @@ export interface EvalSummary {
   mistakes: Mistake[];
 }
 
-const INK = '#222';
-const MUTED = '#666';
-const GRID = '#e6e6e6';
-const FRAME = '#888';
 /** Confusion cells: the diagonal (correct) in blue, the rest (mistakes) in red. */
 const CORRECT = '#2c7bb6';
 const WRONG = '#d62728';
