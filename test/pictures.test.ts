@@ -1,11 +1,12 @@
 /**
  * Tests of the pictures of what the network learned (src/chart/pictures.ts): every
  * renderer's markup is well formed, escaped and free of NaN; the colour rule gives the
- * documented greys; runs of equal pixels merge; the groups the page hooks onto carry the
+ * documented greys; pixel tiles are PNGs (decoded here by pngjs) with a level per value; the groups the page hooks onto carry the
  * right data attributes; and wrong sizes throw.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { PNG } from 'pngjs';
 import {
   greyHex,
   greyLevel,
@@ -57,13 +58,43 @@ function groups(svg: string, opening: string): string[] {
   }
 }
 
-function rects(svg: string): number {
-  return count(svg, '<rect');
-}
-
 /** The fills of the rects in `svg`, in order, frames (fill="none") left out. */
 function fills(svg: string): string[] {
   return [...svg.matchAll(/<rect [^>]*fill="([^"]*)"/g)].map((m) => m[1]).filter((f) => f !== 'none');
+}
+
+interface Tile {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** The PNG's own size, and its grey levels, decoded by pngjs. */
+  w: number;
+  h: number;
+  levels: Uint8Array;
+}
+
+/** The pixel tiles in `svg`: each <image>'s place and its PNG decoded. */
+function tiles(svg: string): Tile[] {
+  return [...svg.matchAll(/<image x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]* href="data:image\/png;base64,([^"]+)"\/>/g)].map((m) => {
+    const png = PNG.sync.read(Buffer.from(m[5], 'base64'));
+    const levels = Uint8Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]);
+    return { x: Number(m[1]), y: Number(m[2]), width: Number(m[3]), height: Number(m[4]), w: png.width, h: png.height, levels };
+  });
+}
+
+/** The grey levels of the one tile in `svg`. */
+function levels(svg: string): number[] {
+  const t = tiles(svg);
+  assert.is(t.length, 1, 'one pixel tile');
+  return Array.from(t[0].levels);
+}
+
+/** The commonest level of a tile (its background). */
+function commonest(ls: number[]): number {
+  const n = new Array<number>(256).fill(0);
+  for (const l of ls) n[l]++;
+  return n.indexOf(Math.max(...n));
 }
 
 function throwsWith(fn: () => unknown, pattern: RegExp): void {
@@ -138,7 +169,7 @@ test('colour rule: all-zero data divides by nothing', () => {
   assert.is(greyLevel(0, { signed: true, max: 0 }), 128);
   const svg = renderFilters(new Float32Array(6 * 25), [6, 1, 5, 5]);
   assertPicture(svg);
-  for (const tile of groups(svg, '<g class="filter"')) assert.equal(fills(tile), ['#808080'], 'one grey rect per all-zero filter');
+  for (const tile of groups(svg, '<g class="filter"')) assert.ok(levels(tile).every((l) => l === 128), 'all-zero filters are grey');
   const maps = renderFeatureMaps([featureMap('conv1', 6, 14, () => 0)]);
   assertPicture(maps);
   assert.match(maps, /all zero/);
@@ -146,28 +177,24 @@ test('colour rule: all-zero data divides by nothing', () => {
 
 // ---------------------------------------------------------------- pixels
 
-test('run merging: a blank 28x28 digit is one rect, a solid row two', () => {
+test('pixel tiles: one PNG each, a pixel per value, scaled without smoothing', () => {
   const blank = renderMistakes([{ ...mistake(0), pixels: new Uint8Array(784) }]);
   assertPicture(blank);
   const [tile] = groups(blank, '<g class="mistake"');
-  assert.is(rects(tile), 1);
-  assert.equal(fills(tile), ['#000000']);
-  assert.match(tile, /shape-rendering="crispEdges"/);
+  const [t] = tiles(tile);
+  assert.equal([t.w, t.h, t.width, t.height], [28, 28, 56, 56], '28x28 pixels at scale 2');
+  assert.ok(t.levels.every((l) => l === 0), 'blank is black');
+  assert.match(tile, /preserveAspectRatio="none" image-rendering="optimizeSpeed" style="image-rendering:pixelated"/);
 
   const row = new Uint8Array(784);
   row.fill(255, 10 * 28, 11 * 28);
   const [solid] = groups(renderMistakes([{ ...mistake(0), pixels: row }]), '<g class="mistake"');
-  assert.equal(fills(solid), ['#000000', '#ffffff']);
-  assert.match(solid, /<rect x="[\d.]+" y="[\d.]+" width="56" height="2" fill="#ffffff"\/>/, 'the row, 28 pixels at scale 2');
+  assert.equal(levels(solid), Array.from(row));
 });
 
-test('run merging: a real-looking digit costs a few hundred rects at most', () => {
+test("pixel tiles: a digit's bytes are its grey levels exactly", () => {
   const [tile] = groups(renderMistakes([mistake(0)]), '<g class="mistake"');
-  const n = rects(tile);
-  assert.ok(n > 20 && n < 300, `${n} rects`);
-  // The fully inked part of each row is one rect, so rects are fewer than ink pixels.
-  const ink = digit(1).filter((v) => v > 0).length;
-  assert.ok(n < ink, `${n} rects for ${ink} ink pixels`);
+  assert.equal(levels(tile), Array.from(digit(1)));
 });
 
 // ---------------------------------------------------------------- confusion
@@ -290,8 +317,8 @@ test('filters: conv1 is one labelled row of 6 tiles', () => {
     assert.ok(t.startsWith(`<g class="filter" data-out="${i}" data-in="0">`));
     assert.ok(t.includes(`>${i}</text>`), 'labelled with its output channel');
   });
-  assert.ok(fills(tiles[0]).includes('#ffffff'), 'max |w| is white');
-  const ys = new Set([...svg.matchAll(/<g class="filter"[^>]*><title>[^<]*<\/title><g shape-rendering="crispEdges"><rect x="[\d.]+" y="([\d.]+)"/g)].map((m) => m[1]));
+  assert.ok(levels(tiles[0]).includes(255), 'max |w| is white');
+  const ys = new Set(tiles.map((t) => t.match(/<image x="[\d.]+" y="([\d.]+)"/)![1]));
   assert.is(ys.size, 1, 'one row');
   assert.match(svg, /white \+0\.6, grey 0, black -0\.6/);
 });
@@ -302,7 +329,7 @@ test('filters: conv2 is out x in tiles on one scale', () => {
   assertPicture(svg);
   assert.is(count(svg, 'class="filter"'), 96);
   assert.match(svg, /data-out="15" data-in="5"/);
-  assert.is(count(svg, '<rect') > 96, true);
+  assert.is(count(svg, '<image'), 96);
 });
 
 test('filters: wrong lengths and shapes throw', () => {
@@ -326,7 +353,7 @@ test('feature maps: a labelled group per map, a tile per channel, 16 channels wr
   assert.is(count(g2, 'class="channel"'), 16);
   assert.match(g2, /data-channel="15"/);
 
-  const tileY = (g: string) => [...g.matchAll(/<g class="channel"[^>]*><title>[^<]*<\/title><g shape-rendering="crispEdges"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/g)];
+  const tileY = (g: string) => [...g.matchAll(/<g class="channel"[^>]*><title>[^<]*<\/title><image x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/g)];
   assert.is(new Set(tileY(g1).map((m) => m[2])).size, 1, '6 channels: one row');
   const t2 = tileY(g2);
   assert.is(new Set(t2.map((m) => m[2])).size, 2, '16 channels: two rows');
@@ -347,9 +374,9 @@ test('feature maps: one scale per layer, NaN drawn as 0, names escaped', () => {
   assert.ok(svg.includes('data-name="a&quot;b"'));
   assert.ok(svg.includes('>&lt;x&gt;<'));
   const [c0, c1] = groups(svg, '<g class="channel"');
-  assert.is(fills(c0)[0], '#808080', 'half the layer maximum');
-  assert.ok(fills(c0).includes('#000000'), 'NaN as 0');
-  assert.is(fills(c1)[0], '#ffffff');
+  assert.is(commonest(levels(c0)), 128, 'half the layer maximum');
+  assert.is(levels(c0)[3], 0, 'NaN as 0');
+  assert.ok(levels(c1).every((l) => l === 255));
 });
 
 test('feature maps: wrong lengths throw, none draws a note', () => {
@@ -420,8 +447,8 @@ test('explanation: the digit, ten bars with the highest marked, the feature maps
   assert.is(count(svg, 'class="channel"'), 22);
   // Bytes: 255 is white.
   const [input] = groups(svg, '<g class="input"');
-  assert.ok(fills(input).includes('#ffffff'));
-  assert.is(fills(input)[0], '#000000', 'black background');
+  assert.ok(levels(input).includes(255));
+  assert.is(commonest(levels(input)), 0, 'black background');
 });
 
 test('explanation: float digits scale by their maximum, bad sizes throw', () => {
@@ -429,7 +456,7 @@ test('explanation: float digits scale by their maximum, bad sizes throw', () => 
   const svg = renderExplanation({ digit: { width: 28, height: 28, values }, maps: [], probabilities: [0.5, 0.5] });
   assertPicture(svg);
   const [input] = groups(svg, '<g class="input"');
-  assert.ok(fills(input).includes('#ffffff'), 'the brightest pixel is white');
+  assert.ok(levels(input).includes(255), 'the brightest pixel is white');
   assert.is(count(svg, 'class="probability best"'), 1, 'a tie marks the first');
   const allNaN = renderExplanation({ digit: { width: 2, height: 2, values: [NaN, 1, 2, 3] }, maps: [], probabilities: [NaN, NaN] });
   assertPicture(allNaN);

@@ -5,16 +5,16 @@
  * or Node imports, like ./chart.ts: the Node programs write the strings to .svg files,
  * the page sets them as innerHTML, and both show the same drawing.
  *
- * Images are drawn as <rect>s with crisp edges: a tile's commonest grey level is one
- * background rect, and every horizontal run of another level one more, so a blank tile
- * costs one rect and a 28x28 digit a hundred or two. Grey levels follow one rule,
- * greyLevel() below. The markup uses no ids, so several pictures can live on one page;
+ * Pixel tiles are drawn as one <image> each, a greyscale PNG (./png.ts) scaled up
+ * without smoothing: a few elements for a browser to lay out and paint, where a rect per
+ * pixel run made thousands. Grey levels follow one rule, greyLevel() below. The markup uses no ids, so several pictures can live on one page;
  * groups carry classes and data-* attributes for the page's hover and click handlers,
  * and <title>s that browsers show on hover. Text is escaped; non-finite data is drawn as
  * 0, so "NaN" never reaches the SVG. Each part is laid out in its own coordinates and
  * placed with a <g transform>, so the compositions reuse the single renderers' code.
  */
 import { escapeXml, FRAME, GRID, INK, MUTED } from './chart';
+import { greyPngUri } from './png';
 
 /** A grey image, row-major. */
 export interface Image {
@@ -213,31 +213,15 @@ function rect(x: number, y: number, w: number, h: number, fill: string): string 
 
 /**
  * `width` x `height` values from `offset` as pixels `scale` px square, top left at (x, y):
- * one rect in the commonest level for the whole tile, then one per horizontal run of
- * another level, and a thin frame so a black tile on a dark neighbour stays a tile.
+ * one <image> of a greyscale PNG, drawn without smoothing so each value stays a square.
  */
 function pixelTile(values: ArrayLike<number>, offset: number, width: number, height: number, tone: Tone, x: number, y: number, scale: number): string {
   const levels = new Uint8Array(width * height);
-  const histogram = new Uint32Array(256);
-  for (let i = 0; i < levels.length; i++) {
-    levels[i] = greyLevel(values[offset + i], tone);
-    histogram[levels[i]]++;
-  }
-  let background = 0;
-  for (let l = 1; l < 256; l++) if (histogram[l] > histogram[background]) background = l;
-  const out = [`<g shape-rendering="crispEdges">`, rect(x, y, width * scale, height * scale, greyHex(background))];
-  for (let r = 0; r < height; r++) {
-    let c = 0;
-    while (c < width) {
-      const level = levels[r * width + c];
-      let end = c + 1;
-      while (end < width && levels[r * width + end] === level) end++;
-      if (level !== background) out.push(rect(x + c * scale, y + r * scale, (end - c) * scale, scale, greyHex(level)));
-      c = end;
-    }
-  }
-  out.push('</g>');
-  return out.join('');
+  for (let i = 0; i < levels.length; i++) levels[i] = greyLevel(values[offset + i], tone);
+  return (
+    `<image x="${px(x)}" y="${px(y)}" width="${px(width * scale)}" height="${px(height * scale)}" preserveAspectRatio="none"` +
+    ` image-rendering="optimizeSpeed" style="image-rendering:pixelated" href="${greyPngUri(levels, width, height)}"/>`
+  );
 }
 
 /** A frame just outside a tile, so a tile whose edge pixels are white (or light grey) still reads as a tile on the white page. */
