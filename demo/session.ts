@@ -82,7 +82,6 @@ export interface TestPicture {
   /** The epoch it followed. */
   epoch: number;
   confusion: number[][];
-  perClass: (number | null)[];
   mistakes: (Miss & { pixels: Uint8Array; rows: number; cols: number })[];
   /** All the misclassified images, of which `mistakes` are the first. */
   missed: number;
@@ -348,10 +347,15 @@ export class Session {
 
   /** The ten probabilities of each 28x28 digit (bytes, white ink on black). */
   predict(digits: Uint8Array[]): Promise<Float32Array[]> {
+    return this.withPredictor((p) => p.predict(digits));
+  }
+
+  /** Runs `fn` with the predictor once the predictions before it are done: they share one input buffer. */
+  private withPredictor<T>(fn: (p: Predictor) => Promise<T>): Promise<T> {
     const result = this.predictions.then(async () => {
       if (!this.rt) throw new Error('there is no WebGPU device to predict with');
       if (!this.predictor) throw new Error('there is no model yet: train one or load a .safetensors file');
-      return (await this.predictor).predict(digits);
+      return fn(await this.predictor);
     });
     this.predictions = result.catch(() => {});
     return result;
@@ -363,18 +367,13 @@ export class Session {
    * `filters`, the first conv layer's weights as they are now (mid-run, the trainer's).
    */
   pictures(digit: Uint8Array | null, filters: boolean): Promise<{ explanation: Explanation | null; filters: Filters | null }> {
-    const result = this.predictions.then(async () => {
-      if (!this.rt) throw new Error('there is no WebGPU device to predict with');
-      if (!this.predictor) throw new Error('there is no model yet: train one or load a .safetensors file');
-      const predictor = await this.predictor;
+    return this.withPredictor(async (predictor) => {
       const conv = filters ? resolve(predictor.network).stages.find((s) => s.op === 'conv2d') : undefined;
       const r = await predictor.inspect(digit, conv ? [`${conv.name}.weight`] : []);
       if (!conv || conv.op !== 'conv2d') return { explanation: r.explanation, filters: null };
       const { outChannels, inChannels, kernel } = conv.shape;
-      return { explanation: r.explanation, filters: { layer: conv.name, shape: [outChannels, inChannels, kernel, kernel] as Filters['shape'], weights: r.params[0] } };
+      return { explanation: r.explanation, filters: { layer: conv.name, shape: [outChannels, inChannels, kernel, kernel], weights: r.params[0] } };
     });
-    this.predictions = result.catch(() => {});
-    return result;
   }
 
   /** Destroys the device as a driver reset would lose it (for tests of recovery). */
@@ -484,7 +483,7 @@ export class Session {
       const pixels = split.rows * split.cols;
       const missed = misclassified(test, split.labels.subarray(0, test.count));
       const mistakes = missed.slice(0, GALLERY).map((m) => ({ ...m, pixels: split.images.slice(m.index * pixels, (m.index + 1) * pixels), rows: split.rows, cols: split.cols }));
-      this.lastTest = { epoch: point.epoch, confusion: test.confusion, perClass: test.perClass, mistakes, missed: missed.length };
+      this.lastTest = { epoch: point.epoch, confusion: test.confusion, mistakes, missed: missed.length };
     }
     this.restartRate(); // the evaluation is not training time
     this.events.changed();
