@@ -5,7 +5,7 @@
 import { renderChart } from '../src/chart/chart';
 import { renderConfusion, renderFeatureMaps, renderFilters, renderMistakes } from '../src/chart/pictures';
 import { NETWORKS } from '../src/model/network';
-import type { Explanation } from '../src/train/inference';
+import { featureMapPicture, type Explanation } from '../src/train/inference';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
 import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
@@ -335,7 +335,7 @@ function showMaps(maps: Explanation['maps'] | null): void {
     return;
   }
   shownMaps = maps.map((m) => ({ name: m.name, values: Array.from(m.values) }));
-  box.innerHTML = renderFeatureMaps(maps.map((m) => ({ name: m.name, label: `${m.label}: ${m.shape.join(' × ')}`, channels: m.shape[0], height: m.shape[1], width: m.shape[2], values: m.values })));
+  box.innerHTML = renderFeatureMaps(maps.map((m) => featureMapPicture(m, `${m.label}: ${m.shape.join(' × ')}`)));
 }
 
 function showTestPictures(t: TestPicture | null): void {

@@ -24,7 +24,7 @@ import { Runtime } from '../src/gpu/runtime';
 import { resolve, type Network } from '../src/model/network';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../src/model/safetensors-codec';
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/train/checkpoint';
-import { misclassified, type Evaluation, type Miss } from '../src/train/evaluation';
+import { misclassified, withPixels, type Evaluation, type Miss } from '../src/train/evaluation';
 import { batchSizes } from '../src/train/feed';
 import { Predictor, type Explanation } from '../src/train/inference';
 import { runTraining } from '../src/train/run';
@@ -480,9 +480,8 @@ export class Session {
     const split = this.data?.test;
     if (test && split) {
       // The run's test set is the split's first test.count images.
-      const pixels = split.rows * split.cols;
       const missed = misclassified(test, split.labels.subarray(0, test.count));
-      const mistakes = missed.slice(0, GALLERY).map((m) => ({ ...m, pixels: split.images.slice(m.index * pixels, (m.index + 1) * pixels), rows: split.rows, cols: split.cols }));
+      const mistakes = withPixels(missed.slice(0, GALLERY), split);
       this.lastTest = { epoch: point.epoch, confusion: test.confusion, mistakes, missed: missed.length };
     }
     this.restartRate(); // the evaluation is not training time

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { renderEvaluation } from '../chart/pictures';
 import type { MnistSplit } from '../data/mnist';
 import { expectNetwork, loadModel } from '../model/safetensors';
-import { misclassified, type Evaluation } from '../train/evaluation';
+import { misclassified, withPixels, type Evaluation } from '../train/evaluation';
 import { evaluateModel } from '../train/inference';
 import { checkOutput, writeFileAtomic } from '../util/files';
 import { parseOptions } from './shared/args';
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
   console.log(`Test set: Average loss: ${e.loss.toFixed(4)}, Accuracy: ${e.correct}/${e.count} (${(100 * e.accuracy).toFixed(2)}%)\n`);
   console.log(report(e));
   await writeFileAtomic(files.json, formatJson(json) + '\n');
-  const mistakes = json.misclassified.map((m) => ({ ...m, pixels: test.images.subarray(m.index * test.rows * test.cols, (m.index + 1) * test.rows * test.cols), rows: test.rows, cols: test.cols }));
+  const mistakes = withPixels(json.misclassified, test);
   await writeFileAtomic(files.svg, renderEvaluation({ title: `${basename(path)} (${model.network.name}) on ${dir}`, accuracy: e.accuracy, loss: e.loss, count: e.count, perClass: e.perClass.map((a) => a ?? NaN), confusion: e.confusion, mistakes }));
   console.log(`\nwrote ${files.json} and ${files.svg}`);
   return 0;

@@ -10,7 +10,7 @@ import { renderExplanation } from '../chart/pictures';
 import { MNIST } from '../data/dataset';
 import { readDigit } from '../data/image-file';
 import { expectNetwork, loadModel } from '../model/safetensors';
-import { Predictor } from '../train/inference';
+import { featureMapPicture, Predictor } from '../train/inference';
 import { parseOptions } from './shared/args';
 import { checkOutput, writeFileAtomic } from '../util/files';
 import { archOption, DEFAULT_MODEL, openRuntime, run, trainHint } from './shared/common';
@@ -66,19 +66,19 @@ async function main(): Promise<number> {
   if (readable.length > 0) {
     const rt = await openRuntime(o.adapter);
     const predictor = await Predictor.create(rt, model.network, model.normalization, { params: model.params });
-    probabilities = await predictor.predict(readable.map((d) => d.digit!));
-    if (o.explain) {
-      for (const [i, d] of readable.entries()) {
-        const { probabilities: p, maps } = await predictor.explain(d.digit!);
-        const svg = renderExplanation({
-          title: `${basename(d.path)}: ${model.network.name}`,
-          digit: { width: MNIST.image.cols, height: MNIST.image.rows, values: d.digit! },
-          maps: maps.map((m) => ({ name: m.name, label: m.label, channels: m.shape[0], height: m.shape[1], width: m.shape[2], values: m.values })),
-          probabilities: p,
-        });
-        await writeFileAtomic(pictures[i], svg);
-        d.picture = pictures[i];
-      }
+    if (!o.explain) probabilities = await predictor.predict(readable.map((d) => d.digit!));
+    // With --explain, each digit's own forward pass gives its probabilities and its maps.
+    for (const [i, d] of o.explain ? readable.entries() : []) {
+      const { probabilities: p, maps } = await predictor.explain(d.digit!);
+      probabilities.push(p);
+      const svg = renderExplanation({
+        title: `${basename(d.path)}: ${model.network.name}`,
+        digit: { width: MNIST.image.cols, height: MNIST.image.rows, values: d.digit! },
+        maps: maps.map((m) => featureMapPicture(m)),
+        probabilities: p,
+      });
+      await writeFileAtomic(pictures[i], svg);
+      d.picture = pictures[i];
     }
     rt.destroy();
   }

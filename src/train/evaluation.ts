@@ -7,7 +7,7 @@
  */
 import type { GpuDataset } from '../data/gpu-dataset';
 import { submit, type Dispatch } from '../gpu/dispatch';
-import type { Runtime, Tensor } from '../gpu/runtime';
+import { range, type Runtime, type Tensor } from '../gpu/runtime';
 import { front, type Model } from '../model/model';
 import { Confusion } from '../ops/confusion';
 import type { Feed } from './feed';
@@ -41,6 +41,12 @@ export function misclassified(e: Pick<Evaluation, 'predicted' | 'confidence'>, l
     if (e.predicted[i] !== labels[i]) out.push({ index: i, label: labels[i], predicted: e.predicted[i], probability: e.confidence[i] });
   }
   return out.sort((a, b) => b.probability - a.probability || a.index - b.index);
+}
+
+/** Misses with their images' pixels (from the data set evaluated), for a gallery. */
+export function withPixels(misses: Miss[], split: { images: Uint8Array; rows: number; cols: number }): (Miss & { pixels: Uint8Array; rows: number; cols: number })[] {
+  const { rows, cols } = split;
+  return misses.map((m) => ({ ...m, pixels: split.images.slice(m.index * rows * cols, (m.index + 1) * rows * cols), rows, cols }));
 }
 
 /** The per-class accuracy of a confusion matrix (rows: true class). */
@@ -112,7 +118,6 @@ export class Evaluator {
       offset += batch;
     }
     const r = await model.readMetrics();
-    const range = (t: Tensor) => ({ buffer: t.buffer, offset: t.offset, size: t.length * 4 });
     const [counted, predicted, confidence] = await rt.readRanges([this.confusion, this.predicted, this.confidence].map(range));
     const counts = new Uint32Array(counted);
     const classes = model.classes;

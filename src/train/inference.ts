@@ -6,6 +6,7 @@
  * they are resized as the training images were; the normalisation is the one the
  * model was trained with (its file's, or MNIST's for a file without one).
  */
+import type { FeatureMap } from '../chart/pictures';
 import { MNIST } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/idx';
@@ -30,6 +31,12 @@ export async function evaluateModel(rt: Runtime, network: Network, params: Float
 export interface Explanation {
   probabilities: Float32Array;
   maps: (FeatureMapSource & { values: Float32Array })[];
+}
+
+/** A map of an explanation as the pictures draw it (src/chart/pictures.ts), under `label`. */
+export function featureMapPicture(m: Explanation['maps'][number], label = m.label): FeatureMap {
+  const [channels, height, width] = m.shape;
+  return { name: m.name, label, channels, height, width, values: m.values };
 }
 
 /** Digits are MNIST's size, as src/data/digit.ts makes them. */
