@@ -174,7 +174,7 @@ arch.replaceChildren(
     const option = document.createElement('option');
     option.value = n.name;
     option.textContent = n.name;
-    option.title = n.description;
+    option.title = n.description ?? '';
     return option;
   }),
 );

@@ -15,6 +15,7 @@
  * page's or `train:node`'s) loaded here continues the same way; a model file gives
  * the weights that new runs start from, as `train:node --init` does.
  */
+import type { Conv2dStageShape } from '../src/model/kinds/conv2d';
 import type { EpochPoint, History } from '../src/chart/chart';
 import type { TrainedOn } from '../src/data/dataset';
 import type { MnistSplit } from '../src/data/idx';
@@ -371,7 +372,7 @@ export class Session {
       const conv = filters ? resolve(predictor.network).stages.find((s) => s.op === 'conv2d') : undefined;
       const r = await predictor.inspect(digit, conv ? [`${conv.name}.weight`] : []);
       if (!conv || conv.op !== 'conv2d') return { explanation: r.explanation, filters: null };
-      const { outChannels, inChannels, kernel } = conv.shape;
+      const { outChannels, inChannels, kernel } = conv.shape as Conv2dStageShape;
       return { explanation: r.explanation, filters: { layer: conv.name, shape: [outChannels, inChannels, kernel, kernel], weights: r.params[0] } };
     });
   }

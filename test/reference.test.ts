@@ -382,7 +382,11 @@ const SMALL: Network = {
 function initParams(net: Network, rng: Rng): Params {
   const params: Params = {};
   for (const s of parameterTable(net).slots) {
-    const bound = 1 / Math.sqrt(s.fanIn);
+    if ('fill' in s.init) {
+      params[s.name] = new Float64Array(s.length).fill(s.init.fill);
+      continue;
+    }
+    const bound = 1 / Math.sqrt(s.init.fanIn);
     params[s.name] = Float64Array.from({ length: s.length }, () => rng.uniform(-bound, bound));
   }
   return params;
@@ -400,8 +404,8 @@ test('LeNet-5 parameter table: the names, shapes and count of PyTorch\'s state_d
   // fan_in: a weight's elements per output; its bias has its weight's.
   for (let i = 0; i < t.slots.length; i += 2) {
     const [w, b] = [t.slots[i], t.slots[i + 1]];
-    assert.is(w.fanIn, w.length / w.shape[0], w.name);
-    assert.is(b.fanIn, w.fanIn, b.name);
+    assert.equal(w.init, { fanIn: w.length / w.shape[0] }, w.name);
+    assert.equal(b.init, w.init, b.name);
   }
   assert.ok(t.slots.every((s) => s.offset % 64 === 0), 'every tensor starts on 256 bytes');
   assert.equal(parameterTable(LENET5_RELU).slots, t.slots);
@@ -454,7 +458,7 @@ test('LeNet-5 forward: activation sizes, no ReLU after conv2 (as the tutorial), 
 function pattern(net: Network, params: Params, input: Float64Array, batch: number): string {
   const f = referenceForward(net, params, input, batch);
   const signs = (v: Float64Array) => Array.from(v, (x) => (x > 0 ? '1' : '0')).join('');
-  return [...Object.values(f.preRelu).map(signs), ...Object.values(f.argmax).map((a) => a.join())].join('|');
+  return [...Object.values(f.preRelu).map(signs), ...Object.values(f.saved).map((a) => (a as Uint32Array).join())].join('|');
 }
 
 /** The largest of 1e-6, 1e-7, 1e-8 whose +-step along x[i] crosses no ReLU kink and changes no max-pool choice. */

@@ -11,11 +11,35 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MnistSplit } from '../data/mnist';
+import type { Stage } from '../model/kind';
 import { resolve, type Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
 import { MNIST } from '../data/dataset';
 import { politeWait } from '../gpu/node';
 import { Rng } from '../util/rng';
+
+type Twin = (s: Stage, h: tf.Tensor, p: (suffix: string) => tf.Tensor, batch: number) => tf.Tensor;
+
+/**
+ * Each kind's twin in TensorFlow.js (NHWC), by op: the layers a benchmark trains. A
+ * network with another kind is refused by name. log_softmax is the loss's.
+ */
+const TWINS: Record<string, Twin> = {
+  conv2d: (s, h, p) => {
+    const l = s.layer as unknown as { stride: number; padding: number };
+    const padded = l.padding ? tf.pad(h, [[0, 0], [l.padding, l.padding], [l.padding, l.padding], [0, 0]]) : h;
+    return tf.add(tf.conv2d(padded as tf.Tensor4D, p('weight') as tf.Tensor4D, l.stride, 'valid'), p('bias'));
+  },
+  maxpool2d: (s, h) => tf.maxPool(h as tf.Tensor4D, s.layer.kernel as number, s.layer.stride as number, 'valid'),
+  avgpool2d: (s, h) => tf.avgPool(h as tf.Tensor4D, s.layer.kernel as number, s.layer.stride as number, 'valid'),
+  // PyTorch flattens NCHW; the order of the features does not change the work.
+  linear: (s, h, p, batch) => tf.add(tf.matMul(tf.reshape(h, [batch, s.inShape[0]]) as tf.Tensor2D, p('weight') as tf.Tensor2D), p('bias')),
+  relu: (_s, h) => tf.relu(h),
+  tanh: (_s, h) => tf.tanh(h),
+  sigmoid: (_s, h) => tf.sigmoid(h),
+  dropout: (s, h) => tf.dropout(h, s.layer.p as number),
+  log_softmax: (_s, h) => h,
+};
 
 export interface TfjsRun {
   setupSeconds: number;
@@ -47,8 +71,7 @@ export async function trainTfjs(network: Network, train: MnistSplit, batch: numb
   // TensorFlow.js wants them: conv [kh, kw, in, out], dense [in, out].
   const v = new Map<string, tf.Variable>();
   for (const s of parameterTable(network).slots) {
-    const b = 1 / Math.sqrt(s.fanIn);
-    const values = Float32Array.from({ length: s.length }, () => rng.uniform(-b, b));
+    const values = 'fill' in s.init ? new Float32Array(s.length).fill(s.init.fill) : Float32Array.from({ length: s.length }, () => rng.uniform(-1 / Math.sqrt((s.init as { fanIn: number }).fanIn), 1 / Math.sqrt((s.init as { fanIn: number }).fanIn)));
     const [out, ...rest] = s.shape;
     const shape = s.shape.length === 4 ? [rest[1], rest[2], rest[0], out] : s.shape.length === 2 ? [rest[0], out] : [out];
     v.set(s.name, tf.variable(tf.tensor(values, shape)));
@@ -72,11 +95,10 @@ export async function trainTfjs(network: Network, train: MnistSplit, batch: numb
     const loss = optimizer.minimize(() => {
       let h: tf.Tensor = x;
       for (const s of stages) {
-        if (s.op === 'conv2d') h = tf.add(tf.conv2d(h as tf.Tensor4D, p(`${s.name}.weight`) as tf.Tensor4D, 1, 'valid'), p(`${s.name}.bias`));
-        else if (s.op === 'maxpool2d') h = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
-        // PyTorch flattens NCHW; the order of the features does not change the work.
-        else if (s.op === 'linear') h = tf.add(tf.matMul(tf.reshape(h, [batch, s.shape.inFeatures]) as tf.Tensor2D, p(`${s.name}.weight`) as tf.Tensor2D), p(`${s.name}.bias`));
-        if ((s.op === 'conv2d' || s.op === 'linear') && s.relu) h = tf.relu(h);
+        const twin = TWINS[s.op];
+        if (!twin) throw new Error(`tfjs: no TensorFlow.js twin of ${s.op} (layer ${s.index + 1})`);
+        h = twin(s, h, (suffix) => p(`${s.name}.${suffix}`), batch);
+        if (s.relu) h = tf.relu(h);
       }
       return tf.losses.softmaxCrossEntropy(y, h) as tf.Scalar; // the log_softmax stage and the NLL loss, together
     }, true) as tf.Scalar;

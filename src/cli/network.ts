@@ -1,7 +1,6 @@
 // npm run network: a network's summary, or its description as JSON (for tools in
 // other languages, e.g. bench/torch_net.py, which builds the same network in PyTorch).
-import { DEFAULT_ARCH, NETWORKS, resolve } from '../model/network';
-import { parameterTable } from '../model/parameters';
+import { DEFAULT_ARCH, NETWORKS, networkJson } from '../model/network';
 import { modelSummary } from '../model/summary';
 import { parseOptions } from './shared/args';
 import { archOption, run } from './shared/common';
@@ -9,8 +8,9 @@ import { archOption, run } from './shared/common';
 const HELP = `usage: npm run network -- [--arch NAME] [--json]
 
 Prints a network as PyTorch's print(model) would, its forward pass and its number of
-parameters; with --json, its description (input, layers), stages and parameter table.
-Networks: ${NETWORKS.map((n) => `${n.name} (${n.description})`).join('; ')}.`;
+parameters; with --json, its description as a network file holds it (every default
+filled in), which --arch FILE.json reads back. --arch names a preset or a network file.
+Presets: ${NETWORKS.map((n) => `${n.name} (${n.description})`).join('; ')}.`;
 
 async function main(): Promise<number> {
   const { values: o } = parseOptions({ options: { arch: { type: 'string', default: DEFAULT_ARCH }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -23,9 +23,7 @@ async function main(): Promise<number> {
     console.log(modelSummary(net));
     return 0;
   }
-  const { stages, classes } = resolve(net);
-  const parameters = parameterTable(net).slots.map(({ name, shape, fanIn }) => ({ name, shape, fanIn }));
-  console.log(JSON.stringify({ ...net, classes, stages, parameters }, null, 1));
+  console.log(networkJson(net));
   return 0;
 }
 

@@ -12,19 +12,19 @@
  */
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import { Conv2d } from '../ops/conv2d';
-import { Linear } from '../ops/linear';
-import { LogSoftmax } from '../ops/log_softmax';
-import { MaxPool2d } from '../ops/maxpool2d';
 import { NllLoss } from '../ops/nll_loss';
 import { PackedWeights } from '../ops/pack';
-import { hasRelu, inputNeedsGrad, perSample, type Network, type Resolved, type Stage } from './network';
+import type { Conv2dStageShape } from './kinds/conv2d';
+import type { ForwardIO, Mode, PerSample, Stage, StageOp } from './kind';
+import { hasRelu, inputNeedsGrad, perSample, type Network, type Resolved } from './network';
 import { parameterTable, type ParameterTable } from './parameters';
+
+export type { PerSample } from './kind';
 
 /** The op behind each stage, for one batch size. */
 export interface StageOps {
   batch: number;
-  stage: Map<string, Conv2d | Linear | MaxPool2d | LogSoftmax>;
+  stage: Map<string, StageOp>;
   nll: NllLoss;
 }
 
@@ -51,23 +51,15 @@ export function labelled(label: string, d: Dispatch): Dispatch {
   return { ...d, label };
 }
 
-/** A buffer sized by the batch: its GPU label and its shape per sample (4-byte elements). */
-export interface PerSample {
-  /** The name it goes by in its owner (an activation's, a pool's). */
-  name: string;
-  label: string;
-  shape: readonly number[];
-}
-
 /**
- * The buffers a Model sizes by its batch: each activation, each pool's argmax (where
- * its maxima came from) and the labels. The constructor makes these, and the batch
- * size limits (src/train/limits.ts) count them.
+ * The buffers a Model sizes by its batch: each activation, what each stage keeps for
+ * its backward (a pool's argmax: where its maxima came from) and the labels. The
+ * constructor makes these, and the batch size limits (src/train/limits.ts) count them.
  */
-export function modelBuffers(r: Resolved): { act: PerSample[]; argmax: PerSample[]; labels: PerSample } {
+export function modelBuffers(r: Resolved): { act: PerSample[]; saved: (PerSample & { stage: string })[]; labels: PerSample } {
   return {
     act: [...r.activations].map(([name, shape]) => ({ name, label: name, shape })),
-    argmax: r.stages.filter((s) => s.op === 'maxpool2d').map((s) => ({ name: s.name, label: `${s.name} argmax`, shape: s.outShape })),
+    saved: r.stages.flatMap((s) => (s.kind.saved?.(s) ?? []).map((b) => ({ ...b, stage: s.name }))),
     labels: { name: 'labels', label: 'labels', shape: [] },
   };
 }
@@ -81,8 +73,8 @@ export class Model {
   readonly params: Record<string, Tensor>;
   /** Each activation by name ("input", then each stage's output, after its ReLU), [maxBatch, ...]. */
   readonly act: Record<string, Tensor>;
-  /** Where each pool's maxima came from, by the pool's name (u32). */
-  readonly argmax: Record<string, Tensor>;
+  /** What each stage keeps for its backward, by stage and name (a pool's argmax, u32). */
+  readonly saved: Record<string, Record<string, Tensor>>;
   readonly labels: Tensor;
   /** Running (summed loss, correct, samples) since the last reset. */
   readonly metrics: Tensor;
@@ -92,7 +84,9 @@ export class Model {
   /** Whether the parameter buffer is another model's (the page's predictor reads the trainer's). */
   private readonly shared: boolean;
   private readonly ops = new Map<number, Promise<StageOps>>();
-  private readonly plans = new Map<number, Promise<ForwardPlan>>();
+  /** The ops made so far (for setStep). */
+  private readonly made: StageOps[] = [];
+  private readonly plans = new Map<string, Promise<ForwardPlan>>();
 
   /**
    * A model of `network` for batches of up to `maxBatch`: with `training`, its ops
@@ -106,7 +100,7 @@ export class Model {
     if (options.param && options.param.size < bytes) {
       throw new Error(`parameter buffer "${options.param.label}" has ${options.param.size} bytes; network ${network.name} needs ${bytes}`);
     }
-    const convs = table.resolved.stages.flatMap((s) => (s.op === 'conv2d' ? [{ name: s.name, shape: s.shape, offset: table.slot(`${s.name}.weight`).offset }] : []));
+    const convs = table.resolved.stages.flatMap((s) => (s.op === 'conv2d' ? [{ name: s.name, shape: s.shape as Conv2dStageShape, offset: table.slot(`${s.name}.weight`).offset }] : []));
     const packed = await PackedWeights.create(rt, convs, table.flatLength, options.training ?? false);
     return new Model(rt, network, maxBatch, packed, options);
   }
@@ -128,7 +122,8 @@ export class Model {
     const buffers = modelBuffers(this.resolved);
     const tensor = (b: PerSample) => rt.tensor(b.label, [maxBatch, ...b.shape]);
     this.act = Object.fromEntries(buffers.act.map((b) => [b.name, tensor(b)]));
-    this.argmax = Object.fromEntries(buffers.argmax.map((b) => [b.name, tensor(b)]));
+    this.saved = {};
+    for (const b of buffers.saved) (this.saved[b.stage] ??= {})[b.name] = tensor(b);
     this.labels = tensor(buffers.labels);
     this.metrics = rt.tensor('metrics', [3]);
   }
@@ -157,21 +152,55 @@ export class Model {
     this.checkBatch(batch);
     let ops = this.ops.get(batch);
     if (!ops) {
-      ops = makeOps(this.rt, this.resolved, batch, this.training);
+      ops = makeOps(this.rt, this.resolved, batch, this.training).then((o) => {
+        this.made.push(o);
+        return o;
+      });
       this.ops.set(batch, ops);
     }
     return ops;
   }
 
-  /** The forward dispatches for batches of `batch`, made once per batch size. */
-  forward(batch: number): Promise<ForwardPlan> {
+  /**
+   * The forward dispatches for batches of `batch` in a mode, made once per batch size
+   * and mode: training runs train mode, evaluation and prediction eval mode (dropout
+   * the identity, batchnorm with its running statistics).
+   */
+  forward(batch: number, mode: Mode = 'eval'): Promise<ForwardPlan> {
     this.checkBatch(batch);
-    let p = this.plans.get(batch);
+    const key = `${batch} ${mode}`;
+    let p = this.plans.get(key);
     if (!p) {
-      p = this.makeForward(batch);
-      this.plans.set(batch, p);
+      p = this.makeForward(batch, mode);
+      this.plans.set(key, p);
     }
     return p;
+  }
+
+  /** Queues what changes from one training step to the next (dropout's masks): before the step's submit. */
+  setStep(seed: number, step: number): void {
+    for (const ops of this.made) for (const op of ops.stage.values()) op.setStep?.(seed, step);
+  }
+
+  /** The tensors a stage's kernels bind for a batch. */
+  io(s: Stage, batch: number, mode: Mode): ForwardIO {
+    return {
+      batch,
+      mode,
+      input: this.view(s.input, batch, s.inShape), // a flatten is this view
+      output: this.view(s.name, batch),
+      param: (suffix) => {
+        const t = this.params[`${s.name}.${suffix}`];
+        if (!t) throw new Error(`network ${this.network.name}: stage ${s.name} has no parameter "${suffix}"`);
+        return t;
+      },
+      saved: (name) => {
+        const t = this.saved[s.name]?.[name];
+        if (!t) throw new Error(`network ${this.network.name}: stage ${s.name} keeps no "${name}"`);
+        return front(t, batch);
+      },
+      packed: () => this.packed.of(s.name),
+    };
   }
 
   /** A view of an activation for the first `batch` samples. */
@@ -181,26 +210,14 @@ export class Model {
     return front(t, batch, perSampleShape);
   }
 
-  private async makeForward(batch: number): Promise<ForwardPlan> {
+  private async makeForward(batch: number, mode: Mode): Promise<ForwardPlan> {
     const ops = await this.opsFor(batch);
     const forward: Dispatch[] = this.shared ? [labelled('pack', this.pack())] : [];
-    for (const s of this.stages) {
-      const op = ops.stage.get(s.name)!;
-      const output = this.view(s.name, batch);
-      if (s.op === 'conv2d') {
-        const t = { input: this.view(s.input, batch), by_tap: this.packed.of(s.name).by_tap, bias: this.params[`${s.name}.bias`], output };
-        forward.push(labelled(s.name, (op as Conv2d).forward(t)));
-      } else if (s.op === 'linear') {
-        const input = this.view(s.input, batch, [s.shape.inFeatures]); // flatten is this view
-        forward.push(labelled(s.name, (op as Linear).forward({ input, weight: this.params[`${s.name}.weight`], bias: this.params[`${s.name}.bias`], output })));
-      } else if (s.op === 'maxpool2d') {
-        forward.push(labelled(s.name, (op as MaxPool2d).forward({ input: this.view(s.input, batch), output, argmax: front(this.argmax[s.name], batch) })));
-      } else {
-        forward.push(labelled('log_softmax', (op as LogSoftmax).forward({ input: this.view(s.input, batch, [s.classes]), output })));
-      }
-    }
+    for (const s of this.stages) forward.push(...ops.stage.get(s.name)!.forward(this.io(s, batch, mode)).map((d) => labelled(s.name, d)));
     const metrics = labelled('metrics', ops.nll.accumulate({ log_probs: this.view('log_probs', batch), labels: front(this.labels, batch), metrics: this.metrics }));
-    return { batch, forward, logits: forward.slice(0, -1), metrics };
+    const last = this.stages.at(-1)!;
+    const logits = forward.filter((d) => d.label !== last.name);
+    return { batch, forward, logits, metrics };
   }
 
   /** Packs the conv weights of the parameter buffer into their copies (src/ops/pack.ts). */
@@ -241,23 +258,14 @@ export class Model {
   }
 }
 
-async function makeOps(rt: Runtime, r: Resolved, batch: number, backward: boolean): Promise<StageOps> {
+async function makeOps(rt: Runtime, r: Resolved, batch: number, training: boolean): Promise<StageOps> {
   const made = await Promise.all(
-    r.stages.map((s): Promise<Conv2d | Linear | MaxPool2d | LogSoftmax> => {
-      const into = inputNeedsGrad(r, s);
-      switch (s.op) {
-        case 'conv2d':
-          return Conv2d.create(rt, { batch, ...s.shape }, { relu: s.relu, backward, inputGrad: into !== null });
-        case 'linear':
-          return Linear.create(rt, { batch, ...s.shape }, { relu: s.relu, backward, inputGrad: into === null ? 'none' : hasRelu(into) ? 'relu' : 'plain' });
-        case 'maxpool2d':
-          return MaxPool2d.create(rt, { batch, ...s.shape }, { backward });
-        case 'log_softmax':
-          // Training never runs log-softmax's own backward: the loss's gradient is fused with it.
-          return LogSoftmax.create(rt, batch, s.classes, { backward: false });
-      }
+    r.stages.map((stage) => {
+      const into = inputNeedsGrad(r, stage);
+      const inputGrad = into === null ? 'none' : hasRelu(into) && stage.kind.fusesInputRelu ? 'relu' : 'plain';
+      return stage.kind.create({ rt, stage, batch, training, inputGrad });
     }),
   );
-  const nll = await NllLoss.create(rt, batch, r.classes, { backward });
+  const nll = await NllLoss.create(rt, batch, r.classes, { backward: training });
   return { batch, stage: new Map(r.stages.map((s, i) => [s.name, made[i]])), nll };
 }

@@ -8,14 +8,19 @@
  */
 import type { Tensor } from '../gpu/runtime';
 import type { Rng } from '../util/rng';
+import type { ParamSpec } from './kind';
 import { resolve, type Network, type Resolved } from './network';
 
 export interface Slot {
   /** The state_dict name, e.g. "conv1.weight". */
   name: string;
   shape: readonly number[];
-  /** Inputs per output of the layer: PyTorch's fan_in, which sets the default initialisation. */
-  fanIn: number;
+  /** How PyTorch initialises it (ParamSpec's init). */
+  init: ParamSpec['init'];
+  /** A parameter (trained), a buffer (batchnorm's running statistics) or a counter (num_batches_tracked). */
+  role: ParamSpec['role'];
+  /** The stage it belongs to. */
+  stage: string;
   /** In elements; a multiple of 64. */
   offset: number;
   length: number;
@@ -27,31 +32,24 @@ export class ParameterTable {
   readonly slots: readonly Slot[];
   /** Elements in a flat buffer, padding included. */
   readonly flatLength: number;
-  /** Parameters proper (61,706 for LeNet-5). */
+  /** Parameters proper, as PyTorch's model.parameters() counts them (61,706 for LeNet-5). */
   readonly count: number;
   readonly names: ReadonlySet<string>;
 
   constructor(readonly resolved: Resolved) {
     const slots: Slot[] = [];
     let offset = 0;
-    const push = (name: string, shape: number[], fanIn: number) => {
-      const length = shape.reduce((a, b) => a * b, 1);
-      slots.push({ name, shape, fanIn, offset, length });
-      offset += Math.ceil(length / ALIGN) * ALIGN;
-    };
-    for (const s of resolved.stages) {
-      if (s.op === 'conv2d') {
-        const { inChannels, outChannels, kernel } = s.shape;
-        push(`${s.name}.weight`, [outChannels, inChannels, kernel, kernel], inChannels * kernel * kernel);
-        push(`${s.name}.bias`, [outChannels], inChannels * kernel * kernel);
-      } else if (s.op === 'linear') {
-        push(`${s.name}.weight`, [s.shape.outFeatures, s.shape.inFeatures], s.shape.inFeatures);
-        push(`${s.name}.bias`, [s.shape.outFeatures], s.shape.inFeatures);
+    // In state_dict order: the stages', each in its kind's order.
+    for (const stage of resolved.stages) {
+      for (const p of stage.kind.params?.(stage) ?? []) {
+        const length = p.shape.reduce((a, b) => a * b, 1);
+        slots.push({ name: `${stage.name}.${p.suffix}`, shape: p.shape, init: p.init, role: p.role, stage: stage.name, offset, length });
+        offset += Math.ceil(length / ALIGN) * ALIGN;
       }
     }
     this.slots = slots;
     this.flatLength = offset;
-    this.count = slots.reduce((n, s) => n + s.length, 0);
+    this.count = slots.reduce((n, s) => n + (s.role === 'parameter' ? s.length : 0), 0);
     this.names = new Set(slots.map((s) => s.name));
   }
 
@@ -72,17 +70,27 @@ export class ParameterTable {
   }
 
   /**
-   * PyTorch's default initialisation for Conv2d and Linear: weights by
+   * PyTorch's default initialisation: for Conv2d and Linear, weights by
    * kaiming_uniform_(a=sqrt(5)) and biases alike, which both come to
-   * uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)). Drawn in state_dict order.
+   * uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn in state_dict order; constants
+   * (batchnorm's ones and zeros) draw nothing.
    */
   init(rng: Rng): Float32Array {
     const flat = new Float32Array(this.flatLength);
     for (const s of this.slots) {
-      const bound = 1 / Math.sqrt(s.fanIn);
+      if ('fill' in s.init) {
+        flat.fill(s.init.fill, s.offset, s.offset + s.length);
+        continue;
+      }
+      const bound = 1 / Math.sqrt(s.init.fanIn);
       for (let j = 0; j < s.length; j++) flat[s.offset + j] = rng.uniform(-bound, bound);
     }
     return flat;
+  }
+
+  /** The slots of one stage, by suffix. */
+  of(stage: string): Map<string, Slot> {
+    return new Map(this.slots.filter((s) => s.stage === stage).map((s) => [s.name.slice(stage.length + 1), s]));
   }
 
   /** A tensor for each parameter within a buffer of this layout (parameters, gradients, moments). */
@@ -103,7 +111,7 @@ export class ParameterTable {
   }
 }
 
-const tables = new Map<Network, ParameterTable>();
+const tables = new WeakMap<Network, ParameterTable>();
 
 /** The parameter table of a network, made once. */
 export function parameterTable(net: Network): ParameterTable {

@@ -6,30 +6,19 @@
  * after it on the way forward and undone before it on the way back, with none of
  * the fusions the GPU plans use; so it checks those too.
  */
-import { resolve, type Network, type Resolved, type Stage } from '../model/network';
-import {
-  ADAM_DEFAULTS,
-  adamStep,
-  conv2dBackwardBias,
-  conv2dBackwardInput,
-  conv2dBackwardWeight,
-  conv2dForward,
-  crossEntropyBackward,
-  linearBackwardBias,
-  linearBackwardInput,
-  linearBackwardWeight,
-  linearForward,
-  logSoftmaxForward,
-  maxpool2dBackward,
-  maxpool2dForward,
-  nllLossForward,
-  reluBackward,
-  reluForward,
-  type AdamHyper,
-} from './ops';
+import type { Mode, ReferenceContext, Stage } from '../model/kind';
+import { inputNeedsGrad, resolve, type Network } from '../model/network';
+import { ADAM_DEFAULTS, adamStep, crossEntropyBackward, nllLossForward, reluBackward, reluForward, type AdamHyper } from './ops';
 
 /** Parameters (or their gradients) by state_dict name. */
 export type Params = Record<string, Float64Array>;
+
+/** A pass's mode, and dropout's keys (the run's seed and the Adam step being taken). */
+export interface PassOptions {
+  mode?: Mode;
+  seed?: number;
+  step?: number;
+}
 
 export interface Forward {
   /** [batch, classes] log-probabilities. */
@@ -38,64 +27,67 @@ export interface Forward {
   act: Record<string, Float64Array>;
   /** The values before the ReLU, for stages that have one. */
   preRelu: Record<string, Float64Array>;
-  /** Each pool's argmax, by the pool's name. */
-  argmax: Record<string, Uint32Array>;
+  /** What each stage kept for its backward, by its name (a pool's argmax). */
+  saved: Record<string, unknown>;
+  /** Buffers a training pass updates (running statistics), by state_dict name. */
+  updates: Params;
 }
 
-const resolved = new Map<Network, Resolved>();
-
-function stagesOf(net: Network): Resolved {
-  let r = resolved.get(net);
-  if (!r) {
-    r = resolve(net);
-    resolved.set(net, r);
-  }
-  return r;
+function context(batch: number, o: PassOptions): ReferenceContext {
+  return { batch, mode: o.mode ?? 'eval', seed: o.seed ?? 1, step: o.step ?? 1 };
 }
 
-export function referenceForward(net: Network, params: Params, input: Float64Array, batch: number): Forward {
-  const { stages } = stagesOf(net);
+function paramsOf(params: Params, s: Stage) {
+  return (suffix: string) => {
+    const p = params[`${s.name}.${suffix}`];
+    if (!p) throw new Error(`reference: no parameter ${s.name}.${suffix}`);
+    return p;
+  };
+}
+
+/** The forward pass, eval mode unless told: each stage's kind, then its fused ReLU. */
+export function referenceForward(net: Network, params: Params, input: Float64Array, batch: number, o: PassOptions = {}): Forward {
+  const { stages } = resolve(net);
+  const ctx = context(batch, o);
   const act: Record<string, Float64Array> = { input };
   const preRelu: Record<string, Float64Array> = {};
-  const argmax: Record<string, Uint32Array> = {};
+  const saved: Record<string, unknown> = {};
+  const updates: Params = {};
   for (const s of stages) {
-    const x = act[s.input];
-    let y: Float64Array;
-    switch (s.op) {
-      case 'conv2d':
-        y = conv2dForward({ batch, ...s.shape }, x, params[`${s.name}.weight`], params[`${s.name}.bias`]);
-        break;
-      case 'linear':
-        y = linearForward({ batch, ...s.shape }, x, params[`${s.name}.weight`], params[`${s.name}.bias`]);
-        break;
-      case 'maxpool2d': {
-        const p = maxpool2dForward({ batch, ...s.shape }, x);
-        argmax[s.name] = p.argmax;
-        y = p.output;
-        break;
-      }
-      case 'log_softmax':
-        y = logSoftmaxForward(batch, s.classes, x);
-        break;
-    }
-    if ((s.op === 'conv2d' || s.op === 'linear') && s.relu) {
+    const r = s.kind.reference.forward(s, act[s.input], paramsOf(params, s), ctx);
+    let y = r.y;
+    if (r.saved !== undefined) saved[s.name] = r.saved;
+    for (const [suffix, v] of Object.entries(r.updates ?? {})) updates[`${s.name}.${suffix}`] = v;
+    if (s.relu) {
       preRelu[s.name] = y;
       y = reluForward(y);
     }
     act[s.name] = y;
   }
-  return { logp: act.log_probs, act, preRelu, argmax };
+  return { logp: act.log_probs, act, preRelu, saved, updates };
 }
 
-export function referenceLoss(net: Network, params: Params, input: Float64Array, labels: Uint32Array, batch: number): number {
-  const { classes } = stagesOf(net);
-  return nllLossForward(batch, classes, referenceForward(net, params, input, batch).logp, labels);
+export function referenceLoss(net: Network, params: Params, input: Float64Array, labels: Uint32Array, batch: number, o: PassOptions = {}): number {
+  return nllLossForward(batch, resolve(net).classes, referenceForward(net, params, input, batch, o).logp, labels);
 }
 
-/** The loss, the gradient of every parameter, and the log-probabilities. */
-export function referenceGradients(net: Network, params: Params, input: Float64Array, labels: Uint32Array, batch: number): { loss: number; grads: Params; logp: Float64Array } {
-  const { stages, classes } = stagesOf(net);
-  const f = referenceForward(net, params, input, batch);
+/**
+ * The loss, the gradient of every parameter (buffers get none), the log-probabilities
+ * and the buffers the pass updated; train mode unless told.
+ */
+export function referenceGradients(
+  net: Network,
+  params: Params,
+  input: Float64Array,
+  labels: Uint32Array,
+  batch: number,
+  o: PassOptions = {},
+): { loss: number; grads: Params; logp: Float64Array; updates: Params } {
+  const r = resolve(net);
+  const { stages, classes } = r;
+  const opts = { mode: 'train' as Mode, ...o };
+  const ctx = context(batch, opts);
+  const f = referenceForward(net, params, input, batch, opts);
   const loss = nllLossForward(batch, classes, f.logp, labels);
   const grads: Params = {};
   // The gradient w.r.t. each activation, by name; log-softmax and NLL together give the logits'.
@@ -103,34 +95,17 @@ export function referenceGradients(net: Network, params: Params, input: Float64A
   const last = stages.length - 1;
   d[stages[last].input] = crossEntropyBackward(batch, classes, f.logp, labels);
   for (let i = last - 1; i >= 0; i--) {
-    const s: Stage = stages[i];
+    const s = stages[i];
     let dout = d[s.name];
-    if ((s.op === 'conv2d' || s.op === 'linear') && s.relu) dout = reluBackward(dout, f.act[s.name]);
-    const x = f.act[s.input];
-    const first = i === 0;
-    switch (s.op) {
-      case 'conv2d': {
-        const shape = { batch, ...s.shape };
-        grads[`${s.name}.weight`] = conv2dBackwardWeight(shape, dout, x);
-        grads[`${s.name}.bias`] = conv2dBackwardBias(shape, dout);
-        if (!first) d[s.input] = conv2dBackwardInput(shape, dout, params[`${s.name}.weight`]);
-        break;
-      }
-      case 'linear': {
-        const shape = { batch, ...s.shape };
-        grads[`${s.name}.weight`] = linearBackwardWeight(shape, dout, x);
-        grads[`${s.name}.bias`] = linearBackwardBias(shape, dout);
-        if (!first) d[s.input] = linearBackwardInput(shape, dout, params[`${s.name}.weight`]);
-        break;
-      }
-      case 'maxpool2d':
-        if (!first) d[s.input] = maxpool2dBackward({ batch, ...s.shape }, dout, f.argmax[s.name]);
-        break;
-      case 'log_softmax':
-        throw new Error(`reference: log_softmax may only be the last layer`);
-    }
+    if (!dout) continue; // nothing after it needed a gradient
+    if (s.relu) dout = reluBackward(dout, f.act[s.name]);
+    const needInput = inputNeedsGrad(r, s) !== null;
+    const y = s.relu ? f.preRelu[s.name] : f.act[s.name];
+    const b = s.kind.reference.backward(s, dout, { x: f.act[s.input], y, saved: f.saved[s.name] }, paramsOf(params, s), ctx, needInput);
+    for (const [suffix, g] of Object.entries(b.grads ?? {})) grads[`${s.name}.${suffix}`] = g;
+    if (needInput && b.dx) d[s.input] = b.dx;
   }
-  return { loss, grads, logp: f.logp };
+  return { loss, grads, logp: f.logp, updates: f.updates };
 }
 
 export interface AdamState {
@@ -149,11 +124,19 @@ export function newAdamState(params: Params): AdamState {
   return { step: 0, expAvg, expAvgSq };
 }
 
-/** One forward, loss, backward and Adam step; mutates params and state; returns the loss before the update. */
-export function referenceTrainStep(net: Network, params: Params, state: AdamState, input: Float64Array, labels: Uint32Array, batch: number, h: AdamHyper = ADAM_DEFAULTS): number {
-  const { loss, grads } = referenceGradients(net, params, input, labels, batch);
+/**
+ * One forward (train mode), loss, backward and Adam step; mutates params (buffers
+ * take the pass's updates, counters count the step) and state; returns the loss
+ * before the update. Dropout's masks are keyed by `seed` and the step being taken.
+ */
+export function referenceTrainStep(net: Network, params: Params, state: AdamState, input: Float64Array, labels: Uint32Array, batch: number, h: AdamHyper = ADAM_DEFAULTS, seed = 1): number {
+  const { loss, grads, updates } = referenceGradients(net, params, input, labels, batch, { seed, step: state.step + 1 });
   state.step += 1;
-  for (const name of Object.keys(params)) adamStep(params[name], grads[name], state.expAvg[name], state.expAvgSq[name], state.step, h);
+  for (const name of Object.keys(params)) {
+    if (grads[name]) adamStep(params[name], grads[name], state.expAvg[name], state.expAvgSq[name], state.step, h);
+    else if (updates[name]) params[name].set(updates[name]);
+    else if (name.endsWith('.num_batches_tracked')) params[name][0] += 1;
+  }
   return loss;
 }
 
@@ -164,26 +147,17 @@ export function referenceTrainStep(net: Network, params: Params, state: AdamStat
  * gradient). A comparison at 1e-5 is only meaningful away from those, as finite
  * differences are.
  */
-export function kinkMargin(net: Network, params: Params, input: Float64Array, batch: number): number {
-  const { stages } = stagesOf(net);
-  const f = referenceForward(net, params, input, batch);
+export function kinkMargin(net: Network, params: Params, input: Float64Array, batch: number, o: PassOptions = {}): number {
+  const { stages } = resolve(net);
+  const ctx = context(batch, o);
+  const f = referenceForward(net, params, input, batch, o);
   let margin = Infinity;
   for (const pre of Object.values(f.preRelu)) for (const v of pre) margin = Math.min(margin, Math.abs(v));
   for (const s of stages) {
-    if (s.op !== 'maxpool2d') continue;
+    if (!s.kind.reference.margin) continue;
     const producer = stages.find((p) => p.name === s.input);
-    const relu = producer !== undefined && (producer.op === 'conv2d' || producer.op === 'linear') && producer.relu;
-    const x = f.act[s.input];
-    const { channels, height: H, width: W } = s.shape;
-    for (let p = 0; p < batch * channels; p++) {
-      for (let y = 0; y + 1 < H; y += 2) {
-        for (let xx = 0; xx + 1 < W; xx += 2) {
-          const at = p * H * W + y * W + xx;
-          const w = [x[at], x[at + 1], x[at + W], x[at + W + 1]].sort((a, b) => b - a);
-          if (!relu || w[0] > 0) margin = Math.min(margin, w[0] - w[1]);
-        }
-      }
-    }
+    const reluBefore = producer !== undefined && (producer.relu || producer.op === 'relu');
+    margin = Math.min(margin, s.kind.reference.margin(s, f.act[s.input], f.act[s.name], ctx, reluBefore));
   }
   return margin;
 }

@@ -2,22 +2,21 @@
  * The backward pass of a Model, derived from its network's stages: the gradient
  * buffer (the parameters' flat layout) and, for each stage, the gradient of the loss
  * w.r.t. its output, and the dispatches that fill them, made once per batch size.
+ * Each stage's backward is its kind's (src/model/kinds); this walks them in reverse.
  *
- * grad[S] holds dL/d(S's output) *before* S's ReLU where S has one: what S's own
- * backward kernels take. The ReLU's backward is fused into the kernel that writes
- * grad[S]: a linear's backward_relu, a pool's backward_relu (a maximum passes
- * its gradient only where it is > 0). A conv2d has no such variant, so a ReLU'd
- * activation read by a conv2d gets its gradient unmasked in a scratch buffer, then
- * relu.backward. Log-softmax's backward is fused with the NLL loss's (the logits'
- * gradient is softmax - onehot, over the batch).
+ * grad[S] holds dL/d(S's output) *before* S's ReLU where S has one fused: what S's
+ * own backward kernels take. The ReLU's backward is fused into the kernel that writes
+ * grad[S] where that kind can (a linear's backward_relu, a pool's backward_relu: a
+ * maximum passes its gradient only where it is > 0). The others (conv2d, activations,
+ * batchnorm) write the unmasked gradient into a scratch buffer, then relu.backward
+ * masks it. Log-softmax's backward is fused with the NLL loss's (the logits'
+ * gradient is softmax - onehot, over the batch). Buffers (batchnorm's running
+ * statistics) get no gradient: their slots stay zero, and Adam leaves them as they are.
  */
 import type { Dispatch } from '../gpu/dispatch';
 import type { Tensor } from '../gpu/runtime';
 import { front, labelled, type Model, type PerSample } from '../model/model';
-import { hasRelu, inputNeedsGrad, type Resolved } from '../model/network';
-import type { Conv2d } from '../ops/conv2d';
-import type { Linear } from '../ops/linear';
-import type { MaxPool2d } from '../ops/maxpool2d';
+import { firstParameterStage, hasRelu, inputNeedsGrad, type Resolved } from '../model/network';
 import { Relu } from '../ops/relu';
 
 export interface BackwardPlan {
@@ -32,17 +31,19 @@ export interface BackwardPlan {
 
 /**
  * The buffers Backprop sizes by the batch: dL/d(each stage's output) from the first
- * stage with parameters on (before it, nothing has a gradient to take), and, for a
- * conv2d that reads a ReLU's output, its input's gradient before the ReLU's mask. The
- * constructor makes these, and the batch size limits (src/train/limits.ts) count them.
+ * stage with parameters on (before it, nothing has a gradient to take), and, where a
+ * stage that cannot mask its input's gradient by a ReLU reads a ReLU's output, that
+ * gradient before the mask; and each stage's per-image scratch. The constructor makes
+ * these, and the batch size limits (src/train/limits.ts) count them.
  */
-export function gradientBuffers(r: Resolved): { grad: PerSample[]; scratch: PerSample[] } {
-  const firstParam = r.stages.findIndex((s) => s.op === 'conv2d' || s.op === 'linear');
-  const grad = r.stages.filter((s, i) => s.op !== 'log_softmax' && i >= firstParam).map((s) => ({ name: s.name, label: `d${s.name}`, shape: s.outShape }));
+export function gradientBuffers(r: Resolved): { grad: PerSample[]; scratch: PerSample[]; perImage: (PerSample & { stage: string })[] } {
+  const first = firstParameterStage(r);
+  const grad = r.stages.filter((s, i) => s.op !== 'log_softmax' && i >= first).map((s) => ({ name: s.name, label: `d${s.name}`, shape: s.outShape }));
   const scratch = r.stages
-    .filter((s) => s.op === 'conv2d' && hasRelu(inputNeedsGrad(r, s)))
+    .filter((s) => !s.kind.fusesInputRelu && hasRelu(inputNeedsGrad(r, s)))
     .map((s) => ({ name: s.input, label: `d${s.input} (after ReLU)`, shape: r.activations.get(s.input)! }));
-  return { grad, scratch };
+  const perImage = r.stages.filter((_s, i) => i >= first).flatMap((s) => (s.kind.perImage?.(s) ?? []).map((b) => ({ ...b, stage: s.name })));
+  return { grad, scratch, perImage };
 }
 
 export class Backprop {
@@ -80,42 +81,36 @@ export class Backprop {
   private async makePlan(batch: number): Promise<BackwardPlan> {
     const m = this.model;
     const ops = await m.opsFor(batch);
-    const rt = m.rt;
     const g = (name: string, shape?: readonly number[]) => front(this.grad[name], batch, shape);
     const stages = m.stages;
     const logits = stages[stages.length - 2];
-    const logProbs = m.view('log_probs', batch);
     const labels = front(m.labels, batch);
     const dlogits = g(logits.name);
-    const backward: Dispatch[] = [labelled('loss', ops.nll.lossBackward({ logits: m.view(logits.name, batch), log_probs: logProbs, labels, loss: this.loss, dlogits, metrics: m.metrics }))];
-
-    for (let i = stages.length - 2; i >= 0; i--) {
+    const loss = ops.nll.lossBackward({ logits: m.view(logits.name, batch), log_probs: m.view('log_probs', batch), labels, loss: this.loss, dlogits, metrics: m.metrics });
+    const backward: Dispatch[] = [labelled('loss', loss)];
+    const first = firstParameterStage(m.resolved);
+    for (let i = stages.length - 2; i >= first; i--) {
       const s = stages[i];
       const op = ops.stage.get(s.name)!;
-      const out: Dispatch[] = [];
       const into = inputNeedsGrad(m.resolved, s);
-      const params = { dweight: this.grads[`${s.name}.weight`], dbias: this.grads[`${s.name}.bias`] };
-      if (s.op === 'linear') {
-        const t = { doutput: g(s.name), input: m.view(s.input, batch, [s.shape.inFeatures]), ...params };
-        out.push((op as Linear).backward(into ? { ...t, weight: m.params[`${s.name}.weight`], dinput: g(into.name, [s.shape.inFeatures]) } : t));
-      } else if (s.op === 'conv2d') {
-        const t = { doutput: g(s.name), input: m.view(s.input, batch), ...params };
-        if (!into) {
-          out.push(...(op as Conv2d).backward(t));
-        } else {
-          const by_tap_in = m.packed.of(s.name).by_tap_in!;
-          // conv2d has no ReLU'd backward: its input's gradient goes unmasked into scratch first.
-          const dinput = hasRelu(into) ? front(this.scratch[s.input], batch) : g(into.name);
-          out.push(...(op as Conv2d).backward({ ...t, by_tap_in, dinput }));
-          if (hasRelu(into)) {
-            const relu = await Relu.create(rt, dinput.length);
-            out.push(relu.backward({ doutput: dinput, saved_output: m.view(into.name, batch), dinput: g(into.name) }));
-          }
-        }
-      } else if (s.op === 'maxpool2d' && into) {
-        const pool = op as MaxPool2d;
-        const t = { doutput: g(s.name), saved_argmax: front(m.argmax[s.name], batch), dinput: g(into.name) };
-        out.push(hasRelu(into) ? pool.backwardRelu({ ...t, saved_output: m.view(s.name, batch) }) : pool.backward(t));
+      // Where the input is a ReLU's output and this kind cannot mask by it, its gradient goes unmasked into scratch first.
+      const masked = into !== null && hasRelu(into) && !s.kind.fusesInputRelu;
+      const dinput = into === null ? null : masked ? front(this.scratch[s.input], batch, s.inShape) : g(into.name, s.inShape);
+      const io = {
+        ...m.io(s, batch, 'train'),
+        doutput: g(s.name),
+        grad: (suffix: string) => {
+          const t = this.grads[`${s.name}.${suffix}`];
+          if (!t) throw new Error(`network ${m.network.name}: stage ${s.name} has no parameter "${suffix}"`);
+          return t;
+        },
+        dinput,
+        inputRelu: into !== null && hasRelu(into),
+      };
+      const out = op.backward ? op.backward(io) : [];
+      if (masked) {
+        const relu = await Relu.create(m.rt, dinput!.length);
+        out.push(relu.backward({ doutput: front(this.scratch[s.input], batch), saved_output: m.view(into!.name, batch), dinput: g(into!.name) }));
       }
       backward.push(...out.map((d) => labelled(s.name, d)));
     }

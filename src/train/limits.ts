@@ -3,23 +3,21 @@
  * anything larger, raised before any GPU work. Everything that grows with the batch
  * is derived from the network's description:
  *
- * - Buffers sized per sample: the model's activations, pool argmaxes and labels
- *   (modelBuffers), the gradients (gradientBuffers), each conv2d's per-image
- *   gradients (Conv2d.perImage) and a feed's batch indices. Kernels bind each of them
+ * - Buffers sized per sample: the model's activations, what its stages keep for
+ *   backward and the labels (modelBuffers), the gradients (gradientBuffers), each
+ *   stage's per-image scratch (its kind's perImage) and a feed's batch indices. Kernels bind each of them
  *   whole, so each must fit maxStorageBufferBindingSize as well as maxBufferSize.
  *   Parameters, their gradients, Adam's moments and the packed weights do not grow.
  * - Dispatches: no kernel runs more invocations per sample than the largest of those
  *   buffers has elements, and Kernel.grid() must cover them (grid()).
  * - Loops, where the adapter has a loop limit (llvmpipe: an invocation's loops end
  *   after 65,535 iterations in all, silently, and the results are simply wrong): each
- *   op says how many iterations its longest-looping invocation runs for a batch.
+ *   kind says how many iterations its longest-looping invocation runs for a batch.
  */
 import { grid } from '../gpu/kernel';
 import { bytes, type PlanLimits, type Runtime } from '../gpu/runtime';
 import { modelBuffers } from '../model/model';
 import { resolve, type Network } from '../model/network';
-import { Conv2d } from '../ops/conv2d';
-import { Linear } from '../ops/linear';
 import { NllLoss } from '../ops/nll_loss';
 import { gradientBuffers } from './backprop';
 import { Feed } from './feed';
@@ -35,24 +33,17 @@ export function trainingBuffers(network: Network): BatchBuffer[] {
   const r = resolve(network);
   const model = modelBuffers(r);
   const grads = gradientBuffers(r);
-  const convs = r.stages.flatMap((s) => (s.op === 'conv2d' ? Conv2d.perImage(s.shape).map((b) => ({ ...b, label: `${s.name} ${b.label}` })) : []));
-  return [...model.act, ...model.argmax, model.labels, ...grads.grad, ...grads.scratch, ...convs, Feed.perSample].map((b) => ({
+  return [...model.act, ...model.saved, model.labels, ...grads.grad, ...grads.scratch, ...grads.perImage, Feed.perSample].map((b) => ({
     label: b.label,
     bytesPerSample: 4 * b.shape.reduce((a, n) => a * n, 1),
   }));
 }
 
-/** The most loop iterations one invocation runs in a training step of `batch`, and which op's. */
+/** The most loop iterations one invocation runs in a training step of `batch`, and which stage's. */
 function longestLoop(network: Network, batch: number): { iterations: number; what: string } {
   const r = resolve(network);
   const loops = [
-    ...r.stages.flatMap((s) =>
-      s.op === 'conv2d'
-        ? [{ iterations: Conv2d.batchLoopIterations(batch), what: `${s.name}'s reduce` }]
-        : s.op === 'linear'
-          ? [{ iterations: Linear.batchLoopIterations(batch), what: `${s.name}'s backward (its weight part)` }]
-          : [],
-    ),
+    ...r.stages.flatMap((s) => (s.kind.loops ? [{ iterations: s.kind.loops(s, batch), what: `${s.name}'s ${s.op} kernels` }] : [])),
     { iterations: NllLoss.batchLoopIterations(batch, r.classes), what: 'nll_loss' },
   ];
   return loops.reduce((a, b) => (b.iterations > a.iterations ? b : a));

@@ -1,6 +1,10 @@
 // Helpers for tests that take their shapes from a network's description, or compare
 // whole training steps with the float64 reference.
-import { resolve, type Network, type Stage } from '../../src/model/network';
+import type { Stage } from '../../src/model/kind';
+import type { Conv2dStageShape } from '../../src/model/kinds/conv2d';
+import type { LinearStageShape } from '../../src/model/kinds/linear';
+import type { Pool2dStageShape } from '../../src/model/kinds/pool';
+import { resolve, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { kinkMargin, type Params } from '../../src/reference/network';
 import { DEFAULT_CONFIG } from '../../src/train/trainer';
@@ -9,17 +13,22 @@ import { Rng } from '../../src/util/rng';
 /** The batch the op tests give a network's layer shapes: the one training uses by default. */
 export const BATCH = DEFAULT_CONFIG.batchSize;
 
-type StageOf<Op extends Stage['op']> = Extract<Stage, { op: Op }>;
-type Batched<S> = S extends { shape: infer T } ? Omit<S, 'shape'> & { shape: T & { batch: number } } : S;
+/** Each op's shape per sample, as its stages have it. */
+interface StageShapes {
+  conv2d: Conv2dStageShape;
+  linear: LinearStageShape;
+  maxpool2d: Pool2dStageShape;
+}
+type Batched<Op extends keyof StageShapes> = Omit<Stage<StageShapes[Op]>, 'shape'> & { shape: StageShapes[Op] & { batch: number } };
 
 /**
  * A network's stages of one op (from its description), each with `batch` added to
  * its per-sample shape: the shapes the op tests call the network's.
  */
-export function stagesOf<Op extends 'conv2d' | 'linear' | 'maxpool2d'>(net: Network, op: Op, batch = BATCH): Batched<StageOf<Op>>[] {
+export function stagesOf<Op extends keyof StageShapes>(net: Network, op: Op, batch = BATCH): Batched<Op>[] {
   return resolve(net)
-    .stages.filter((s): s is StageOf<Op> => s.op === op)
-    .map((s) => ({ ...s, shape: { ...(s as { shape: object }).shape, batch } }) as Batched<StageOf<Op>>);
+    .stages.filter((s) => s.op === op)
+    .map((s) => ({ ...s, shape: { ...(s.shape as StageShapes[Op]), batch } }) as unknown as Batched<Op>);
 }
 
 /** Reference parameters (float64) from the flat float32 layout. */
