@@ -317,7 +317,7 @@ export class Session {
   /** The current model as a .safetensors file, as `train:node` writes one. */
   async modelFile(): Promise<Uint8Array> {
     const trainer = this.trainer;
-    const weights = trainer ? { network: trainer.network, params: await trainer.model.readParameters() } : (this.kept ?? this.loaded);
+    const weights = trainer ? { network: trainer.network, params: await trainer.readParameters() } : (this.kept ?? this.loaded);
     if (!weights) throw new Error('there is no model to download yet: train one or load one first');
     const on = this.trainedOn()!;
     const metadata: Record<string, string> = { format: 'pt', source: 'lenet-webgpu page' };

@@ -5,7 +5,7 @@
 import { basename, join } from 'node:path';
 import { renderEvaluation } from '../chart/pictures';
 import type { MnistSplit } from '../data/mnist';
-import { expectNetwork, loadModel } from '../model/safetensors';
+import { loadModel } from '../model/safetensors';
 import { misclassified, withPixels, type Evaluation } from '../train/evaluation';
 import { evaluateModel } from '../train/inference';
 import { checkOutput, writeFileAtomic } from '../util/files';
@@ -47,8 +47,7 @@ async function main(): Promise<number> {
   if (o.json && o['out-dir'] !== undefined) throw new Error('--json prints the figures instead of writing files: --out-dir has nothing to do with it');
   const path = positionals[0] ?? o.model ?? DEFAULT_MODEL;
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
-  const model = await loadModel(path, trainHint(path));
-  expectNetwork(model.network, arch, path);
+  const model = await loadModel(path, trainHint(path), arch);
   const { test, dir } = readTestSplit(o.data);
   const at = (suffix: string) => (o['out-dir'] === undefined ? sibling(path, suffix) : join(o['out-dir'], basename(sibling(path, suffix))));
   const files = { json: at('.eval.json'), svg: at('.eval.svg') };

@@ -9,7 +9,7 @@ import { basename, extname } from 'node:path';
 import { renderExplanation } from '../chart/pictures';
 import { MNIST } from '../data/dataset';
 import { readDigit } from '../data/image-file';
-import { expectNetwork, loadModel } from '../model/safetensors';
+import { loadModel } from '../model/safetensors';
 import { featureMapPicture, Predictor } from '../train/inference';
 import { parseOptions } from './shared/args';
 import { checkOutput, writeFileAtomic } from '../util/files';
@@ -49,8 +49,7 @@ async function main(): Promise<number> {
   if (o.out !== undefined && !o.explain) throw new Error('--out is where --explain writes its picture: give --explain too');
   if (o.out !== undefined && images.length > 1) throw new Error(`--out names one file, but ${images.length} images were given: leave --out out to write each picture beside its image`);
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
-  const model = await loadModel(o.model!, trainHint(o.model!));
-  expectNetwork(model.network, arch, o.model!);
+  const model = await loadModel(o.model!, trainHint(o.model!), arch);
 
   const digits: { path: string; digit?: Uint8Array; error?: string; picture?: string }[] = images.map((path) => {
     try {

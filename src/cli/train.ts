@@ -21,7 +21,8 @@ Trains a network on MNIST or a data set like it (the PyTorch tutorial's LeNet-5 
 recipe, without its random flip, by default), evaluates it on the test set after each
 epoch, and saves it with the data set's name and normalisation.
 
-  --arch NAME        the network: ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch})
+  --arch NAME|FILE   the network: a preset, ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch}),
+                     or a network file FILE.json (npm run network -- --json prints one)
 ${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join('\n')}
   --epochs N         epochs (default ${DEFAULT_CONFIG.epochs})
   --batch-size N     batch size (default ${DEFAULT_CONFIG.batchSize})
@@ -99,20 +100,19 @@ async function main(): Promise<number> {
     dataset: DEFAULT_CONFIG.dataset,
     normalization: normalization ?? DEFAULT_CONFIG.normalization,
   };
-  let start: StartFrom | undefined;
+  let start: StartFrom | undefined = arch ? { network: arch } : undefined;
   let history: History = { steps: [], epochs: [] };
   if (o.resume) {
     const c = await loadCheckpoint(o.resume);
     expectNetwork(c.network, arch, o.resume);
     config = { ...c.config, epochs: o.epochs !== undefined ? config.epochs : c.config.epochs };
-    start = { params: c.params, adam: c.adam, position: c.position };
+    start = { network: c.network, params: c.params, adam: c.adam, position: c.position };
     history = c.history;
     console.log(`resuming ${o.resume}: ${c.position.epoch} epochs and ${c.position.step} steps done`);
   } else if (o.init) {
-    const m = await loadModel(o.init);
-    expectNetwork(m.network, arch, o.init);
+    const m = await loadModel(o.init, '', arch);
     config.arch = m.network.name;
-    start = { params: m.params };
+    start = { network: m.network, params: m.params };
     console.log(`initial weights from ${o.init}`);
   }
 
@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   for (const [path, what] of [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']]) {
     await checkOutput(path, what);
   }
-  console.log(modelSummary(networkNamed(config.arch)));
+  console.log(modelSummary(start?.network ?? networkNamed(config.arch)));
   const rt = await openRuntime(o.adapter);
   console.log(`adapter: ${describe(rt)}`);
 
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
   setInterruptHandler(null);
 
   const last = history.epochs.at(-1);
-  await saveModel(out, trainer.network, await trainer.model.readParameters(), {
+  await saveModel(out, trainer.network, await trainer.readParameters(), {
     seed: String(config.seed),
     epochs: String(config.epochs),
     ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),

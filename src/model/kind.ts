@@ -199,6 +199,8 @@ export interface LayerKind<S = unknown, L extends Layer = Layer> {
   perImage?(s: Stage<S>): PerSample[];
   /** The most loop iterations one invocation of its training kernels runs for a batch. */
   loops?(s: Stage<S>, batch: number): number;
+  /** Why a training batch of `batch` samples cannot go through it, or null (batchnorm: one value per channel). */
+  trainBatch?(s: Stage<S>, batch: number): string | null;
   /** Whether its backward kernels take the input's gradient through a ReLU before it themselves. */
   fusesInputRelu?: boolean;
   create(ctx: CreateContext<S>): Promise<StageOp>;

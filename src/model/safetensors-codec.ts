@@ -11,12 +11,15 @@
  */
 import { checkNormalization, MNIST, trainedOn, type TrainedOn } from '../data/dataset';
 import type { Normalization } from '../ops/shapes';
-import { DEFAULT_ARCH, networkNamed, type Network } from './network';
+import { DEFAULT_ARCH, describeNetwork, NETWORKS, networkNamed, parseNetwork, sameNetwork, type Network } from './network';
 import { parameterTable, type ParameterTable } from './parameters';
 
 export interface NamedTensor {
   shape: number[];
+  /** The values; an I64 tensor's as floats (counts, exact up to 2^24). */
   data: Float32Array;
+  /** F32 unless told: I64 is what PyTorch writes batchnorm's num_batches_tracked as. */
+  dtype?: 'F32' | 'I64';
 }
 
 const METADATA_KEY = '__metadata__';
@@ -32,11 +35,12 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor> | [string, N
   const header: Record<string, unknown> = Object.create(null);
   if (metadata) header[METADATA_KEY] = checkMetadata(metadata, 'safetensors');
   let offset = 0;
-  for (const [name, t] of entries) {
+  const bytesOf = entries.map(([, t]) => tensorBytes(t));
+  entries.forEach(([name, t], i) => {
     checkTensor(name, t, header);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
+    header[name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [offset, offset + bytesOf[i].byteLength] };
+    offset += bytesOf[i].byteLength;
+  });
   // Spaces pad the JSON so that the data starts on an 8-byte boundary, as the
   // reference writer does; JSON ignores trailing whitespace.
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -46,11 +50,22 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor> | [string, N
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + padded);
   let at = 8 + padded;
-  for (const [, t] of entries) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const b of bytesOf) {
+    out.set(b, at);
+    at += b.byteLength;
   }
   return out;
+}
+
+/** A tensor's bytes as the file holds them: F32 as they lie, I64 from the (integral) floats. */
+function tensorBytes(t: NamedTensor): Uint8Array {
+  if ((t.dtype ?? 'F32') === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const out = new BigInt64Array(t.data.length);
+  t.data.forEach((v, i) => {
+    if (!Number.isInteger(v)) throw new Error(`safetensors: I64 tensor holds ${v}, not an integer`);
+    out[i] = BigInt(v);
+  });
+  return new Uint8Array(out.buffer);
 }
 
 function checkTensor(name: string, t: NamedTensor, seen: Record<string, unknown>): void {
@@ -73,9 +88,18 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: M
   const tensors = new Map<string, NamedTensor>();
   for (const e of entries) {
     // A fresh, aligned copy: the data may start at any byte offset in the file.
-    const data = new Float32Array((e.end - e.begin) / 4);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-    tensors.set(e.name, { shape: e.shape, data });
+    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    if (e.dtype === 'F32') {
+      tensors.set(e.name, { shape: e.shape, data: new Float32Array(raw.buffer) });
+      continue;
+    }
+    const ints = new BigInt64Array(raw.buffer);
+    const data = new Float32Array(ints.length);
+    ints.forEach((v, i) => {
+      if (v < 0n || v > 1n << 24n) throw new Error(`${path}: tensor "${e.name}" holds ${v}; an I64 count must be in [0, 2^24] here`);
+      data[i] = Number(v);
+    });
+    tensors.set(e.name, { shape: e.shape, data, dtype: 'I64' });
   }
   return { tensors, metadata };
 }
@@ -99,6 +123,7 @@ function readHeader(bytes: Uint8Array, path: string): { header: Record<string, u
 
 interface Entry {
   name: string;
+  dtype: 'F32' | 'I64';
   shape: number[];
   begin: number;
   end: number;
@@ -111,17 +136,18 @@ function readEntry(name: string, entry: unknown, path: string): Entry {
   if (dtype === undefined) throw new Error(`${where}: entry has no dtype`);
   if (shape === undefined) throw new Error(`${where}: entry has no shape`);
   if (offsets === undefined) throw new Error(`${where}: entry has no data_offsets`);
-  if (dtype !== 'F32') throw new Error(`${where} has dtype ${JSON.stringify(dtype)}; only F32 is supported`);
+  if (dtype !== 'F32' && dtype !== 'I64') throw new Error(`${where} has dtype ${JSON.stringify(dtype)}; only F32 (and I64 for counters) is supported`);
+  const size = dtype === 'F32' ? 4 : 8;
   if (!Array.isArray(shape) || !shape.every(isCount)) throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
     throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair [begin, end] with 0 <= begin <= end`);
   }
   const [begin, end] = offsets as number[];
-  const needed = elements(shape as number[]) * 4;
+  const needed = elements(shape as number[]) * size;
   if (end - begin !== needed) {
-    throw new Error(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but F32 shape [${shape.join(', ')}] needs ${needed}`);
+    throw new Error(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} shape [${shape.join(', ')}] needs ${needed}`);
   }
-  return { name, shape: shape as number[], begin, end };
+  return { name, dtype, shape: shape as number[], begin, end };
 }
 
 /** Sorted tensors must tile the data section exactly: no overlaps, no holes, no excess. */
@@ -160,18 +186,38 @@ function elements(shape: readonly number[]): number {
 /** The model's tensors under their PyTorch names and shapes (with a prefix, e.g. for Adam's moments). */
 export function tensorsFromFlat(table: ParameterTable, flat: Float32Array, prefix = ''): [string, NamedTensor][] {
   table.check(flat, `${prefix || 'model '}buffer`);
-  return table.slots.map((s) => [prefix + s.name, { shape: [...s.shape], data: flat.subarray(s.offset, s.offset + s.length) }]);
+  // Adam's moments of a counter are floats like any other; the counter itself is PyTorch's int64.
+  return table.slots.map((s) => [prefix + s.name, { shape: [...s.shape], data: flat.subarray(s.offset, s.offset + s.length), ...(s.role === 'counter' && !prefix ? { dtype: 'I64' as const } : {}) }]);
+}
+
+/** What keeps `tensors` from being exactly `table`'s (prefixed) tensors: missing ones, wrong shapes or dtypes, extra ones (unless ignored). */
+export function tensorMismatches(table: ParameterTable, tensors: ReadonlyMap<string, NamedTensor>, prefix = '', extra = true): string[] {
+  const problems: string[] = [];
+  const missing = table.slots.map((s) => prefix + s.name).filter((name) => !tensors.has(name));
+  if (missing.length) problems.push(`missing ${plural(missing.length, 'tensor')} ${listNames(missing)}`);
+  for (const s of table.slots) {
+    const t = tensors.get(prefix + s.name);
+    if (!t) continue;
+    const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
+    if (!same) problems.push(`tensor "${prefix + s.name}" has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+    const dtype = s.role === 'counter' && !prefix ? 'I64' : 'F32';
+    if ((t.dtype ?? 'F32') !== dtype && !(dtype === 'I64' && t.dtype === undefined)) problems.push(`tensor "${prefix + s.name}" is ${t.dtype ?? 'F32'}, expected ${dtype}`);
+  }
+  if (extra) {
+    const names = new Set(table.slots.map((s) => prefix + s.name));
+    const others = [...tensors.keys()].filter((n) => !names.has(n));
+    if (others.length) problems.push(`unexpected ${plural(others.length, 'tensor')} ${listNames(others)}`);
+  }
+  return problems;
 }
 
 /** A flat buffer (padding zero) from the prefixed model tensors; each must be there with its exact shape. */
 export function flatFromTensors(table: ParameterTable, tensors: ReadonlyMap<string, NamedTensor>, path: string, prefix = ''): Float32Array {
-  const missing = table.slots.map((s) => prefix + s.name).filter((name) => !tensors.has(name));
-  if (missing.length) throw new Error(`${path}: missing ${plural(missing.length, 'tensor')} ${listNames(missing)}`);
+  const [problem] = tensorMismatches(table, tensors, prefix, false);
+  if (problem) throw new Error(`${path}: ${problem}`);
   const flat = new Float32Array(table.flatLength);
   for (const s of table.slots) {
     const t = tensors.get(prefix + s.name)!;
-    const same = t.shape.length === s.shape.length && t.shape.every((d, i) => d === s.shape[i]);
-    if (!same) throw new Error(`${path}: tensor "${prefix + s.name}" has shape [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
     const bad = t.data.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) {
       const count = t.data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
@@ -198,21 +244,51 @@ function plural(n: number, word: string): string {
 }
 
 /**
- * The network a file's metadata names ("arch"); a file without one holds the
- * default network (lenet5), as every file did before networks had names.
+ * The network a file's metadata records: its whole description ("network", as every
+ * file since network files has), or a preset's name ("arch", older files), or null
+ * where it records none (a file PyTorch wrote: the caller's --arch, or lenet5).
  */
-export function networkOf(metadata: Record<string, string>, path: string): Network {
-  const arch = metadata.arch ?? DEFAULT_ARCH;
-  try {
-    return networkNamed(arch, 'arch');
-  } catch {
-    throw new Error(`${path}: metadata "arch" is "${arch}", a network this engine does not know`);
+export function networkOf(metadata: Record<string, string>, path: string): Network | null {
+  if (metadata.network !== undefined) {
+    const net = parseNetwork(metadata.network, `${path}: metadata "network"`);
+    // A preset keeps being the preset (its note, its identity) when it comes back.
+    return NETWORKS.find((n) => sameNetwork(n, net)) ?? net;
   }
+  if (metadata.arch === undefined) return null;
+  try {
+    return networkNamed(metadata.arch, 'arch');
+  } catch {
+    throw new Error(`${path}: metadata "arch" is "${metadata.arch}", a network this engine does not know`);
+  }
+}
+
+/** The metadata that records a network: its description, and its name. */
+export function networkMetadata(network: Network): Record<string, string> {
+  return { arch: network.name, network: JSON.stringify(describeNetwork(network)) };
+}
+
+/**
+ * The network of a file: the one it records, which `wanted` (--arch) must be if
+ * given; for a file that records none, `wanted` (or the default network), when the
+ * file's tensors are exactly that network's: else an error listing every mismatch.
+ */
+export function fileNetwork(metadata: Record<string, string>, tensors: ReadonlyMap<string, NamedTensor>, wanted: Network | undefined, path: string): Network {
+  const found = networkOf(metadata, path);
+  if (found) {
+    expectNetwork(found, wanted, path);
+    return found;
+  }
+  const net = wanted ?? networkNamed(DEFAULT_ARCH);
+  const problems = tensorMismatches(parameterTable(net), [...tensors].some(([n]) => n.startsWith('adam.')) ? new Map([...tensors].filter(([n]) => !n.startsWith('adam.'))) : tensors);
+  if (problems.length) {
+    throw new Error(`${path}: records no network, and its tensors are not ${net.name}'s${wanted ? '' : ' (the default; --arch names another)'}: ${problems.join('; ')}`);
+  }
+  return net;
 }
 
 /** Throws when a file's network is not the one asked for (--arch). */
 export function expectNetwork(found: Network, wanted: Network | undefined, path: string): void {
-  if (wanted && wanted !== found) {
+  if (wanted && !sameNetwork(wanted, found)) {
     throw new Error(`${path}: holds a ${found.name} model, but --arch asks for ${wanted.name}; leave --arch out to use the file's network`);
   }
 }
@@ -248,9 +324,9 @@ export interface ModelFile extends TrainedOn {
  * exactly that network's tensors (a checkpoint, or any other file, is refused with a
  * message saying so).
  */
-export function decodeModel(bytes: Uint8Array, name: string): ModelFile {
+export function decodeModel(bytes: Uint8Array, name: string, wanted?: Network): ModelFile {
   const { tensors, metadata } = decodeSafetensors(bytes, name);
-  const network = networkOf(metadata, name);
+  const network = fileNetwork(metadata, tensors, wanted, name);
   const table = parameterTable(network);
   const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
   rejectExtraTensors(tensors, table.names, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
@@ -264,5 +340,5 @@ export function decodeModel(bytes: Uint8Array, name: string): ModelFile {
 export function encodeModel(network: Network, params: Float32Array, metadata: Record<string, string> = {}, on: TrainedOn = trainedOn(MNIST)): Uint8Array {
   checkNormalization(on.normalization, 'model normalization');
   const { mean, std } = on.normalization;
-  return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, arch: network.name, dataset: on.dataset, mean: String(mean), std: String(std) });
+  return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, ...networkMetadata(network), dataset: on.dataset, mean: String(mean), std: String(std) });
 }

@@ -14,6 +14,7 @@ export async function saveModel(path: string, network: Network, params: Float32A
 }
 
 /** `hint` follows "no such file" (say, how to make one). */
-export async function loadModel(path: string, hint = ''): Promise<ModelFile> {
-  return decodeModel(await readInput(path, hint), path);
+/** `wanted` (--arch) must be the network the file records, or, for a file that records none, fit its tensors. */
+export async function loadModel(path: string, hint = '', wanted?: Network): Promise<ModelFile> {
+  return decodeModel(await readInput(path, hint), path, wanted);
 }

@@ -14,7 +14,7 @@ import type { History } from '../chart/chart';
 import { MNIST, trainedOn } from '../data/dataset';
 import type { Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
-import { decodeSafetensors, encodeSafetensors, flatFromTensors, networkOf, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
+import { decodeSafetensors, encodeSafetensors, fileNetwork, flatFromTensors, networkMetadata, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
 import type { AdamState } from './optimizer';
 import { checkConfig, type Position, type TrainConfig } from './trainer';
 
@@ -42,7 +42,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const p = c.position;
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
-    arch: c.network.name,
+    ...networkMetadata(c.network),
     step: String(p.step),
     epoch: String(p.epoch),
     step_in_epoch: String(p.stepInEpoch),
@@ -56,7 +56,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
 export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, name);
   checkFormat(metadata, [...tensors.keys()].some((t) => t.startsWith('adam.')), name);
-  const network = networkOf(metadata, name);
+  const network = fileNetwork(metadata, tensors, undefined, name);
   const table = parameterTable(network);
   rejectExtraTensors(tensors, new Set(['', EXP_AVG, EXP_AVG_SQ].flatMap((prefix) => table.slots.map((s) => prefix + s.name))), name);
   const step = integer(metadata, 'step', name);

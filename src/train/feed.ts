@@ -24,6 +24,12 @@ export function batchSizes(count: number, batch: number, dropLast: boolean): num
 export function prepareShape(batch: number, image: { rows: number; cols: number }, network: Network): PrepareShape {
   const [channels, height, width] = network.input;
   if (channels !== 1) throw new Error(`network ${network.name}: its input has ${channels} channels, but the data set's images are grey (1 channel)`);
+  // The input decides the preparation: the images as they are, or MNIST's 28x28 resized bilinearly to LeNet's 32x32.
+  const same = height === image.rows && width === image.cols;
+  const resized = image.rows === 28 && image.cols === 28 && height === 32 && width === 32;
+  if (!same && !resized) {
+    throw new Error(`network ${network.name}: its input is ${height}x${width}, but the images are ${image.rows}x${image.cols}: a network takes them as they are, or 28x28 resized to 32x32`);
+  }
   return { batch, srcHeight: image.rows, srcWidth: image.cols, dstHeight: height, dstWidth: width };
 }
 

@@ -19,7 +19,7 @@ import { checkNormalization, MNIST, trainedOn } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/idx';
 import { Model } from '../model/model';
-import { DEFAULT_ARCH, networkNamed, type Network } from '../model/network';
+import { DEFAULT_ARCH, networkNamed, resolve, type Network } from '../model/network';
 import { ADAM_DEFAULTS, type Normalization } from '../ops/shapes';
 import { FLIP_BIT } from '../ops/prepare_input';
 import { Rng } from '../util/rng';
@@ -80,9 +80,13 @@ export interface Position {
   rngState: number[];
 }
 
-/** Where a run starts: given weights (--init), or a checkpoint's weights, moments and position. */
+/**
+ * Where a run starts: its network (a preset's by config.arch where not given), given
+ * weights (--init), or a checkpoint's weights, moments and position.
+ */
 export interface StartFrom {
-  params: Float32Array;
+  network?: Network;
+  params?: Float32Array;
   adam?: AdamState;
   position?: Position;
 }
@@ -122,6 +126,8 @@ export class Trainer {
   private readonly train: Feed;
   private readonly test: Evaluator | null;
   private readonly steps = new Map<number, readonly Dispatch[]>();
+  /** The counters' values at the start, and the step they were at. */
+  private counters: { base: Float32Array; step: number } = { base: new Float32Array(0), step: 0 };
 
   private constructor(
     readonly rt: Runtime,
@@ -142,9 +148,11 @@ export class Trainer {
   static async create(rt: Runtime, config: TrainConfig, trainSplit: MnistSplit, testSplit: MnistSplit | null, start?: StartFrom): Promise<Trainer> {
     checkConfig(config);
     if (start?.position) checkResumePosition(config, trainSplit.count, start.position);
-    const network = networkNamed(config.arch, 'arch');
+    const network = start?.network ?? networkNamed(config.arch, 'arch');
+    if (network.name !== config.arch) throw new Error(`config.arch is "${config.arch}", but the network is ${network.name}`);
     // A batch or a data set beyond the adapter's limits is refused before any GPU work.
     checkBatchSize(rt, network, config.batchSize);
+    checkTrainBatches(network, batchSizes(config.limit ? Math.min(config.limit, trainSplit.count) : trainSplit.count, config.batchSize, config.dropLast));
     GpuDataset.check(rt, 'train', trainSplit, config.limit || trainSplit.count);
     if (testSplit) GpuDataset.check(rt, 'test', testSplit, config.testLimit || testSplit.count);
     const model = await Model.create(rt, network, config.batchSize, { training: true });
@@ -162,6 +170,7 @@ export class Trainer {
     const train = feed('train', trainSplit, config.limit);
     const test = testSplit ? new Evaluator(rt, model, feed('test', testSplit, config.testLimit)) : null;
     const trainer = new Trainer(rt, config, { model, backprop, adam, train, test }, position);
+    trainer.counters = { base: start?.params ?? init, step: adam.step };
     await trainer.warmUp();
     return trainer;
   }
@@ -198,7 +207,7 @@ export class Trainer {
   async stepDispatches(batch: number): Promise<readonly Dispatch[]> {
     let step = this.steps.get(batch);
     if (!step) {
-      const forward = await this.model.forward(batch);
+      const forward = await this.model.forward(batch, 'train');
       const backward = await this.backprop.plan(batch);
       step = [await this.train.prepare(batch), ...forward.logits, ...backward.backward, this.adam.dispatch];
       this.steps.set(batch, step);
@@ -261,6 +270,7 @@ export class Trainer {
       const dispatches = await this.stepDispatches(batch);
       this.train.write(order.subarray(offset, offset + batch));
       this.adam.next();
+      this.model.setStep(this.config.seed, this.adam.step);
       submit(this.rt, dispatches, 'train step');
       const done = this.rt.sync();
       done.catch(() => {}); // awaited above, or overtaken by the metrics read: never unhandled
@@ -287,7 +297,18 @@ export class Trainer {
 
   /** Parameters, Adam's state and the position, read back (a sync point): all a checkpoint holds but the history. */
   async readState(): Promise<{ params: Float32Array; adam: AdamState; position: Position }> {
-    return { params: await this.model.readParameters(), adam: await this.adam.read(), position: this.where };
+    return { params: await this.readParameters(), adam: await this.adam.read(), position: this.where };
+  }
+
+  /**
+   * The parameters and buffers, read back (a sync point), with the counters
+   * (batchnorm's num_batches_tracked) counting the training steps taken: each step
+   * runs every batchnorm once in train mode. The GPU keeps no counters.
+   */
+  async readParameters(): Promise<Float32Array> {
+    const flat = await this.model.readParameters();
+    for (const s of this.model.table.slots) if (s.role === 'counter') flat[s.offset] = this.counters.base[s.offset] + (this.adam.step - this.counters.step);
+    return flat;
   }
 }
 
@@ -303,7 +324,7 @@ export function checkConfig(c: TrainConfig): void {
   int(c.limit, 'limit', 0);
   int(c.logEvery, 'log interval', 1);
   int(c.testLimit, 'test limit', 0);
-  networkNamed(c.arch, 'arch');
+  if (typeof c.arch !== 'string' || c.arch === '') throw new Error(`arch must name a network, got ${JSON.stringify(c.arch)}`);
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
   if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw new Error(`seed must be an integer from 0 to ${0xffffffff}, got ${c.seed}`);
   for (const key of ['hflip', 'shuffle', 'dropLast'] as const) {
@@ -311,6 +332,19 @@ export function checkConfig(c: TrainConfig): void {
   }
   if (!(typeof c.dataset === 'string' && c.dataset !== '')) throw new Error(`dataset must be a name, got ${JSON.stringify(c.dataset)}`);
   checkNormalization(c.normalization, 'normalization');
+}
+
+/**
+ * Every training batch must suit every layer in train mode (batchnorm needs more than
+ * one value per channel, as PyTorch does): a one-line error naming the layer otherwise.
+ */
+export function checkTrainBatches(network: Network, sizes: readonly number[]): void {
+  for (const s of resolve(network).stages) {
+    for (const batch of new Set(sizes)) {
+      const why = s.kind.trainBatch?.(s, batch);
+      if (why) throw new Error(`network ${network.name}: layer ${s.index + 1} (${s.op} "${s.name}"): ${why}`);
+    }
+  }
 }
 
 /**

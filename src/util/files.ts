@@ -7,7 +7,7 @@
  * directory or a FIFO given as an output is refused instead of replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readFileSync, statSync } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -61,6 +61,23 @@ export async function readInput(path: string, hint = ''): Promise<Buffer> {
     const e = fileError(path, 'read', err);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && hint) e.message += `; ${hint}`;
     throw e;
+  }
+}
+
+/**
+ * A small text file read whole (a network file): a missing file, anything but a
+ * regular file (a FIFO would block), or one over `maxBytes`, is one line naming it.
+ */
+export function readTextInput(path: string, what: string, maxBytes = 1 << 20): string {
+  if (path === '') throw new Error(`${what}: an empty path was given for a file to read`);
+  try {
+    const s = statSync(path);
+    if (!s.isFile()) throw new Error(`${path}: cannot read (${what}): ${s.isDirectory() ? "a directory" : kind(s)}, not a regular file`);
+    if (s.size > maxBytes) throw new Error(`${path}: cannot read (${what}): ${s.size} bytes is more than the ${maxBytes} a network file may have`);
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw fileError(path, `read (${what})`, err);
   }
 }
 

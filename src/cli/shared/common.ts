@@ -5,7 +5,8 @@ import { MNIST, type Dataset, type TrainedOn } from '../../data/dataset';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
 import { parseAdapterChoice, requestGpu } from '../../gpu/node';
 import { Runtime } from '../../gpu/runtime';
-import { networkNamed, type Network } from '../../model/network';
+import { networkNamed, parseNetwork, type Network } from '../../model/network';
+import { readTextInput } from '../../util/files';
 
 export const DEFAULT_MODEL = 'models/model-mnist.safetensors';
 
@@ -27,9 +28,13 @@ export function trainHint(model: string): string {
   return model === DEFAULT_MODEL ? `train one first with: ${npmRun('train')}` : `train one with: ${npmRun('train')} -- --out ${model}`;
 }
 
-/** The network an --arch value names. */
+/**
+ * The network an --arch value names: a preset, or a network file (FILE.json), read
+ * and checked whole before any GPU work.
+ */
 export function archOption(value: string): Network {
-  return networkNamed(value, '--arch');
+  if (!value.endsWith('.json')) return networkNamed(value, '--arch');
+  return parseNetwork(readTextInput(value, '--arch'), value);
 }
 
 export function describe(rt: Runtime): string {
