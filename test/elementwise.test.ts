@@ -10,6 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dropoutBackward, dropoutForward, sigmoidBackward, sigmoidForward, tanhBackward, tanhForward } from '../src/reference/elementwise';
 import { dropoutBits, dropoutScale, dropoutThreshold, keepMask, mix } from '../src/util/dropout-mask';
+import type { Runtime } from '../src/gpu/runtime';
+import { Dropout } from '../src/ops/dropout';
 import { Rng } from '../src/util/rng';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) >>> 0 : Date.now() >>> 0;
@@ -150,6 +152,22 @@ test('dropout mask: kept fraction near 1 - p, and steps and layers give other ma
   ] as const) {
     assert.ok(Math.abs(same(base, other) - 0.5) < 0.01, where(`${what}: ${same(base, other)} of the mask agrees with step 1's (independent: 0.5)`));
   }
+});
+
+test('Dropout.create refuses p outside [0, 1) and a layer that is not a u32, before any GPU work', async () => {
+  const noGpu = {} as Runtime;
+  const refused = async (options: { p: number; layer: number }) => {
+    try {
+      await Dropout.create(noGpu, 10, options);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+  assert.match(await refused({ p: 1, layer: 0 }), /dropout: p must be in \[0, 1\), got 1/);
+  assert.match(await refused({ p: -0.5, layer: 0 }), /p must be in \[0, 1\)/);
+  assert.match(await refused({ p: 0.5, layer: -1 }), /dropout: layer must be an integer in \[0, 4294967295\], got -1/);
+  assert.match(await refused({ p: 0.5, layer: 1.5 }), /layer must be an integer/);
 });
 
 test.run();
