@@ -1,12 +1,10 @@
-// maxpool2d, relu, log_softmax and nll_loss kernels against the float64 reference,
+// maxpool2d, log_softmax and nll_loss kernels against the float64 reference,
 // on lenet5's shapes (from its description) and on awkward ones.
 import * as assert from 'uvu/assert';
-import { numel } from '../../src/gpu/runtime';
 import { LENET5, resolve } from '../../src/model/network';
 import { LogSoftmax } from '../../src/ops/log_softmax';
 import { MaxPool2d } from '../../src/ops/maxpool2d';
 import { NllLoss } from '../../src/ops/nll_loss';
-import { Relu } from '../../src/ops/relu';
 import { pool2dTensorShapes, type Pool2dShape } from '../../src/ops/shapes';
 import * as ref from '../../src/reference/ops';
 import { gpuSuite } from '../helpers/gpu';
@@ -76,26 +74,6 @@ test('maxpool2d: ties go to the first element in scan order, as PyTorch', async 
   });
   assert.equal(Array.from(gpu.argmax), [0, 2, 8, 10, 0, 2, 8, 10]);
 });
-
-// lenet5's largest ReLU'd activation: its first conv's output, over a training batch.
-const conv1 = stagesOf(LENET5, 'conv2d')[0];
-for (const count of [1, 63, BATCH * numel(conv1.outShape), 100_003]) {
-  test(`relu on ${count} elements: forward and backward match the reference`, async ({ rt }) => {
-    const relu = await Relu.create(rt, count);
-    await checkOp(rt, {
-      inputs: { input: [count], doutput: [count] },
-      outputs: { output: [count], dinput: [count] },
-      dispatches: (t) => [
-        relu.forward({ input: t.input, output: t.output }),
-        relu.backward({ doutput: t.doutput, saved_output: t.output, dinput: t.dinput }),
-      ],
-      reference: (x) => {
-        const output = ref.reluForward(x.input);
-        return { output, dinput: ref.reluBackward(x.doutput, output) };
-      },
-    });
-  });
-}
 
 const classes = resolve(LENET5).classes;
 for (const [batch, k, scale] of [
