@@ -77,6 +77,11 @@ export function batchnormTensorShapes(s: BatchNormShape) {
   };
 }
 
+/** PyTorch's message (F.batch_norm) for a training batch with one value per channel, given the input's shape. */
+export function oneValuePerChannel(shape: readonly number[]): string {
+  return `Expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`;
+}
+
 /** A batchnorm layer's hyper-parameters: eps in the denominator, momentum of the running statistics. */
 export interface BatchNormHyper {
   eps: number;

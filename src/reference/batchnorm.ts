@@ -5,14 +5,9 @@
  * The dumbest correct loops: per channel c, over the M = batch * spatial values
  * x[n, c, s].
  */
-import { BATCHNORM_DEFAULTS, type BatchNormHyper, type BatchNormShape } from '../ops/shapes';
+import { BATCHNORM_DEFAULTS, oneValuePerChannel, type BatchNormHyper, type BatchNormShape } from '../ops/shapes';
 
 export { BATCHNORM_DEFAULTS, type BatchNormHyper, type BatchNormShape };
-
-/** PyTorch's message for a training batch with one value per channel (F.batch_norm). */
-export function oneValuePerChannel(shape: readonly number[]): string {
-  return `Expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`;
-}
 
 /** Per channel: the batch mean and the biased variance, sum (x - mean)^2 / M. */
 export function batchnormStats(s: BatchNormShape, input: Float64Array): { mean: Float64Array; variance: Float64Array } {
