@@ -53,6 +53,44 @@ export function pool2dTensorShapes(s: Pool2dShape) {
   };
 }
 
+/**
+ * Batch normalisation over [batch, channels, spatial]: nn.BatchNorm2d on NCHW
+ * (spatial = height * width) or nn.BatchNorm1d on [batch, features] (channels =
+ * features, spatial = 1). Statistics are per channel, over batch x spatial values.
+ */
+export interface BatchNormShape {
+  batch: number;
+  channels: number;
+  spatial: number;
+}
+
+/** batchnorm's tensors: the activations, and per channel the affine weight and bias and the running statistics. */
+export function batchnormTensorShapes(s: BatchNormShape) {
+  const channel = [s.channels];
+  return {
+    input: [s.batch, s.channels, s.spatial],
+    output: [s.batch, s.channels, s.spatial],
+    weight: channel,
+    bias: channel,
+    running_mean: channel,
+    running_var: channel,
+  };
+}
+
+/** PyTorch's message (F.batch_norm) for a training batch with one value per channel, given the input's shape. */
+export function oneValuePerChannel(shape: readonly number[]): string {
+  return `Expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`;
+}
+
+/** A batchnorm layer's hyper-parameters: eps in the denominator, momentum of the running statistics. */
+export interface BatchNormHyper {
+  eps: number;
+  momentum: number;
+}
+
+/** nn.BatchNorm2d's and nn.BatchNorm1d's defaults. */
+export const BATCHNORM_DEFAULTS: BatchNormHyper = { eps: 1e-5, momentum: 0.1 };
+
 /** The number of elements of each of an op's tensors, from their shapes. */
 export function elementCounts<K extends string>(shapes: Record<K, readonly number[]>): Record<K, number> {
   const counts = {} as Record<K, number>;
