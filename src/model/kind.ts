@@ -134,9 +134,9 @@ export interface StageOp {
   setStep?(seed: number, step: number): void;
 }
 
-export interface CreateContext<S> {
+export interface CreateContext<S, L extends Layer = Layer> {
   rt: Runtime;
-  stage: Stage<S>;
+  stage: Stage<S, L>;
   batch: number;
   /** Compile backward kernels (a training model). */
   training: boolean;
@@ -155,21 +155,21 @@ export interface ReferenceContext {
 
 export type RefParams = (suffix: string) => Float64Array;
 
-export interface ReferenceKind<S> {
+export interface ReferenceKind<S, L extends Layer = Layer> {
   /**
    * The output of the stage (before its fused ReLU, which the walk applies), what
    * backward needs of this pass (`saved`), and new values of buffers (running
    * statistics) after a training pass.
    */
-  forward(s: Stage<S>, x: Float64Array, p: RefParams, ctx: ReferenceContext): { y: Float64Array; saved?: unknown; updates?: Record<string, Float64Array> };
+  forward(s: Stage<S, L>, x: Float64Array, p: RefParams, ctx: ReferenceContext): { y: Float64Array; saved?: unknown; updates?: Record<string, Float64Array> };
   /** The gradients of its parameters, and its input's where `needInput`. */
-  backward(s: Stage<S>, dy: Float64Array, f: { x: Float64Array; y: Float64Array; saved?: unknown }, p: RefParams, ctx: ReferenceContext, needInput: boolean): { dx?: Float64Array; grads?: Record<string, Float64Array> };
+  backward(s: Stage<S, L>, dy: Float64Array, f: { x: Float64Array; y: Float64Array; saved?: unknown }, p: RefParams, ctx: ReferenceContext, needInput: boolean): { dx?: Float64Array; grads?: Record<string, Float64Array> };
   /**
    * How far this pass is from a point where float32 and float64 may branch apart (a
    * ReLU's input near 0, two near-equal maxima): a comparison at 1e-5 is only
    * meaningful away from them. `reluBefore`: the stage's input is a ReLU's output.
    */
-  margin?(s: Stage<S>, x: Float64Array, y: Float64Array, ctx: ReferenceContext, reluBefore: boolean): number;
+  margin?(s: Stage<S, L>, x: Float64Array, y: Float64Array, ctx: ReferenceContext, reluBefore: boolean): number;
 }
 
 export interface LayerKind<S = unknown, L extends Layer = Layer> {
@@ -192,21 +192,21 @@ export interface LayerKind<S = unknown, L extends Layer = Layer> {
   view?(input: Shape, fail: (what: string) => never): Shape;
   /** An unnamed stage's name is this and a count of the stages before it with the same (pool1, pool2). */
   autoName?: string;
-  params?(s: Stage<S>): ParamSpec[];
+  params?(s: Stage<S, L>): ParamSpec[];
   /** Per-sample buffers its forward keeps for backward (a pool's argmax). */
-  saved?(s: Stage<S>): PerSample[];
+  saved?(s: Stage<S, L>): PerSample[];
   /** Per-sample scratch its backward kernels keep (per-image partial gradients). */
-  perImage?(s: Stage<S>): PerSample[];
+  perImage?(s: Stage<S, L>): PerSample[];
   /** The most loop iterations one invocation of its training kernels runs for a batch. */
-  loops?(s: Stage<S>, batch: number): number;
+  loops?(s: Stage<S, L>, batch: number): number;
   /** Why a training batch of `batch` samples cannot go through it, or null (batchnorm: one value per channel). */
-  trainBatch?(s: Stage<S>, batch: number): string | null;
+  trainBatch?(s: Stage<S, L>, batch: number): string | null;
   /** Whether its backward kernels take the input's gradient through a ReLU before it themselves. */
   fusesInputRelu?: boolean;
-  create(ctx: CreateContext<S>): Promise<StageOp>;
-  reference: ReferenceKind<S>;
+  create(ctx: CreateContext<S, L>): Promise<StageOp>;
+  reference: ReferenceKind<S, L>;
   /** Its module in PyTorch's print(model), e.g. "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))"; none for functional ones. */
-  module?(s: Stage<S>): string;
+  module?(s: Stage<S, L>): string;
   /** What its module is called in print(model) when it has no name of its own (maxpool1, relu). */
   moduleName?(count: number): string;
   /** Shared by every layer of the kind with the same module text (the tutorial's one `relu`). */

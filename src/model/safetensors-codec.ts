@@ -88,7 +88,7 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: M
   const tensors = new Map<string, NamedTensor>();
   for (const e of entries) {
     // A fresh, aligned copy: the data may start at any byte offset in the file.
-    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    const raw = new Uint8Array(bytes.subarray(dataStart + e.begin, dataStart + e.end)); // a copy (a Buffer's slice would be a view)
     if (e.dtype === 'F32') {
       tensors.set(e.name, { shape: e.shape, data: new Float32Array(raw.buffer) });
       continue;
@@ -252,7 +252,7 @@ export function networkOf(metadata: Record<string, string>, path: string): Netwo
   if (metadata.network !== undefined) {
     const net = parseNetwork(metadata.network, `${path}: metadata "network"`);
     // A preset keeps being the preset (its note, its identity) when it comes back.
-    return NETWORKS.find((n) => sameNetwork(n, net)) ?? net;
+    return NETWORKS.find((n) => n.name === net.name && sameNetwork(n, net)) ?? net;
   }
   if (metadata.arch === undefined) return null;
   try {

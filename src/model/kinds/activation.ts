@@ -3,6 +3,9 @@
 // backward takes the gradient from the saved output, as PyTorch's threshold_backward,
 // tanh_backward and sigmoid_backward do.
 import { Relu } from '../../ops/relu';
+import { Sigmoid } from '../../ops/sigmoid';
+import { Tanh } from '../../ops/tanh';
+import { sigmoidBackward, sigmoidForward, tanhBackward, tanhForward } from '../../reference/elementwise';
 import * as ref from '../../reference/ops';
 import type { Layer, LayerKind, ReferenceKind, Stage, StageOp } from '../kind';
 import { numel } from './common';
@@ -73,3 +76,6 @@ export const reluKind = activationKind('relu', (rt, count) => Relu.create(rt, co
     margin: (_s, x) => x.reduce((m, v) => Math.min(m, Math.abs(v)), Infinity),
   },
 });
+
+export const tanhKind = activationKind('tanh', (rt, count) => Tanh.create(rt, count), { forward: tanhForward, backward: tanhBackward }, 'Tanh()');
+export const sigmoidKind = activationKind('sigmoid', (rt, count) => Sigmoid.create(rt, count), { forward: sigmoidForward, backward: sigmoidBackward }, 'Sigmoid()');
