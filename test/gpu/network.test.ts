@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { submit } from '../../src/gpu/dispatch';
 import type { Runtime } from '../../src/gpu/runtime';
 import { Model } from '../../src/model/model';
-import { conv2d, flatten, LENET5, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, type Network } from '../../src/model/network';
+import { avgpool2d, batchnorm1d, batchnorm2d, conv2d, dropout, flatten, LENET5, LENET5_BN, LENET5_CLASSIC, LENET5_PAD, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, sigmoid, tanh, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { referenceGradients } from '../../src/reference/network';
 import { ADAM_DEFAULTS, adamStep } from '../../src/reference/ops';
@@ -36,12 +36,23 @@ const OTHER: Network = {
   ],
 };
 
+/** One layer of every kind, padded and strided convolutions, both modes' layers. */
+export const EVERY: Network = {
+  name: 'every',
+  input: [1, 28, 28],
+  layers: [
+    conv2d('c1', 1, 4, 3, { padding: 1 }), batchnorm2d('n1', 4), relu(), maxpool2d(2),
+    conv2d('c2', 4, 6, 3, { stride: 2, padding: 1 }), tanh(), avgpool2d(3, 2), sigmoid(),
+    flatten(), linear('f1', 6 * 3 * 3, 16), batchnorm1d('n2', 16), relu(), dropout(0.25), linear('f2', 16, 10), logSoftmax(),
+  ],
+};
+
 async function setUp(net: Network, maxBatch: number) {
   const model = await Model.create(rt, net, maxBatch, { training: true });
   const backprop = new Backprop(model);
   const adam = await AdamOptimizer.create(model, backprop);
   const step = async (batch: number) => {
-    const f = await model.forward(batch);
+    const f = await model.forward(batch, 'train');
     const b = await backprop.plan(batch);
     return [...f.logits, ...b.backward, adam.dispatch];
   };
@@ -55,22 +66,31 @@ for (const [net, maxBatch, batch] of [
   [LENET5_RELU, 64, 64],
   [OTHER, 16, 16],
   [OTHER, 16, 5],
+  [EVERY, 16, 16],
+  [EVERY, 16, 5],
+  [LENET5_CLASSIC, 16, 16],
+  [LENET5_PAD, 16, 16],
+  [LENET5_BN, 16, 16],
 ] as const) {
   test(`${net.name}, batch ${batch} of ${maxBatch}: loss and gradients match the reference, Adam's step on them too`, async () => {
     const seed = freshSeed();
     const rng = new Rng(seed);
     const table = parameterTable(net);
-    const { flat, input, labels } = randomBatch(net, rng, batch);
+    // Dropout's masks from the run's seed (here the test's) and step 1.
+    const pass = { mode: 'train' as const, seed: seed % 1000, step: 1 };
+    const { flat, input, labels } = randomBatch(net, rng, batch, 2e-6, pass);
     const { model, backprop, adam, step } = await setUp(net, maxBatch);
     model.setParameters(flat);
     model.writeBatch(input, labels);
     model.resetMetrics();
+    const dispatches = await step(batch);
     adam.next();
-    submit(rt, await step(batch), 'train step');
+    model.setStep(pass.seed, 1);
+    submit(rt, dispatches, 'train step');
 
     const params = toReference(net, flat);
     const x = Float64Array.from(input);
-    const expected = referenceGradients(net, params, x, labels, batch);
+    const expected = referenceGradients(net, params, x, labels, batch, pass);
 
     assertClose('loss', await rt.read(backprop.loss), [expected.loss], seed);
     const metrics = await model.readMetrics();
@@ -80,9 +100,17 @@ for (const [net, maxBatch, batch] of [
     const weights = await model.readParameters();
     const moments = await adam.read();
     assert.is(moments.step, 1);
-    for (const { name } of table.slots) {
+    // Each gradient element is held to 1e-5 of the largest in the network, or of its own tensor's norm.
+    const atol = 1e-5 * Math.max(...Object.values(expected.grads).map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+    for (const { name, role } of table.slots) {
       const grad = table.view(grads, name);
-      assertClose(`grad ${name}`, grad, expected.grads[name], seed);
+      if (role !== 'parameter') {
+        // A buffer gets no gradient, so Adam leaves it as the forward pass left it: updated (running statistics) or as it was.
+        assert.ok(grad.every((g) => g === 0), `grad ${name} is zero`);
+        assertClose(`buffer ${name}`, table.view(weights, name), expected.updates[name] ?? params[name], seed);
+        continue;
+      }
+      assertClose(`grad ${name}`, grad, expected.grads[name], seed, undefined, atol);
       // Adam's first step is about lr * sign(grad), so it turns a gradient element near
       // zero, right to 1e-5 of the tensor's norm, into a different update: the step is
       // checked on the GPU's own gradient, which the line above checked.

@@ -76,7 +76,12 @@ function relativeError(gpu: ArrayLike<number>, ref: ArrayLike<number>) {
 }
 
 /** Asserts the GPU result matches the reference within `rtol`, with no NaN or Inf. */
-export function assertClose(what: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, seed: number, rtol = RTOL): void {
+/**
+ * gpu against ref: their relative error (||gpu - ref|| / ||ref||) at most rtol, or else
+ * every element within atol + rtol·|ref| (a tensor that is zero in exact arithmetic,
+ * such as the bias gradient of a layer a batchnorm follows, is only rounding).
+ */
+export function assertClose(what: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, seed: number, rtol = RTOL, atol = 0): void {
   assert.is(gpu.length, ref.length, `${what}: length (seed ${seed})`);
   const bad = Array.prototype.findIndex.call(gpu, (v: number) => !Number.isFinite(v));
   const head = (a: ArrayLike<number>) => Array.from(a).slice(0, 6).map((v) => v.toPrecision(6)).join(', ');
@@ -84,7 +89,8 @@ export function assertClose(what: string, gpu: ArrayLike<number>, ref: ArrayLike
     assert.unreachable(`${what}: element ${bad} is ${gpu[bad]} (seed ${seed})\n  gpu: ${head(gpu)}\n  ref: ${head(ref)}`);
   }
   const e = relativeError(gpu, ref);
-  if (!(e.rel <= rtol)) {
+  const within = atol > 0 && Array.prototype.every.call(gpu, (v: number, i: number) => Math.abs(v - ref[i]) <= atol + rtol * Math.abs(ref[i]));
+  if (!(e.rel <= rtol) && !within) {
     assert.unreachable(
       `${what}: relative error ${e.rel.toExponential(3)} > ${rtol} (seed ${seed}); worst |diff| ${e.worst.toExponential(3)} at ${e.worstAt}` +
         ` (gpu ${gpu[e.worstAt]}, ref ${ref[e.worstAt]})\n  gpu: ${head(gpu)}\n  ref: ${head(ref)}`,

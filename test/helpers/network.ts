@@ -6,7 +6,7 @@ import type { LinearStageShape } from '../../src/model/kinds/linear';
 import type { Pool2dStageShape } from '../../src/model/kinds/pool';
 import { resolve, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
-import { kinkMargin, type Params } from '../../src/reference/network';
+import { kinkMargin, type Params, type PassOptions } from '../../src/reference/network';
 import { DEFAULT_CONFIG } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 
@@ -47,15 +47,21 @@ export interface Batch {
  * Random initial weights (PyTorch's default init) and a random batch, drawn again
  * until the batch keeps `margin` away from every ReLU and max-pool decision.
  */
-export function randomBatch(net: Network, rng: Rng, batch: number, margin = 2e-6): Batch {
+export function randomBatch(net: Network, rng: Rng, batch: number, margin = 2e-6, pass: PassOptions = {}): Batch {
   const table = parameterTable(net);
   const classes = table.resolved.classes;
   const size = net.input.reduce((a, b) => a * b, 1);
   for (let attempt = 0; attempt < 50; attempt++) {
     const flat = table.init(rng);
+    // Constants (batchnorm's ones and zeros) drawn too, so that a mix-up of weight and bias, or of the running statistics, shows.
+    for (const s of table.slots) {
+      if (!('fill' in s.init) || s.role === 'counter') continue;
+      const positive = s.name.endsWith('running_var') || s.name.endsWith('weight');
+      for (let j = 0; j < s.length; j++) flat[s.offset + j] = positive ? rng.uniform(0.5, 1.5) : rng.uniform(-0.5, 0.5);
+    }
     const input = Float32Array.from({ length: batch * size }, () => rng.normal());
     const labels = Uint32Array.from({ length: batch }, () => rng.int(classes));
-    if (kinkMargin(net, toReference(net, flat), Float64Array.from(input), batch) > margin) return { flat, input, labels };
+    if (kinkMargin(net, toReference(net, flat), Float64Array.from(input), batch, pass) > margin) return { flat, input, labels };
   }
   throw new Error('could not draw a batch away from the ReLU and max-pool kinks');
 }
