@@ -17,9 +17,13 @@ const LOOP_CAP = 65_535;
  */
 const RUN = 16;
 
-const TRAIN = ['image_stats', 'batch_stats', 'batch_stats_1d', 'forward'] as const;
-const BACKWARD = ['image_grads', 'backward_params', 'backward_params_1d', 'backward_input'] as const;
-type Entry = 'forward_eval' | (typeof TRAIN)[number] | (typeof BACKWARD)[number];
+type Entry = 'forward_eval' | 'image_stats' | 'batch_stats' | 'batch_stats_1d' | 'forward' | 'image_grads' | 'backward_params' | 'backward_params_1d' | 'backward_input';
+
+/** The training kernels, forward and backward but the input's gradient: spatial 1 reads the input directly. */
+const TRAINING: Record<'2d' | '1d', Entry[]> = {
+  '2d': ['image_stats', 'batch_stats', 'forward', 'image_grads', 'backward_params'],
+  '1d': ['batch_stats_1d', 'forward', 'backward_params_1d'],
+};
 
 /** The running statistics and the affine parameters a forward reads; each a range of the caller's (one flat buffer may hold all four). */
 export interface BatchNormForward {
@@ -95,13 +99,8 @@ export class BatchNorm {
     if (!(eps >= 0)) throw new Error(`batchnorm: eps must be >= 0, got ${eps}`);
     if (!(momentum >= 0 && momentum <= 1)) throw new Error(`batchnorm: momentum must be in [0, 1], got ${momentum}`);
     const backward = options.backward ?? true;
-    const oneD = s.spatial === 1;
     const entries: Entry[] = ['forward_eval'];
-    if (backward) {
-      entries.push(oneD ? 'batch_stats_1d' : 'image_stats', ...(oneD ? [] : (['batch_stats'] as const)), 'forward');
-      entries.push(...(oneD ? [] : (['image_grads'] as const)), oneD ? 'backward_params_1d' : 'backward_params');
-      if (options.inputGrad ?? true) entries.push('backward_input');
-    }
+    if (backward) entries.push(...TRAINING[s.spatial === 1 ? '1d' : '2d'], ...((options.inputGrad ?? true) ? (['backward_input'] as const) : []));
     const sizes = { C: s.channels, S: s.spatial, RUN };
     const kernels = await Promise.all(entries.map((e) => rt.kernel('batchnorm', e, sizes)));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
