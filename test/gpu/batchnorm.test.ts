@@ -1,8 +1,9 @@
 // batchnorm.wgsl against the float64 reference (src/reference/batchnorm.ts): training
 // forward (output, batch statistics, running statistics after one and after two
 // forwards), eval forward, and training backward, on lenet-like 2d and 1d shapes and
-// awkward ones, one whose batch x spatial values pass llvmpipe's 65,535 loop iterations,
-// and parameters given as ranges of one flat buffer.
+// awkward ones, one whose batch x spatial values pass llvmpipe's 65,535 loop iterations;
+// parameters given as ranges of one flat buffer; the same bits from a step run twice;
+// PyTorch's refusal of one value per channel.
 import * as assert from 'uvu/assert';
 import { submit } from '../../src/gpu/dispatch';
 import type { Runtime, Tensor } from '../../src/gpu/runtime';
@@ -229,6 +230,27 @@ for (const [name, s] of [shapes[1], shapes[2]]) {
     want.forEach(([what, , expected], i) => assertClose(what, got[i], expected, seed));
   });
 }
+
+test(`${shapes[0][0]}: a training step run twice gives the same bits`, async ({ rt }) => {
+  const s = shapes[0][1];
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  const t = batchnormTensorShapes(s);
+  const [input, weight, bias, doutput] = (['input', 'weight', 'bias', 'output'] as const).map((k) => randomInput(rt, rng, k, t[k]).tensor);
+  const bn = await BatchNorm.create(rt, s, HYPER);
+  const results: Float32Array[][] = [];
+  for (let run = 0; run < 2; run++) {
+    const [running_mean, running_var] = [rt.tensor('running_mean', t.running_mean), rt.tensor('running_var', t.running_var)];
+    rt.write(running_var, new Float32Array(s.channels).fill(1));
+    const [output, dinput, dweight, dbias] = [poisoned(rt, 'output', t.output), poisoned(rt, 'dinput', t.input), poisoned(rt, 'dweight', t.weight), poisoned(rt, 'dbias', t.bias)];
+    submit(rt, [...bn.forwardTrain({ input, weight, bias, running_mean, running_var, output }), ...bn.backward({ doutput, input, weight, dweight, dbias, dinput })]);
+    results.push(await rt.readTensors([output, running_mean, running_var, bn.stats!, dinput, dweight, dbias]));
+  }
+  ['output', 'running_mean', 'running_var', 'stats', 'dinput', 'dweight', 'dbias'].forEach((what, i) => {
+    const at = results[0][i].findIndex((v, j) => !Object.is(v, results[1][i][j]));
+    assert.is(at, -1, `${what} differs at ${at} (seed ${seed})`);
+  });
+});
 
 test('one value per channel: training is refused with PyTorch\'s message, eval is not', async ({ rt }) => {
   const s: BatchNormShape = { batch: 1, channels: 120, spatial: 1 };
