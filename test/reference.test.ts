@@ -21,6 +21,8 @@ import {
   linearForward,
   logSoftmaxBackward,
   logSoftmaxForward,
+  avgpool2dBackward,
+  avgpool2dForward,
   maxpool2dBackward,
   maxpool2dForward,
   nllLossBackward,
@@ -33,6 +35,10 @@ import {
   type Pool2dShape,
 } from '../src/reference/ops';
 import { MNIST } from '../src/data/dataset';
+import type { Runtime } from '../src/gpu/runtime';
+import { AvgPool2d } from '../src/ops/avgpool2d';
+import { MaxPool2d } from '../src/ops/maxpool2d';
+import { pool2dOutSize } from '../src/ops/shapes';
 import { conv2d, flatten, LENET5, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, resolve, type Network } from '../src/model/network';
 import { parameterTable } from '../src/model/parameters';
 import { modelSummary } from '../src/model/summary';
@@ -168,20 +174,106 @@ test('maxpool2d: 5x5 -> 2x2 with argmax, ties to the first in scan order, leftov
   assert.equal(Array.from(dinput), Array.from(expected), where('maxpool backward'));
 });
 
+test('maxpool2d: overlapping 3x3 windows, stride 1, ties to the first in scan order; backward adds the shared gradients', () => {
+  const s: Pool2dShape = { batch: 1, channels: 1, height: 4, width: 4, kernel: 3, stride: 1 };
+  // prettier-ignore
+  const input = Float64Array.from([
+    1, 2, 3, 0,
+    4, 9, 5, 1,
+    7, 6, 8, 2,
+    0, 3, 9, 9, // the 9s at (3, 2) and (3, 3) come after (1, 1)'s in scan order
+  ]);
+  const { output, argmax } = maxpool2dForward(s, input);
+  assert.equal(Array.from(output), [9, 9, 9, 9], where('maxpool output'));
+  assert.equal(Array.from(argmax), [5, 5, 5, 5], where('maxpool argmax'));
+  const dinput = maxpool2dBackward(s, Float64Array.from([1, 2, 3, 4]), argmax);
+  assert.equal(Array.from(dinput), Array.from({ length: 16 }, (_, i) => (i === 5 ? 10 : 0)), where('maxpool backward'));
+});
+
+test('avgpool2d: 3x3 windows, stride 2, on a 5x6 input (the last column in no window)', () => {
+  const s: Pool2dShape = { batch: 1, channels: 1, height: 5, width: 6, kernel: 3, stride: 2 };
+  const input = Float64Array.from({ length: 30 }, (_, i) => i);
+  // each window's mean is its centre, (2y+1)*6 + 2x+1
+  assert.equal(Array.from(avgpool2dForward(s, input)), [7, 9, 19, 21], where('avgpool output'));
+  // gradients 9, 18, 27, 36 are 1, 2, 3, 4 per input; row and column 2 lie in two windows each
+  // prettier-ignore
+  const expected = [
+    1, 1, 3, 2, 2, 0,
+    1, 1, 3, 2, 2, 0,
+    4, 4, 10, 6, 6, 0,
+    3, 3, 7, 4, 4, 0,
+    3, 3, 7, 4, 4, 0,
+  ];
+  assert.equal(Array.from(avgpool2dBackward(s, Float64Array.from([9, 18, 27, 36]))), expected, where('avgpool backward'));
+});
+
+test('pool2dOutSize: floor((side - kernel) / stride) + 1, stride = kernel and kernel = 2 by default', () => {
+  const size = (s: Partial<Pool2dShape>) => pool2dOutSize({ batch: 1, channels: 1, height: 28, width: 28, ...s });
+  assert.equal(size({}), { height: 14, width: 14 });
+  assert.equal(size({ height: 7, width: 9 }), { height: 3, width: 4 });
+  assert.equal(size({ height: 13, width: 10, kernel: 3, stride: 2 }), { height: 6, width: 4 });
+  assert.equal(size({ height: 10, width: 11, kernel: 3 }), { height: 3, width: 3 });
+  assert.equal(size({ height: 7, width: 6, kernel: 2, stride: 1 }), { height: 6, width: 5 });
+  assert.equal(size({ height: 9, width: 8, kernel: 2, stride: 3 }), { height: 3, width: 3 });
+  assert.equal(size({ height: 5, width: 5, kernel: 5 }), { height: 1, width: 1 });
+});
+
+test('pool windows that cannot be: one-line errors from the references and the host classes, before any GPU work', async () => {
+  const base: Pool2dShape = { batch: 2, channels: 3, height: 6, width: 5 };
+  const cases: [Partial<Pool2dShape>, RegExp][] = [
+    [{ kernel: 0 }, /kernel must be a whole number >= 1, got 0$/],
+    [{ kernel: 2.5 }, /kernel must be a whole number >= 1, got 2\.5$/],
+    [{ kernel: 3, stride: 0 }, /stride must be a whole number >= 1, got 0$/],
+    [{ stride: -1 }, /stride must be a whole number >= 1, got -1$/],
+    [{ kernel: 6 }, /a 6x6 window is larger than the 6x5 input$/],
+  ];
+  const noGpu = undefined as unknown as Runtime; // the checks come first: nothing may touch it
+  for (const [bad, message] of cases) {
+    const s = { ...base, ...bad };
+    const input = new Float64Array(2 * 3 * 6 * 5);
+    assert.throws(() => maxpool2dForward(s, input), (e: Error) => /^maxpool2dForward: /.test(e.message) && message.test(e.message) && !e.message.includes('\n'));
+    assert.throws(() => avgpool2dForward(s, input), (e: Error) => /^avgpool2dForward: /.test(e.message) && message.test(e.message));
+    assert.throws(() => avgpool2dBackward(s, input), (e: Error) => /^avgpool2dBackward: /.test(e.message) && message.test(e.message));
+    for (const [op, create] of [
+      ['maxpool2d', () => MaxPool2d.create(noGpu, s)],
+      ['avgpool2d', () => AvgPool2d.create(noGpu, s)],
+    ] as const) {
+      const error = await create().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.ok(error && error.message.startsWith(`${op}: `) && message.test(error.message), where(`${op} ${JSON.stringify(bad)}: ${error?.message}`));
+    }
+  }
+});
+
 const poolShapes: Pool2dShape[] = [
   { batch: 3, channels: 2, height: 7, width: 9 },
   { batch: 1, channels: 1, height: 5, width: 5 },
   { batch: 2, channels: 3, height: 2, width: 3 },
+  { batch: 2, channels: 2, height: 9, width: 8, kernel: 3, stride: 2 },
+  { batch: 1, channels: 3, height: 6, width: 7, kernel: 2, stride: 1 },
+  { batch: 2, channels: 1, height: 10, width: 11, kernel: 3, stride: 3 },
+  { batch: 1, channels: 2, height: 8, width: 9, kernel: 2, stride: 3 },
+  { batch: 2, channels: 2, height: 4, width: 4, kernel: 4 },
 ];
 
 poolShapes.forEach((s, k) => {
-  test(`maxpool2d backward vs finite differences: ${JSON.stringify(s)}`, () => {
+  test(`maxpool2d backward vs finite differences (no ties): ${JSON.stringify(s)}`, () => {
     const rng = rngFor(200 + k);
     const input = distinct(rng, s.batch * s.channels * s.height * s.width);
     const { output, argmax } = maxpool2dForward(s, input);
     const doutput = normals(rng, output.length);
     const f = () => dot(doutput, maxpool2dForward(s, input).output);
     checkGrad('maxpool2d dinput', input, maxpool2dBackward(s, doutput, argmax), f);
+  });
+
+  test(`avgpool2d backward vs finite differences: ${JSON.stringify(s)}`, () => {
+    const rng = rngFor(250 + k);
+    const input = normals(rng, s.batch * s.channels * s.height * s.width);
+    const doutput = normals(rng, avgpool2dForward(s, input).length);
+    const f = () => dot(doutput, avgpool2dForward(s, input));
+    checkGrad('avgpool2d dinput', input, avgpool2dBackward(s, doutput), f);
   });
 });
 

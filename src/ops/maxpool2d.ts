@@ -1,35 +1,81 @@
-// Host side of shaders/maxpool2d.wgsl: 2x2 max-pooling, stride 2, floor mode.
+// Host side of shaders/maxpool2d.wgsl: max-pooling, any kernel and stride, no padding, floor mode.
 import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import { elementCounts, pool2dTensorShapes, type Pool2dShape } from './shapes';
+import { checkPool2dShape, elementCounts, pool2dOutSize, pool2dTensorShapes, pool2dWindow, type Pool2dShape } from './shapes';
 
 type Entry = 'forward' | 'backward' | 'backward_relu';
+
+export interface MaxPool2dOptions {
+  /** Compile the backward kernels (true by default); without, forward only. */
+  backward?: boolean;
+  /**
+   * Test only: backward by the gather kernels even where windows do not overlap (where
+   * the faster scatter kernels serve otherwise), to check that both give the same bits.
+   */
+  gather?: boolean;
+}
+
+/** Whether backward scatters (one invocation per window) or gathers (one per input element). */
+function backwardForm(shape: Pool2dShape, options: MaxPool2dOptions): 'scatter' | 'gather' {
+  const { kernel, stride } = pool2dWindow(shape);
+  return stride >= kernel && !options.gather ? 'scatter' : 'gather';
+}
 
 export class MaxPool2d {
   private constructor(
     readonly shape: Pool2dShape,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
+    /** backward's invocations per plane: one per window (scatter) or per input element (gather). */
+    private readonly backwardPerPlane: number,
   ) {}
 
-  /** Without `backward` (true by default), only the forward kernel is compiled. */
-  static async create(rt: Runtime, shape: Pool2dShape, options: { backward?: boolean } = {}): Promise<MaxPool2d> {
+  /**
+   * The window is the shape's `kernel` and `stride` (2 and 2 by default); one that
+   * cannot be (kernel or stride < 1, larger than the input) is an error. backward
+   * scatters where windows do not overlap (stride >= kernel) and gathers where they do.
+   */
+  static async create(rt: Runtime, shape: Pool2dShape, options: MaxPool2dOptions = {}): Promise<MaxPool2d> {
+    checkPool2dShape('maxpool2d', shape);
     const entries: Entry[] = (options.backward ?? true) ? ['forward', 'backward', 'backward_relu'] : ['forward'];
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e)));
+    const window = pool2dWindow(shape);
+    const suffix = backwardForm(shape, options) === 'gather' ? '_gather' : '';
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e === 'forward' ? e : `${e}${suffix}`, { K: window.kernel, S: window.stride })));
     const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
+    const out = pool2dOutSize(shape);
     const params = kernels[0].uniformBuffer({
       planes: shape.batch * shape.channels,
       height: shape.height,
       width: shape.width,
+      out_height: out.height,
+      out_width: out.width,
     });
-    return new MaxPool2d(shape, k, params);
+    return new MaxPool2d(shape, k, params, suffix === '' ? out.height * out.width : shape.height * shape.width);
+  }
+
+  /**
+   * The most loop iterations one invocation runs, whatever the batch: forward's
+   * kernel^2 window elements, the scatter's largest cell (the last window's, which
+   * reaches to the end of the plane), the gather's ceil(kernel/stride)^2 windows.
+   */
+  static loopIterations(shape: Omit<Pool2dShape, 'batch'>, options: MaxPool2dOptions = {}): number {
+    const s = { batch: 1, ...shape };
+    const { kernel, stride } = pool2dWindow(s);
+    const out = pool2dOutSize(s);
+    const cell = (side: number, count: number) => (count > 1 ? Math.max(stride, side - (count - 1) * stride) : side);
+    const backward = backwardForm(s, options) === 'scatter' ? cell(s.height, out.height) * cell(s.width, out.width) : Math.ceil(kernel / stride) ** 2;
+    return Math.max(kernel * kernel, backward);
   }
 
   private kernel(e: Entry): Kernel {
     const k = this.k[e];
     if (!k) throw new Error(`maxpool2d.${e}: this pool was created without backward kernels`);
     return k;
+  }
+
+  private backwardInvocations(): number {
+    return this.shape.batch * this.shape.channels * this.backwardPerPlane;
   }
 
   private sizes() {
@@ -50,7 +96,7 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward', 'doutput', t.doutput, n.output);
     expectLength('maxpool2d.backward', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward', 'dinput', t.dinput, n.input);
-    return dispatch(this.kernel('backward'), this.params, t, n.output);
+    return dispatch(this.kernel('backward'), this.params, t, this.backwardInvocations());
   }
 
   /**
@@ -63,6 +109,6 @@ export class MaxPool2d {
     expectLength('maxpool2d.backward_relu', 'saved_argmax', t.saved_argmax, n.output);
     expectLength('maxpool2d.backward_relu', 'saved_output', t.saved_output, n.output);
     expectLength('maxpool2d.backward_relu', 'dinput', t.dinput, n.input);
-    return dispatch(this.kernel('backward_relu'), this.params, t, n.output);
+    return dispatch(this.kernel('backward_relu'), this.params, t, this.backwardInvocations());
   }
 }

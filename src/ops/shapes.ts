@@ -38,18 +38,52 @@ export function linearTensorShapes(s: LinearShape) {
   };
 }
 
-/** 2x2 max-pooling, stride 2, floor mode: the output is floor(height/2) x floor(width/2). */
+/**
+ * Max- or average-pooling, no padding, floor mode (PyTorch's MaxPool2d and AvgPool2d
+ * with padding=0, dilation=1, ceil_mode=False): kernel x kernel windows, `stride`
+ * apart; windows that do not fit are dropped, so each side of the output is
+ * floor((side - kernel) / stride) + 1 (pool2dOutSize). The defaults, a 2x2 window and
+ * stride 2, are LeNet-5's pools.
+ */
 export interface Pool2dShape {
   batch: number;
   channels: number;
   height: number;
   width: number;
+  /** The window's side; 2 by default. */
+  kernel?: number;
+  /** How far apart the windows start; `kernel` by default (windows that touch, none overlapping). */
+  stride?: number;
+}
+
+/** The window of a pool, defaults filled in. */
+export function pool2dWindow(s: Pool2dShape): { kernel: number; stride: number } {
+  const kernel = s.kernel ?? 2;
+  return { kernel, stride: s.stride ?? kernel };
+}
+
+/** The output's height and width: floor((side - kernel) / stride) + 1 each. */
+export function pool2dOutSize(s: Pool2dShape): { height: number; width: number } {
+  const { kernel, stride } = pool2dWindow(s);
+  const side = (n: number) => Math.floor((n - kernel) / stride) + 1;
+  return { height: side(s.height), width: side(s.width) };
+}
+
+/** Throws a one-line error, naming `op`, where a pool's window cannot be: kernel or stride < 1, a window larger than the input. */
+export function checkPool2dShape(op: string, s: Pool2dShape): void {
+  const { kernel, stride } = pool2dWindow(s);
+  if (!Number.isInteger(kernel) || kernel < 1) throw new Error(`${op}: kernel must be a whole number >= 1, got ${kernel}`);
+  if (!Number.isInteger(stride) || stride < 1) throw new Error(`${op}: stride must be a whole number >= 1, got ${stride}`);
+  if (kernel > s.height || kernel > s.width) {
+    throw new Error(`${op}: a ${kernel}x${kernel} window is larger than the ${s.height}x${s.width} input`);
+  }
 }
 
 export function pool2dTensorShapes(s: Pool2dShape) {
+  const out = pool2dOutSize(s);
   return {
     input: [s.batch, s.channels, s.height, s.width],
-    output: [s.batch, s.channels, Math.floor(s.height / 2), Math.floor(s.width / 2)],
+    output: [s.batch, s.channels, out.height, out.width],
   };
 }
 

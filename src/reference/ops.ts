@@ -4,7 +4,18 @@
  * All arrays are flat, row-major, NCHW; conv weights are [out, in, kh, kw] and
  * linear weights [out, in], as in PyTorch.
  */
-import { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Normalization, type Pool2dShape, type PrepareShape } from '../ops/shapes';
+import {
+  ADAM_DEFAULTS,
+  checkPool2dShape,
+  pool2dOutSize,
+  pool2dWindow,
+  type AdamHyper,
+  type Conv2dShape,
+  type LinearShape,
+  type Normalization,
+  type Pool2dShape,
+  type PrepareShape,
+} from '../ops/shapes';
 
 export { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type Normalization, type Pool2dShape, type PrepareShape };
 
@@ -72,21 +83,25 @@ export function conv2dBackwardBias(s: Conv2dShape, doutput: Float64Array): Float
   return dbias;
 }
 
-// ---------------------------------------------------------------- maxpool2d
+// ---------------------------------------------------------------- maxpool2d, avgpool2d
+// K x K windows S apart, no padding, floor mode: window (y, x) covers input rows
+// S*y .. S*y+K-1 and columns S*x .. S*x+K-1 (pool2dOutSize windows per side).
 
 /** argmax = iy*width+ix within its (n,c) plane; ties go to the first in scan order (ky, then kx), as PyTorch CPU. */
 export function maxpool2dForward(s: Pool2dShape, input: Float64Array): { output: Float64Array; argmax: Uint32Array } {
+  checkPool2dShape('maxpool2dForward', s);
   const { batch: N, channels: C, height: H, width: W } = s;
-  const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+  const { kernel: K, stride: S } = pool2dWindow(s);
+  const { height: OH, width: OW } = pool2dOutSize(s);
   const output = new Float64Array(N * C * OH * OW);
   const argmax = new Uint32Array(N * C * OH * OW);
   for (let p = 0; p < N * C; p++)
     for (let y = 0; y < OH; y++)
       for (let x = 0; x < OW; x++) {
-        let best = -Infinity, bestAt = 2 * y * W + 2 * x;
-        for (let ky = 0; ky < 2; ky++)
-          for (let kx = 0; kx < 2; kx++) {
-            const at = (2 * y + ky) * W + 2 * x + kx;
+        let best = -Infinity, bestAt = S * y * W + S * x;
+        for (let ky = 0; ky < K; ky++)
+          for (let kx = 0; kx < K; kx++) {
+            const at = (S * y + ky) * W + S * x + kx;
             const v = input[p * H * W + at];
             if (v > best) { best = v; bestAt = at; } // strict: a tie keeps the earlier one
           }
@@ -96,13 +111,50 @@ export function maxpool2dForward(s: Pool2dShape, input: Float64Array): { output:
   return { output, argmax };
 }
 
-/** Zeros except at each window's argmax (odd leftover rows/columns stay 0). */
+/** Each window's gradient added at its argmax; inputs that are no window's maximum get 0. */
 export function maxpool2dBackward(s: Pool2dShape, doutput: Float64Array, argmax: Uint32Array): Float64Array {
+  checkPool2dShape('maxpool2dBackward', s);
   const { batch: N, channels: C, height: H, width: W } = s;
-  const plane = Math.floor(H / 2) * Math.floor(W / 2);
+  const { height: OH, width: OW } = pool2dOutSize(s);
+  const plane = OH * OW;
   const dinput = new Float64Array(N * C * H * W);
   for (let p = 0; p < N * C; p++)
     for (let i = 0; i < plane; i++) dinput[p * H * W + argmax[p * plane + i]] += doutput[p * plane + i];
+  return dinput;
+}
+
+/** output = the sum of the window's K*K inputs / (K*K). */
+export function avgpool2dForward(s: Pool2dShape, input: Float64Array): Float64Array {
+  checkPool2dShape('avgpool2dForward', s);
+  const { batch: N, channels: C, height: H, width: W } = s;
+  const { kernel: K, stride: S } = pool2dWindow(s);
+  const { height: OH, width: OW } = pool2dOutSize(s);
+  const output = new Float64Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++)
+    for (let y = 0; y < OH; y++)
+      for (let x = 0; x < OW; x++) {
+        let sum = 0;
+        for (let ky = 0; ky < K; ky++)
+          for (let kx = 0; kx < K; kx++) sum += input[(p * H + S * y + ky) * W + S * x + kx];
+        output[(p * OH + y) * OW + x] = sum / (K * K);
+      }
+  return output;
+}
+
+/** Each window's gradient / (K*K) added to each of its inputs; inputs in no window get 0. */
+export function avgpool2dBackward(s: Pool2dShape, doutput: Float64Array): Float64Array {
+  checkPool2dShape('avgpool2dBackward', s);
+  const { batch: N, channels: C, height: H, width: W } = s;
+  const { kernel: K, stride: S } = pool2dWindow(s);
+  const { height: OH, width: OW } = pool2dOutSize(s);
+  const dinput = new Float64Array(N * C * H * W);
+  for (let p = 0; p < N * C; p++)
+    for (let y = 0; y < OH; y++)
+      for (let x = 0; x < OW; x++) {
+        const g = doutput[(p * OH + y) * OW + x] / (K * K);
+        for (let ky = 0; ky < K; ky++)
+          for (let kx = 0; kx < K; kx++) dinput[(p * H + S * y + ky) * W + S * x + kx] += g;
+      }
   return dinput;
 }
 

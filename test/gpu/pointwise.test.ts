@@ -1,79 +1,15 @@
-// maxpool2d, log_softmax and nll_loss kernels against the float64 reference,
+// log_softmax and nll_loss kernels against the float64 reference,
 // on lenet5's shapes (from its description) and on awkward ones.
 import * as assert from 'uvu/assert';
 import { LENET5, resolve } from '../../src/model/network';
 import { LogSoftmax } from '../../src/ops/log_softmax';
-import { MaxPool2d } from '../../src/ops/maxpool2d';
 import { NllLoss } from '../../src/ops/nll_loss';
-import { pool2dTensorShapes, type Pool2dShape } from '../../src/ops/shapes';
 import * as ref from '../../src/reference/ops';
 import { gpuSuite } from '../helpers/gpu';
-import { BATCH, stagesOf } from '../helpers/network';
-import { afterRelu, checkOp } from '../helpers/op-harness';
+import { BATCH } from '../helpers/network';
+import { checkOp } from '../helpers/op-harness';
 
 const test = gpuSuite('pointwise');
-const lenetPools = stagesOf(LENET5, 'maxpool2d');
-
-const pools: [string, Pool2dShape][] = [
-  ...lenetPools.map((s): [string, Pool2dShape] => [`lenet5 ${s.name}`, s.shape]),
-  ['batch 1, odd sizes', { batch: 1, channels: 3, height: 7, width: 9 }],
-  ['awkward', { batch: 3, channels: 5, height: 11, width: 6 }],
-];
-
-for (const [name, s] of pools) {
-  test(`maxpool2d ${name}: forward, argmax and backward match the reference`, async ({ rt }) => {
-    const pool = await MaxPool2d.create(rt, s);
-    const { input, output } = pool2dTensorShapes(s);
-    await checkOp(rt, {
-      inputs: { input, doutput: output },
-      outputs: { output, argmax: { shape: output, type: 'u32' }, dinput: input },
-      dispatches: (t) => [
-        pool.forward({ input: t.input, output: t.output, argmax: t.argmax }),
-        pool.backward({ doutput: t.doutput, saved_argmax: t.argmax, dinput: t.dinput }),
-      ],
-      reference: (x) => {
-        const expected = ref.maxpool2dForward(s, x.input);
-        return { ...expected, dinput: ref.maxpool2dBackward(s, x.doutput, expected.argmax) };
-      },
-    });
-  });
-}
-
-test('maxpool2d backward_relu: the gradient through a ReLU and the pool together', async ({ rt }) => {
-  // lenet5's first pool reads a ReLU's output; a small batch, and an odd width.
-  const first = lenetPools[0].shape;
-  const s: Pool2dShape = { ...first, batch: 3, width: first.width - 1 };
-  const pool = await MaxPool2d.create(rt, s);
-  const { input, output } = pool2dTensorShapes(s);
-  await checkOp(rt, {
-    // The pool's input is a ReLU's output: windows of zeros (all inputs were negative) occur.
-    inputs: { input: { shape: input, values: afterRelu(-1, 0.3) }, doutput: output },
-    outputs: { output, argmax: { shape: output, type: 'u32' }, dinput: input },
-    dispatches: (t) => [
-      pool.forward({ input: t.input, output: t.output, argmax: t.argmax }),
-      pool.backwardRelu({ doutput: t.doutput, saved_argmax: t.argmax, saved_output: t.output, dinput: t.dinput }),
-    ],
-    reference: (x) => {
-      const expected = ref.maxpool2dForward(s, x.input);
-      const throughPool = ref.maxpool2dBackward(s, x.doutput, expected.argmax);
-      return { ...expected, dinput: ref.reluBackward(throughPool, x.input) };
-    },
-  });
-});
-
-test('maxpool2d: ties go to the first element in scan order, as PyTorch', async ({ rt }) => {
-  const s = { batch: 1, channels: 2, height: 4, width: 4 };
-  const pool = await MaxPool2d.create(rt, s, { backward: false });
-  const { input, output } = pool2dTensorShapes(s);
-  const { gpu } = await checkOp(rt, {
-    // plane 0 all zeros, plane 1 all ones
-    inputs: { input: { shape: input, values: (_, length) => Array.from({ length }, (_, i) => (i < length / 2 ? 0 : 1)) } },
-    outputs: { output, argmax: { shape: output, type: 'u32' } },
-    dispatches: (t) => [pool.forward({ input: t.input, output: t.output, argmax: t.argmax })],
-    reference: (x) => ref.maxpool2dForward(s, x.input),
-  });
-  assert.equal(Array.from(gpu.argmax), [0, 2, 8, 10, 0, 2, 8, 10]);
-});
 
 const classes = resolve(LENET5).classes;
 for (const [batch, k, scale] of [
