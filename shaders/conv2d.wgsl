@@ -1,14 +1,17 @@
-// 2-D convolution, stride 1, no padding, NCHW; weight is [C_OUT, C_IN, K, K] as in
-// PyTorch, and OH = H - K + 1, OW = W - K + 1. With t = (ci, ky, kx) one of the
-// C_IN*K*K taps and p = (y, x) a position:
+// 2-D convolution, NCHW, as PyTorch's Conv2d with a K x K kernel, stride S (STRIDE) and
+// P zeros of padding on every side (PAD); weight is [C_OUT, C_IN, K, K] as in PyTorch,
+// and OH = floor((H + 2P - K) / S) + 1, OW = floor((W + 2P - K) / S) + 1. With
+// t = (ci, ky, kx) one of the C_IN*K*K taps, p = (y, x) a position, and
+// in[n,ci,iy,ix] the input there, or 0 outside it (the padding):
 //
-//   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * input[n, ci, y+ky, x+kx]
+//   forward          output[n,co,p]    = bias[co] + sum_t weight[co,t] * in[n, ci, y*S+ky-P, x*S+kx-P]
 //                                        (then max(., 0) with RELU: the ReLU fused in)
-//   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,y-ky,x-kx]
-//                                        (only the terms with 0 <= y-ky < OH, 0 <= x-kx < OW)
+//   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,(y+P-ky)/S,(x+P-kx)/S]
+//                                        (only the terms where S divides y+P-ky and x+P-kx,
+//                                        0 <= (y+P-ky)/S < OH and 0 <= (x+P-kx)/S < OW)
 //   backward_params  two independent parts in one dispatch, the second starting on a
 //                    workgroup boundary (so no workgroup mixes them):
-//     weight part    partial[n,co,t]   = sum_p doutput[n,co,p] * input[n, ci, y+ky, x+kx]
+//     weight part    partial[n,co,t]   = sum_p doutput[n,co,p] * in[n, ci, y*S+ky-P, x*S+kx-P]
 //     bias part      partial_bias[n,co] = sum_p doutput[n,co,p]
 //   reduce           dweight[co,t] = sum_n partial[n,co,t], then dbias[co] = sum_n partial_bias[n,co]
 //
@@ -30,6 +33,14 @@
 // what is fast, and on GPUs it is a plain register-blocked product. Blocks past the
 // edge clamp their loads and skip their writes.
 //
+// With stride 1 the inputs (doutput values in backward_input) a block needs slide by
+// one column per tap, so each tap loads one new one; with a stride they do not, and
+// each tap loads a whole block's. A term that meets the padding (or, in
+// backward_input, a position the stride skips) is a zero: a kernel may skip it
+// (a whole row of them) or add it, the bits are the same (x + 0 = x for finite
+// values, and no sum starts at -0). With STRIDE = 1 and PAD = 0 the kernels are the
+// stride-1, unpadded ones term for term.
+//
 // Every result is computed whole by one invocation in a fixed order: bitwise
 // reproducible without atomics; gradients are written, not accumulated. Batch sums
 // add one image's sum at a time (reduce), which keeps float32
@@ -46,6 +57,9 @@ override C_OUT: u32;
 override H: u32;
 override W: u32;
 override K: u32;
+// The stride and the zeros of padding on each side, as PyTorch's Conv2d.
+override STRIDE: u32 = 1u;
+override PAD: u32 = 0u;
 // forward applies ReLU to its output (the layer's bias + ReLU fused into one pass).
 override RELU: bool = false;
 // Columns per invocation in forward or in backward_input (each pipeline its own): 4
@@ -67,7 +81,7 @@ override UNIFORM_WEIGHTS: bool = false;
 const UNIFORM_VEC4S: u32 = 1024u;
 
 // backward_params keeps its taps in registers, up to this many.
-const MAX_K: u32 = 5u;
+const MAX_K: u32 = 7u;
 
 struct Params {
   batch: u32,
@@ -110,8 +124,8 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
   return id.x + id.y * groups.x * WG;
 }
 
-fn out_h() -> u32 { return H - K + 1u; }
-fn out_w() -> u32 { return W - K + 1u; }
+fn out_h() -> u32 { return (H + 2u * PAD - K) / STRIDE + 1u; }
+fn out_w() -> u32 { return (W + 2u * PAD - K) / STRIDE + 1u; }
 fn taps() -> u32 { return C_IN * K * K; }
 fn blocks(n: u32) -> u32 { return (n + 3u) / 4u; }
 fn blocks8(n: u32) -> u32 { return (n + 7u) / 8u; }
@@ -135,10 +149,24 @@ fn row_of(acc: Acc, r: u32) -> vec4f {
   }
 }
 
+// The input at column ix of the input row starting at `row`, 0 in the padding (ix as
+// u32: a column left of the image wraps round past W). Without padding the columns past
+// the row's end are those of a ragged last block's lanes, whose results are never
+// written: they read the row's last pixel.
+fn in_row(row: u32, ix: u32) -> f32 {
+  let v = input[row + min(ix, W - 1u)];
+  if (PAD == 0u) { return v; }
+  return select(0.0, v, ix < W);
+}
+
+fn in4(row: u32, ix: vec4u) -> vec4f {
+  return vec4f(in_row(row, ix.x), in_row(row, ix.y), in_row(row, ix.z), in_row(row, ix.w));
+}
+
 // Block (image n, channels co0..co0+7, row y, columns x0..x0+XB-1): two (or, with XB
-// = 8, four) 4x4 blocks that share their inputs. Along a kernel row the inputs slide
-// by one column per tap, so each tap loads one new input and two vec4s of weights for
-// 8 x XB multiply-adds.
+// = 8, four) 4x4 blocks that share their inputs. With stride 1, along a kernel row the
+// inputs slide by one column per tap, so each tap loads one new input and two vec4s of
+// weights for 8 x XB multiply-adds; with a stride each tap loads XB inputs.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let oh = out_h();
@@ -160,18 +188,27 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   var w = 2u * b;
   for (var ci = 0u; ci < C_IN; ci++) {
     for (var ky = 0u; ky < K; ky++) {
-      // Columns past the row's end (a ragged last block) read its last pixel: their
-      // results are never written.
-      let row = ((n * C_IN + ci) * H + y + ky) * W;
-      let last = row + W - 1u;
-      let x = min(row + x0 + LANES, vec4u(last));
-      var c = vec4f(input[x.x], input[x.y], input[x.z], input[x.w]);
+      // Input row y*S + ky - P: a row of the padding adds nothing (above the image, as
+      // u32, it wraps round past H).
+      let iy = y * STRIDE + ky - PAD;
+      if (PAD > 0u && iy >= H) {
+        w += 2u * cblocks * K;
+        continue;
+      }
+      let row = ((n * C_IN + ci) * H + iy) * W;
+      // Lane j's column at tap kx: x[j] + kx (c2's lanes: x[j] + 4 S + kx).
+      let x = (x0 + LANES) * STRIDE - PAD;
+      var c = vec4f(0.0);
       var c2 = vec4f(0.0);
-      if (XB == 8u) {
-        let x2 = min(row + x0 + 4u + LANES, vec4u(last));
-        c2 = vec4f(input[x2.x], input[x2.y], input[x2.z], input[x2.w]);
+      if (STRIDE == 1u) {
+        c = in4(row, x);
+        if (XB == 8u) { c2 = in4(row, x + 4u); }
       }
       for (var kx = 0u; kx < K; kx++) {
+        if (STRIDE > 1u) {
+          c = in4(row, x + kx);
+          if (XB == 8u) { c2 = in4(row, x + 4u * STRIDE + kx); }
+        }
         let wl = tap(w);
         let wh = tap(w + 1u);
         fma_block(&lo, wl, c);
@@ -179,10 +216,12 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
         if (XB == 8u) {
           fma_block(&lo2, wl, c2);
           fma_block(&hi2, wh, c2);
-          c = vec4f(c.yzw, c2.x);
-          c2 = vec4f(c2.yzw, input[min(row + x0 + kx + 8u, last)]);
-        } else {
-          c = vec4f(c.yzw, input[min(row + x0 + kx + 4u, last)]);
+          if (STRIDE == 1u) {
+            c = vec4f(c.yzw, c2.x);
+            c2 = vec4f(c2.yzw, in_row(row, x0 + kx + 8u - PAD));
+          }
+        } else if (STRIDE == 1u) {
+          c = vec4f(c.yzw, in_row(row, x0 + kx + 4u - PAD));
         }
         w += 2u * cblocks;
       }
@@ -205,16 +244,24 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   }
 }
 
-// The doutput value at column ox of an output row, or 0 off the row.
-fn dout_at(row: u32, ox: i32, ow: u32) -> f32 {
+// The doutput value at column sx / S of an output row, where S divides sx and that
+// column is on the row; 0 otherwise (with stride 1: column sx, or 0 off the row).
+fn dout_at(row: u32, sx: i32, ow: u32) -> f32 {
+  let ox = sx / i32(STRIDE);
   let v = doutput[row + u32(clamp(ox, 0, i32(ow) - 1))];
-  return select(0.0, v, ox >= 0 && ox < i32(ow));
+  return select(0.0, v, sx >= 0 && sx % i32(STRIDE) == 0 && ox < i32(ow));
+}
+
+fn dout4(row: u32, sx: i32, ow: u32) -> vec4f {
+  return vec4f(dout_at(row, sx, ow), dout_at(row, sx + 1, ow), dout_at(row, sx + 2, ow), dout_at(row, sx + 3, ow));
 }
 
 // Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+XB-1): two (or
-// four) 4x4 blocks sharing their doutput values. Output rows y - ky that do not exist
-// are skipped whole; along a kernel row the doutput values slide by one column per
-// tap, so each tap loads one (and two vec4s of weights) for 8 x XB multiply-adds.
+// four) 4x4 blocks sharing their doutput values. Output rows (y + P - ky) / S that do
+// not exist are skipped whole; with stride 1, along a kernel row the doutput values
+// slide by one column per tap, so each tap loads one (and two vec4s of weights) for
+// 8 x XB multiply-adds; with a stride each tap loads XB, of which about one in S is
+// not a zero.
 fn input_part_size() -> u32 { return params.batch * blocks8(C_IN) * H * ((W + XB - 1u) / XB); }
 
 fn input_part(i: u32) {
@@ -227,7 +274,8 @@ fn input_part(i: u32) {
   let b = (i / (xblocks * H)) % cblocks;
   let n = i / (xblocks * H * cblocks);
 
-  let x = i32(x0);
+  // Lane j meets output column (x + j - kx) / S at tap kx.
+  let x = i32(x0 + PAD);
   var lo = Acc();
   var hi = Acc();
   var lo2 = Acc();
@@ -235,15 +283,22 @@ fn input_part(i: u32) {
   for (var co = 0u; co < C_OUT; co++) {
     let w_co = co * K * K;
     for (var ky = 0u; ky < K; ky++) {
-      if (ky > y || y - ky >= oh) { continue; }
-      let row = ((n * C_OUT + co) * oh + y - ky) * ow;
-      // c[j] = doutput[.., x0 + j - kx] (c2: x0 + 4 + j - kx), starting at kx = 0.
-      var c = vec4f(dout_at(row, x, ow), dout_at(row, x + 1, ow), dout_at(row, x + 2, ow), dout_at(row, x + 3, ow));
+      // Output row (y + P - ky) / S.
+      let sy = y + PAD - ky;
+      if (ky > y + PAD || sy % STRIDE != 0u || sy / STRIDE >= oh) { continue; }
+      let row = ((n * C_OUT + co) * oh + sy / STRIDE) * ow;
+      // c[j] = doutput[.., (x + j - kx) / S] (c2: x + 4 + j - kx), starting at kx = 0.
+      var c = vec4f(0.0);
       var c2 = vec4f(0.0);
-      if (XB == 8u) {
-        c2 = vec4f(dout_at(row, x + 4, ow), dout_at(row, x + 5, ow), dout_at(row, x + 6, ow), dout_at(row, x + 7, ow));
+      if (STRIDE == 1u) {
+        c = dout4(row, x, ow);
+        if (XB == 8u) { c2 = dout4(row, x + 4, ow); }
       }
       for (var kx = 0u; kx < K; kx++) {
+        if (STRIDE > 1u) {
+          c = dout4(row, x - i32(kx), ow);
+          if (XB == 8u) { c2 = dout4(row, x + 4 - i32(kx), ow); }
+        }
         let w = (w_co + ky * K + kx) * 2u * cblocks + 2u * b;
         let wl = tap_in(w);
         let wh = tap_in(w + 1u);
@@ -252,9 +307,9 @@ fn input_part(i: u32) {
         if (XB == 8u) {
           fma_block(&lo2, wl, c2);
           fma_block(&hi2, wh, c2);
-          c2 = vec4f(c.w, c2.xyz);
+          if (STRIDE == 1u) { c2 = vec4f(c.w, c2.xyz); }
         }
-        c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
+        if (STRIDE == 1u) { c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz); }
       }
     }
   }
@@ -270,12 +325,22 @@ fn input_part(i: u32) {
   }
 }
 
+// The input at (iy, ix) of the plane that starts at row `plane` (a position of the
+// padded image: iy < H + P, ix < W + P), or 0 in the padding (a row or column before
+// the image wraps round, as u32, past H or W). Without padding every such position
+// is inside.
+fn padded(plane: u32, iy: u32, ix: u32) -> f32 {
+  if (PAD == 0u) { return input[(plane + iy) * W + ix]; }
+  let v = input[(plane + min(iy, H - 1u)) * W + min(ix, W - 1u)];
+  return select(0.0, v, iy < H && ix < W);
+}
+
 // One invocation: image n, output channels co0..co0+3, input channel ci, kernel row
-// ky, its K taps (K <= MAX_K). Walking along each row, the K inputs the taps need
-// slide by one column per step: one new input and four doutput values per step feed
-// K x 4 multiply-adds. The taps are named registers, not an array (arrays end up in
-// memory on some CPU adapters); `K > j` is a constant once the pipeline is made, so
-// the unused ones compile away.
+// ky, its K taps (K <= MAX_K). With stride 1, walking along each row, the K inputs the
+// taps need slide by one column per step: one new input and four doutput values per
+// step feed K x 4 multiply-adds; with a stride each step loads K inputs. The taps are
+// named registers, not an array (arrays end up in memory on some CPU adapters);
+// `K > j` is a constant once the pipeline is made, so the unused ones compile away.
 fn weight_part_one_row(i: u32) {
   let oh = out_h();
   let ow = out_w();
@@ -291,22 +356,50 @@ fn weight_part_one_row(i: u32) {
   var t2 = vec4f(0.0);
   var t3 = vec4f(0.0);
   var t4 = vec4f(0.0);
+  var t5 = vec4f(0.0);
+  var t6 = vec4f(0.0);
+  let plane = (n * C_IN + ci) * H;
   for (var y = 0u; y < oh; y++) {
-    let row = ((n * C_IN + ci) * H + y + ky) * W;
-    // The window: inputs x+0 .. x+K-1 of this row.
-    var i0 = input[row];
-    var i1 = select(0.0, input[row + min(1u, W - 1u)], K > 1u);
-    var i2 = select(0.0, input[row + min(2u, W - 1u)], K > 2u);
-    var i3 = select(0.0, input[row + min(3u, W - 1u)], K > 3u);
+    // Input row y*S + ky - P: a row of the padding adds nothing.
+    let iy = y * STRIDE + ky - PAD;
+    if (PAD > 0u && iy >= H) { continue; }
+    // The window: columns x*S - P + 0 .. K-1 of this row.
+    var i0 = 0.0;
+    var i1 = 0.0;
+    var i2 = 0.0;
+    var i3 = 0.0;
     var i4 = 0.0;
+    var i5 = 0.0;
+    var i6 = 0.0;
+    if (STRIDE == 1u) {
+      i0 = padded(plane, iy, 0u - PAD);
+      i1 = select(0.0, padded(plane, iy, 1u - PAD), K > 1u);
+      i2 = select(0.0, padded(plane, iy, 2u - PAD), K > 2u);
+      i3 = select(0.0, padded(plane, iy, 3u - PAD), K > 3u);
+      i4 = select(0.0, padded(plane, iy, 4u - PAD), K > 5u);
+      i5 = select(0.0, padded(plane, iy, 5u - PAD), K > 6u);
+    }
     for (var x = 0u; x < ow; x++) {
-      // Bring in input x + K - 1.
-      let next = input[row + x + K - 1u];
-      if (K == 1u) { i0 = next; }
-      if (K == 2u) { i1 = next; }
-      if (K == 3u) { i2 = next; }
-      if (K == 4u) { i3 = next; }
-      if (K == 5u) { i4 = next; }
+      if (STRIDE == 1u) {
+        // Bring in column x + K - 1 - P.
+        let next = padded(plane, iy, x + K - 1u - PAD);
+        if (K == 1u) { i0 = next; }
+        if (K == 2u) { i1 = next; }
+        if (K == 3u) { i2 = next; }
+        if (K == 4u) { i3 = next; }
+        if (K == 5u) { i4 = next; }
+        if (K == 6u) { i5 = next; }
+        if (K == 7u) { i6 = next; }
+      } else {
+        let sx = x * STRIDE - PAD;
+        i0 = padded(plane, iy, sx);
+        i1 = select(0.0, padded(plane, iy, sx + 1u), K > 1u);
+        i2 = select(0.0, padded(plane, iy, sx + 2u), K > 2u);
+        i3 = select(0.0, padded(plane, iy, sx + 3u), K > 3u);
+        i4 = select(0.0, padded(plane, iy, sx + 4u), K > 4u);
+        i5 = select(0.0, padded(plane, iy, sx + 5u), K > 5u);
+        i6 = select(0.0, padded(plane, iy, sx + 6u), K > 6u);
+      }
       let p = y * ow + x;
       let a = vec4f(doutput[d0.x + p], doutput[d0.y + p], doutput[d0.z + p], doutput[d0.w + p]);
       t0 += a * i0;
@@ -314,10 +407,16 @@ fn weight_part_one_row(i: u32) {
       t2 += a * i2;
       t3 += a * i3;
       t4 += a * i4;
-      i0 = i1;
-      i1 = i2;
-      i2 = i3;
-      i3 = i4;
+      t5 += a * i5;
+      t6 += a * i6;
+      if (STRIDE == 1u) {
+        i0 = i1;
+        i1 = i2;
+        i2 = i3;
+        i3 = i4;
+        i4 = i5;
+        i5 = i6;
+      }
     }
   }
   for (var r = 0u; r < 4u; r++) {
@@ -329,13 +428,15 @@ fn weight_part_one_row(i: u32) {
     if (K > 2u) { partial[out + 2u] = t2[r]; }
     if (K > 3u) { partial[out + 3u] = t3[r]; }
     if (K > 4u) { partial[out + 4u] = t4[r]; }
+    if (K > 5u) { partial[out + 5u] = t5[r]; }
+    if (K > 6u) { partial[out + 6u] = t6[r]; }
   }
 }
 
 // With ALL_ROWS, one invocation: image n, output channels co0..co0+3, input channel
 // ci, all K x K taps, each kernel row with a window sliding as above: per step, K new
-// inputs and four doutput values feed K x K x 4 multiply-adds. The taps and windows are
-// arrays indexed by constants once the loops over K unroll.
+// inputs (K x K with a stride) and four doutput values feed K x K x 4 multiply-adds.
+// The taps and windows are arrays indexed by constants once the loops over K unroll.
 fn weight_part_all_rows(i: u32) {
   let oh = out_h();
   let ow = out_w();
@@ -348,18 +449,27 @@ fn weight_part_all_rows(i: u32) {
   let plane = (n * C_IN + ci) * H;
   var acc: array<vec4f, MAX_K * MAX_K>;
   for (var y = 0u; y < oh; y++) {
-    // win[ky * MAX_K + j]: input row y + ky, column x + j.
+    // win[ky * MAX_K + j]: input row y*S + ky - P, column x*S + j - P.
     var win: array<f32, MAX_K * MAX_K>;
-    for (var ky = 0u; ky < K; ky++) {
-      for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = input[(plane + y + ky) * W + j]; }
+    if (STRIDE == 1u) {
+      for (var ky = 0u; ky < K; ky++) {
+        for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = padded(plane, y + ky - PAD, j - PAD); }
+      }
     }
     for (var x = 0u; x < ow; x++) {
       let p = y * ow + x;
       let a = vec4f(doutput[d0.x + p], doutput[d0.y + p], doutput[d0.z + p], doutput[d0.w + p]);
       for (var ky = 0u; ky < K; ky++) {
-        win[ky * MAX_K + K - 1u] = input[(plane + y + ky) * W + x + K - 1u];
+        let iy = y * STRIDE + ky - PAD;
+        if (STRIDE == 1u) {
+          win[ky * MAX_K + K - 1u] = padded(plane, iy, x + K - 1u - PAD);
+        } else {
+          for (var kx = 0u; kx < K; kx++) { win[ky * MAX_K + kx] = padded(plane, iy, x * STRIDE + kx - PAD); }
+        }
         for (var kx = 0u; kx < K; kx++) { acc[ky * MAX_K + kx] += a * win[ky * MAX_K + kx]; }
-        for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = win[ky * MAX_K + j + 1u]; }
+        if (STRIDE == 1u) {
+          for (var j = 0u; j + 1u < K; j++) { win[ky * MAX_K + j] = win[ky * MAX_K + j + 1u]; }
+        }
       }
     }
   }

@@ -38,7 +38,7 @@ import { MNIST } from '../src/data/dataset';
 import type { Runtime } from '../src/gpu/runtime';
 import { AvgPool2d } from '../src/ops/avgpool2d';
 import { MaxPool2d } from '../src/ops/maxpool2d';
-import { pool2dOutSize } from '../src/ops/shapes';
+import { conv2dOutSize, pool2dOutSize } from '../src/ops/shapes';
 import { conv2d, flatten, LENET5, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, resolve, type Network } from '../src/model/network';
 import { parameterTable } from '../src/model/parameters';
 import { modelSummary } from '../src/model/summary';
@@ -124,16 +124,41 @@ test('conv2d forward: one-hot weight picks one shifted input channel', () => {
         }
 });
 
+test('conv2d forward: hand-computed 3x3 input, 2x2 kernel, stride 2, padding 1', () => {
+  const s: Conv2dShape = { batch: 1, inChannels: 1, outChannels: 1, height: 3, width: 3, kernel: 2, stride: 2, padding: 1 };
+  const input = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const weight = Float64Array.from([1, 2, 3, 4]);
+  const output = conv2dForward(s, input, weight, Float64Array.from([0.5]));
+  // Windows start at input (2y - 1, 2x - 1). (0,0): only input 1 under tap (1,1): 4;
+  // (0,1): 2*3 + 3*4 = 18; (1,0): 4*2 + 7*4 = 36; (1,1): 5 + 12 + 24 + 36 = 77.
+  assert.equal(Array.from(output), [4.5, 18.5, 36.5, 77.5], where('conv2d 3x3, stride 2, padding 1'));
+});
+
+test("conv2d output size: torch.nn.Conv2d's floor((H + 2 padding - K) / stride) + 1", () => {
+  const size = (height: number, width: number, kernel: number, stride?: number, padding?: number) =>
+    conv2dOutSize({ inChannels: 1, outChannels: 1, height, width, kernel, stride, padding });
+  assert.equal(size(32, 28, 5), { height: 28, width: 24 });
+  assert.equal(size(7, 9, 3, 2, 1), { height: 4, width: 5 });
+  assert.equal(size(8, 7, 2, 3), { height: 3, width: 2 });
+  assert.equal(size(5, 6, 7, 1, 3), { height: 5, width: 6 });
+  assert.equal(size(3, 3, 5, 2, 1), { height: 1, width: 1 });
+});
+
 const convShapes: Conv2dShape[] = [
   { batch: 3, inChannels: 2, outChannels: 3, height: 7, width: 9, kernel: 3 },
   { batch: 1, inChannels: 1, outChannels: 2, height: 5, width: 4, kernel: 4 },
   { batch: 2, inChannels: 3, outChannels: 1, height: 3, width: 5, kernel: 1 },
+  { batch: 2, inChannels: 2, outChannels: 3, height: 7, width: 9, kernel: 3, stride: 2, padding: 1 },
+  { batch: 2, inChannels: 2, outChannels: 2, height: 6, width: 5, kernel: 7, padding: 3 },
+  // The stride passes the kernel: some input pixels meet no tap (their gradient is 0).
+  { batch: 1, inChannels: 2, outChannels: 2, height: 8, width: 7, kernel: 2, stride: 3 },
+  { batch: 2, inChannels: 1, outChannels: 3, height: 5, width: 6, kernel: 5, stride: 2, padding: 2 },
 ];
 
 convShapes.forEach((s, k) => {
   test(`conv2d backward vs finite differences: ${JSON.stringify(s)}`, () => {
     const rng = rngFor(100 + k);
-    const OH = s.height - s.kernel + 1, OW = s.width - s.kernel + 1;
+    const { height: OH, width: OW } = conv2dOutSize(s);
     const input = normals(rng, s.batch * s.inChannels * s.height * s.width);
     const weight = normals(rng, s.outChannels * s.inChannels * s.kernel * s.kernel);
     const bias = normals(rng, s.outChannels);

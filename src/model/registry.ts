@@ -6,13 +6,13 @@ import { batchnorm1dKind, batchnorm2dKind } from './kinds/batchnorm';
 import { dropoutKind } from './kinds/dropout';
 import { conv2dKind } from './kinds/conv2d';
 import { linearKind } from './kinds/linear';
-import { maxpool2dKind } from './kinds/pool';
+import { avgpool2dKind, maxpool2dKind } from './kinds/pool';
 import { flattenKind, logSoftmaxKind } from './kinds/structure';
 
 // The entries are typed by their own layer and shape; the registry sees them all alike.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const KINDS: readonly LayerKind<any, any>[] = [
-  conv2dKind, linearKind, maxpool2dKind,
+  conv2dKind, linearKind, maxpool2dKind, avgpool2dKind,
   reluKind, tanhKind, sigmoidKind, dropoutKind,
   batchnorm2dKind, batchnorm1dKind,
   flattenKind, logSoftmaxKind,

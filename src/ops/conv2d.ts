@@ -1,9 +1,9 @@
-// Host side of shaders/conv2d.wgsl: stride-1, unpadded 2-D convolution. The layer's
-// sizes become the shader's override constants.
+// Host side of shaders/conv2d.wgsl: 2-D convolution with PyTorch's stride and zero
+// padding. The layer's sizes become the shader's override constants.
 import { dispatch, expectLength, wholeWorkgroups, type Dispatch } from '../gpu/dispatch';
 import type { Constants, Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
-import { conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
+import { conv2dOutSize, conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
 /**
  * conv2d.wgsl's UNIFORM_VEC4S, in floats: forward and backward_input also bind the
@@ -22,7 +22,7 @@ function uniformView(t: Tensor): Tensor {
 }
 
 /** conv2d.wgsl's MAX_K: backward's weight part keeps a kernel row's taps in registers. */
-const MAX_K = 5;
+const MAX_K = 7;
 
 /** 4x4 register blocks per invocation (conv2d.wgsl's Acc). */
 const blocks = (n: number) => Math.ceil(n / 4);
@@ -114,9 +114,16 @@ export class Conv2d {
     options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
-    if (s.kernel > s.height || s.kernel > s.width) throw new Error(`conv2d: kernel ${s.kernel} is larger than the ${s.height}x${s.width} input`);
+    const stride = s.stride ?? 1;
+    const padding = s.padding ?? 0;
+    if (!Number.isInteger(stride) || stride < 1) throw new Error(`conv2d: stride must be a whole number of at least 1, got ${stride}`);
+    if (!Number.isInteger(padding) || padding < 0) throw new Error(`conv2d: padding must be a whole number of at least 0, got ${padding}`);
     if (s.kernel > MAX_K) throw new Error(`conv2d: kernel ${s.kernel} is larger than ${MAX_K}, the largest conv2d.wgsl supports`);
-    const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel };
+    const out = conv2dOutSize(s);
+    if (out.height < 1 || out.width < 1) {
+      throw new Error(`conv2d: kernel ${s.kernel} with padding ${padding} does not fit the ${s.height}x${s.width} input (the output would be ${out.height}x${out.width})`);
+    }
+    const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel, STRIDE: stride, PAD: padding };
     const backward = options.backward ?? true;
     const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_params' as const, 'reduce' as const] : [])];
     const relu: Constants = options.relu ? { RELU: 1 } : {};
@@ -154,18 +161,18 @@ export class Conv2d {
   }
 
   get outHeight(): number {
-    return this.shape.height - this.shape.kernel + 1;
+    return conv2dOutSize(this.shape).height;
   }
 
   get outWidth(): number {
-    return this.shape.width - this.shape.kernel + 1;
+    return conv2dOutSize(this.shape).width;
   }
 
   private sizes() {
     return elementCounts(conv2dTensorShapes(this.shape));
   }
 
-  /** Multiply-adds of the convolution (and of each of its gradients' products): N C_OUT OH OW C_IN K K. */
+  /** Multiply-adds of the convolution (and of each of its gradients' products): N C_OUT OH OW C_IN K K, the padding's zeros included. */
   private get macs(): number {
     const s = this.shape;
     return s.batch * s.outChannels * this.outHeight * this.outWidth * s.inChannels * s.kernel * s.kernel;

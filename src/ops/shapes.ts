@@ -1,7 +1,10 @@
 // The shapes and hyper-parameters that an op's GPU host side (src/ops) and its
 // float64 reference (src/reference/ops.ts) share: one vocabulary for both.
 
-/** Stride 1, no padding: the output is (height - kernel + 1) x (width - kernel + 1). */
+/**
+ * PyTorch's Conv2d with a square kernel, `stride` (default 1) and zero `padding`
+ * (default 0) on every side: the output is conv2dOutSize(shape).
+ */
 export interface Conv2dShape {
   batch: number;
   inChannels: number;
@@ -9,16 +12,27 @@ export interface Conv2dShape {
   height: number;
   width: number;
   kernel: number;
+  stride?: number;
+  padding?: number;
+}
+
+/** OH = floor((H + 2 padding - K) / stride) + 1, and OW alike, as torch.nn.Conv2d. */
+export function conv2dOutSize(s: Omit<Conv2dShape, 'batch'>): { height: number; width: number } {
+  const stride = s.stride ?? 1;
+  const padding = s.padding ?? 0;
+  const out = (n: number) => Math.floor((n + 2 * padding - s.kernel) / stride) + 1;
+  return { height: out(s.height), width: out(s.width) };
 }
 
 /** conv2d's tensors: NCHW activations, weights [out, in, kernel, kernel] as PyTorch. */
 export function conv2dTensorShapes(s: Conv2dShape) {
   const { batch, inChannels, outChannels, height, width, kernel } = s;
+  const out = conv2dOutSize(s);
   return {
     input: [batch, inChannels, height, width],
     weight: [outChannels, inChannels, kernel, kernel],
     bias: [outChannels],
-    output: [batch, outChannels, height - kernel + 1, width - kernel + 1],
+    output: [batch, outChannels, out.height, out.width],
   };
 }
 

@@ -82,7 +82,7 @@ export function referenceGradients(
   labels: Uint32Array,
   batch: number,
   o: PassOptions = {},
-): { loss: number; grads: Params; logp: Float64Array; updates: Params } {
+): { loss: number; grads: Params; logp: Float64Array; updates: Params; forward: Forward; dact: Record<string, Float64Array> } {
   const r = resolve(net);
   const { stages, classes } = r;
   const opts = { mode: 'train' as Mode, ...o };
@@ -105,7 +105,7 @@ export function referenceGradients(
     for (const [suffix, g] of Object.entries(b.grads ?? {})) grads[`${s.name}.${suffix}`] = g;
     if (needInput && b.dx) d[s.input] = b.dx;
   }
-  return { loss, grads, logp: f.logp, updates: f.updates };
+  return { loss, grads, logp: f.logp, updates: f.updates, forward: f, dact: d };
 }
 
 export interface AdamState {

@@ -7,6 +7,7 @@
 import {
   ADAM_DEFAULTS,
   checkPool2dShape,
+  conv2dOutSize,
   pool2dOutSize,
   pool2dWindow,
   type AdamHyper,
@@ -21,9 +22,19 @@ export { ADAM_DEFAULTS, type AdamHyper, type Conv2dShape, type LinearShape, type
 
 // ---------------------------------------------------------------- conv2d
 
-export function conv2dForward(s: Conv2dShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
+/**
+ * The sizes of a conv2d, stride (default 1) and padding (default 0) included: input
+ * pixel (y*stride + ky - padding, x*stride + kx - padding) meets tap (ky, kx) at
+ * output (y, x); outside the input it is a zero of the padding.
+ */
+function conv2dSizes(s: Conv2dShape) {
   const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
-  const OH = H - K + 1, OW = W - K + 1;
+  const { height: OH, width: OW } = conv2dOutSize(s);
+  return { N, C, O, H, W, K, S: s.stride ?? 1, P: s.padding ?? 0, OH, OW };
+}
+
+export function conv2dForward(s: Conv2dShape, input: Float64Array, weight: Float64Array, bias: Float64Array): Float64Array {
+  const { N, C, O, H, W, K, S, P, OH, OW } = conv2dSizes(s);
   const output = new Float64Array(N * O * OH * OW);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < O; o++)
@@ -32,16 +43,18 @@ export function conv2dForward(s: Conv2dShape, input: Float64Array, weight: Float
           let sum = bias[o];
           for (let c = 0; c < C; c++)
             for (let ky = 0; ky < K; ky++)
-              for (let kx = 0; kx < K; kx++)
-                sum += input[((n * C + c) * H + y + ky) * W + x + kx] * weight[((o * C + c) * K + ky) * K + kx];
+              for (let kx = 0; kx < K; kx++) {
+                const iy = y * S + ky - P, ix = x * S + kx - P;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                sum += input[((n * C + c) * H + iy) * W + ix] * weight[((o * C + c) * K + ky) * K + kx];
+              }
           output[((n * O + o) * OH + y) * OW + x] = sum;
         }
   return output;
 }
 
 export function conv2dBackwardInput(s: Conv2dShape, doutput: Float64Array, weight: Float64Array): Float64Array {
-  const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
-  const OH = H - K + 1, OW = W - K + 1;
+  const { N, C, O, H, W, K, S, P, OH, OW } = conv2dSizes(s);
   const dinput = new Float64Array(N * C * H * W);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < O; o++)
@@ -50,15 +63,17 @@ export function conv2dBackwardInput(s: Conv2dShape, doutput: Float64Array, weigh
           const g = doutput[((n * O + o) * OH + y) * OW + x];
           for (let c = 0; c < C; c++)
             for (let ky = 0; ky < K; ky++)
-              for (let kx = 0; kx < K; kx++)
-                dinput[((n * C + c) * H + y + ky) * W + x + kx] += g * weight[((o * C + c) * K + ky) * K + kx];
+              for (let kx = 0; kx < K; kx++) {
+                const iy = y * S + ky - P, ix = x * S + kx - P;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                dinput[((n * C + c) * H + iy) * W + ix] += g * weight[((o * C + c) * K + ky) * K + kx];
+              }
         }
   return dinput;
 }
 
 export function conv2dBackwardWeight(s: Conv2dShape, doutput: Float64Array, input: Float64Array): Float64Array {
-  const { batch: N, inChannels: C, outChannels: O, height: H, width: W, kernel: K } = s;
-  const OH = H - K + 1, OW = W - K + 1;
+  const { N, C, O, H, W, K, S, P, OH, OW } = conv2dSizes(s);
   const dweight = new Float64Array(O * C * K * K);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < O; o++)
@@ -67,15 +82,18 @@ export function conv2dBackwardWeight(s: Conv2dShape, doutput: Float64Array, inpu
           const g = doutput[((n * O + o) * OH + y) * OW + x];
           for (let c = 0; c < C; c++)
             for (let ky = 0; ky < K; ky++)
-              for (let kx = 0; kx < K; kx++)
-                dweight[((o * C + c) * K + ky) * K + kx] += g * input[((n * C + c) * H + y + ky) * W + x + kx];
+              for (let kx = 0; kx < K; kx++) {
+                const iy = y * S + ky - P, ix = x * S + kx - P;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                dweight[((o * C + c) * K + ky) * K + kx] += g * input[((n * C + c) * H + iy) * W + ix];
+              }
         }
   return dweight;
 }
 
 export function conv2dBackwardBias(s: Conv2dShape, doutput: Float64Array): Float64Array {
-  const { batch: N, outChannels: O, height: H, width: W, kernel: K } = s;
-  const plane = (H - K + 1) * (W - K + 1);
+  const { N, O, OH, OW } = conv2dSizes(s);
+  const plane = OH * OW;
   const dbias = new Float64Array(O);
   for (let n = 0; n < N; n++)
     for (let o = 0; o < O; o++)

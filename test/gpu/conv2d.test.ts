@@ -1,5 +1,6 @@
 // conv2d.wgsl against the float64 reference, forward and all three backward passes,
-// on lenet5's conv layers (from its description) and on awkward shapes.
+// on lenet5's conv layers (from its description) and on awkward shapes, strided and
+// padded ones among them.
 import { LENET5 } from '../../src/model/network';
 import * as assert from 'uvu/assert';
 import { submit } from '../../src/gpu/dispatch';
@@ -23,7 +24,21 @@ const shapes: [string, Conv2dShape][] = [
   ['batch 1', { batch: 1, inChannels: 3, outChannels: 4, height: 9, width: 7, kernel: 3 }],
   ['awkward', { batch: 3, inChannels: 2, outChannels: 5, height: 11, width: 13, kernel: 4 }],
   ['kernel = input', { batch: 2, inChannels: 2, outChannels: 3, height: 5, width: 5, kernel: 5 }],
+  // Stride and padding (PyTorch's): odd sizes, ragged column blocks, channels past a block of 8.
+  ['stride 2', { batch: 2, inChannels: 3, outChannels: 5, height: 11, width: 10, kernel: 3, stride: 2 }],
+  ['padding 1', { batch: 2, inChannels: 2, outChannels: 9, height: 9, width: 13, kernel: 3, padding: 1 }],
+  ['padding 2, kernel 5', { batch: 2, inChannels: 3, outChannels: 4, height: 7, width: 6, kernel: 5, padding: 2 }],
+  ['stride 2, padding 1', { batch: 3, inChannels: 2, outChannels: 6, height: 9, width: 11, kernel: 3, stride: 2, padding: 1 }],
+  ['stride 3, past the kernel', { batch: 2, inChannels: 2, outChannels: 4, height: 11, width: 14, kernel: 2, stride: 3 }],
+  ['kernel 7', { batch: 2, inChannels: 1, outChannels: 6, height: 12, width: 9, kernel: 7 }],
+  ['kernel 7, padding 3', { batch: 2, inChannels: 2, outChannels: 3, height: 10, width: 9, kernel: 7, padding: 3 }],
+  ['kernel 7, stride 2, padding 2, batch 1', { batch: 1, inChannels: 3, outChannels: 10, height: 13, width: 15, kernel: 7, stride: 2, padding: 2 }],
+  // Windows wholly in the padding: those outputs are the bias, their taps' gradients 0.
+  ['padding 3, kernel 3', { batch: 1, inChannels: 1, outChannels: 2, height: 3, width: 4, kernel: 3, padding: 3 }],
+  // A 32x32 output: all kernel rows' loops over one image run 32 x 32 x 7 steps.
+  ['kernel 7, padding 3, 32x32', { batch: 2, inChannels: 1, outChannels: 4, height: 32, width: 32, kernel: 7, padding: 3 }],
 ];
+const named = (name: string) => shapes.find(([n]) => n === name)!;
 
 const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwardInput, backwardWeight: ref.conv2dBackwardWeight, backwardBias: ref.conv2dBackwardBias };
 
@@ -55,8 +70,24 @@ for (const [name, s] of shapes) {
   }
 }
 
-for (const [name, s] of [shapes[1], shapes[4]]) {
-  test(`${name}: every tuning gives the same bits`, async ({ rt }) => {
+type Tuning = { columns: 4 | 8; inputColumns: 4 | 8; allRows: boolean; uniformWeights: boolean };
+/** Every combination of the tuning choices (columns 4/8 for forward and for backward_input, allRows, uniformWeights). */
+const EVERY_TUNING: Tuning[] = ([4, 8] as const).flatMap((columns) =>
+  ([4, 8] as const).flatMap((inputColumns) =>
+    [false, true].flatMap((allRows) => [false, true].map((uniformWeights) => ({ columns, inputColumns, allRows, uniformWeights }))),
+  ),
+);
+
+const sameBits: [[string, Conv2dShape], readonly Tuning[]][] = [
+  [shapes[1], TUNINGS],
+  [shapes[4], TUNINGS],
+  [named('stride 2, padding 1'), EVERY_TUNING],
+  [named('kernel 7, stride 2, padding 2, batch 1'), EVERY_TUNING],
+  [named('padding 2, kernel 5'), EVERY_TUNING],
+];
+
+for (const [[name, s], tunings] of sameBits) {
+  test(`${name}: every tuning (${tunings.length}) gives the same bits`, async ({ rt }) => {
     const seed = freshSeed();
     const rng = new Rng(seed);
     const shapes = conv2dTensorShapes(s);
@@ -65,17 +96,19 @@ for (const [name, s] of [shapes[1], shapes[4]]) {
     const bias = randomInput(rt, rng, 'bias', shapes.bias).tensor;
     const doutput = randomInput(rt, rng, 'doutput', shapes.output).tensor;
     const results: Float32Array[][] = [];
-    for (const tuning of TUNINGS) {
+    for (const tuning of tunings) {
       const { conv, packed, by_tap, by_tap_in } = await convWithPacking(rt, s, { ...tuning, relu: true });
       const [output, dinput] = [poisoned(rt, 'output', shapes.output), poisoned(rt, 'dinput', shapes.input)];
       const [dweight, dbias] = [poisoned(rt, 'dweight', shapes.weight), poisoned(rt, 'dbias', shapes.bias)];
       submit(rt, [packed.pack(weight), conv.forward({ input, by_tap, bias, output }), ...conv.backward({ doutput, input, dweight, dbias, by_tap_in: by_tap_in!, dinput })]);
       results.push([await rt.read(output), await rt.read(dinput), await rt.read(dweight), await rt.read(dbias)]);
     }
-    for (const [i, what] of ['output', 'dinput', 'dweight', 'dbias'].entries()) {
-      const [a, b] = [results[0][i], results[1][i]];
-      const at = a.findIndex((v, j) => !Object.is(v, b[j]));
-      assert.is(at, -1, `${what} differs at ${at} (seed ${seed})`);
+    for (const [k, result] of results.entries()) {
+      for (const [i, what] of ['output', 'dinput', 'dweight', 'dbias'].entries()) {
+        const [a, b] = [results[0][i], result[i]];
+        const at = a.findIndex((v, j) => !Object.is(v, b[j]));
+        assert.is(at, -1, `${what} differs at ${at} between ${JSON.stringify(tunings[0])} and ${JSON.stringify(tunings[k])} (seed ${seed})`);
+      }
     }
   });
 }

@@ -1,5 +1,6 @@
 // maxpool2d: PyTorch's nn.MaxPool2d (padding 0, dilation 1, ceil_mode False): windows
 // that do not fit are dropped. Its argmax per output is kept for backward.
+import { AvgPool2d } from '../../ops/avgpool2d';
 import { MaxPool2d } from '../../ops/maxpool2d';
 import type { Pool2dShape } from '../../ops/shapes';
 import * as ref from '../../reference/ops';
@@ -76,4 +77,26 @@ export const maxpool2dKind: LayerKind<Pool2dStageShape, Pool2dLayer> = {
   },
   module: (s) => `MaxPool2d(kernel_size=${s.layer.kernel}, stride=${s.layer.stride}, padding=0, dilation=1, ceil_mode=False)`,
   moduleName: (n) => `maxpool${n}`,
+};
+
+// avgpool2d: PyTorch's nn.AvgPool2d (padding 0, ceil_mode False): the mean of each window.
+export const avgpool2dKind: LayerKind<Pool2dStageShape, Pool2dLayer> = {
+  op: 'avgpool2d',
+  named: false,
+  fields: poolFields,
+  autoName: 'pool',
+  resolve: resolvePool,
+  async create({ rt, stage, batch, training }) {
+    const op = await AvgPool2d.create(rt, { batch, ...stage.shape }, { backward: training });
+    return {
+      forward: (io) => [op.forward({ input: io.input, output: io.output })],
+      backward: (io) => (io.dinput ? [op.backward({ doutput: io.doutput, dinput: io.dinput })] : []),
+    };
+  },
+  reference: {
+    forward: (s, x, _p, c) => ({ y: ref.avgpool2dForward({ batch: c.batch, ...s.shape }, x) }),
+    backward: (s, dy, _f, _p, c, needInput) => ({ dx: needInput ? ref.avgpool2dBackward({ batch: c.batch, ...s.shape }, dy) : undefined }),
+  },
+  module: (s) => `AvgPool2d(kernel_size=${s.layer.kernel}, stride=${s.layer.stride}, padding=0)`,
+  moduleName: (n) => `avgpool${n}`,
 };
