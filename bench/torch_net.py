@@ -216,6 +216,13 @@ def read_safetensors(path):
     return out, meta
 
 
+def network_metadata(desc):
+    """The metadata that records a network, as the engine's files do (networkMetadata in
+    src/model/safetensors-codec.ts): its name, and its whole description as JSON, so
+    that the engine reads the file (--init, eval) as that network, preset or not."""
+    return {"arch": desc["name"], "network": json.dumps(desc, separators=(",", ":"))}
+
+
 def write_safetensors(path, tensors, metadata=None):
     """Tensors in state_dict order, as the engine's files are: floating ones as F32, integer ones as I64."""
     header, blobs, offset = {}, [], 0
