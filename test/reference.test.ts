@@ -532,9 +532,9 @@ test('the summary prints the module as PyTorch does, then the forward pass', () 
   const summary = modelSummary(LENET5);
   assert.ok(summary.startsWith(`${PYTORCH.print}\n`), summary);
   const flat = PYTORCH.state_dict.find(([name]) => name === 'fc1.weight')![1][1];
-  assert.ok(summary.includes(`forward: conv1 -> relu -> pool -> conv2 -> pool -> flatten(${flat}) -> fc1 -> relu -> fc2 -> relu -> fc3 -> log_softmax`), summary);
+  assert.ok(summary.includes(`forward: conv1 -> relu -> maxpool1 -> conv2 -> maxpool2 -> flatten(${flat}) -> fc1 -> relu -> fc2 -> relu -> fc3 -> log_softmax`), summary);
   assert.ok(summary.includes(`parameters: ${PYTORCH.parameters.toLocaleString('en-US')}`), summary);
-  assert.match(modelSummary(LENET5_RELU), /conv2 -> relu -> pool/);
+  assert.match(modelSummary(LENET5_RELU), /conv2 -> relu -> maxpool2/);
 });
 
 test('network descriptions: a mistake is an error naming the layer and what does not fit', () => {
@@ -542,7 +542,7 @@ test('network descriptions: a mistake is an error naming the layer and what does
     assert.throws(() => resolve({ name: 'bad', description: '', input: [1, 8, 8], layers }), message);
   bad([conv2d('c', 2, 4, 3), flatten(), linear('f', 144, 2), logSoftmax()], /layer 1 \(conv2d "c"\): expects 2 input channels, gets 1/);
   bad([conv2d('c', 1, 4, 3), flatten(), linear('f', 100, 2), logSoftmax()], /layer 3 \(linear "f"\): expects 100 input features, gets 144/);
-  bad([conv2d('c', 1, 4, 3), linear('f', 144, 2), logSoftmax()], /needs a flat input, gets 4x6x6: put a flatten\(\) before it/);
+  bad([conv2d('c', 1, 4, 3), linear('f', 144, 2), logSoftmax()], /needs a flat input, gets 4x6x6: put a flatten before it/);
   bad([conv2d('c', 1, 4, 9), flatten(), linear('f', 4, 2), logSoftmax()], /kernel 9 is larger than its 8x8 input/);
   bad([maxpool2d(), relu(), flatten(), linear('f', 16, 2), logSoftmax()], /a ReLU must come right after a conv2d or linear layer/);
   bad([conv2d('c', 1, 4, 3), maxpool2d(3), flatten(), linear('f', 16, 2), logSoftmax()], /only 2x2 max-pooling/);

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LENET5, LENET5_RELU } from '../src/model/network';
+import { describeNetwork, LENET5, LENET5_RELU } from '../src/model/network';
 import { parameterTable } from '../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, type NamedTensor } from '../src/model/safetensors';
 import type { Checkpoint } from '../src/train/checkpoint';
@@ -126,7 +126,7 @@ test('saveModel/loadModel round trip is bitwise; padding stays zero', async () =
   flat[first.offset + first.length] = 99; // padding is not saved
   await saveModel(path, LENET5, flat, { epochs: '3' });
   const { params: back, metadata, network } = await loadModel(path);
-  assert.equal(metadata, { format: 'pt', epochs: '3', arch: 'lenet5', dataset: 'mnist', mean: '0.1307', std: '0.3081' });
+  assert.equal(metadata, { format: 'pt', epochs: '3', arch: 'lenet5', network: JSON.stringify(describeNetwork(LENET5)), dataset: 'mnist', mean: '0.1307', std: '0.3081' });
   assert.is(network, LENET5);
   for (const s of TABLE.slots) bitwiseEqual(TABLE.view(back, s.name), TABLE.view(flat, s.name), s.name);
   const inSlot = new Uint8Array(TABLE.flatLength);
@@ -185,13 +185,14 @@ test('bad files: short, truncated, header length, JSON, entries, offsets, dtype'
     [rawFile(entry({ data_offsets: [8, 16] }), new Uint8Array(8)), /"w" starts at byte 8, leaving a hole/],
     [rawFile({ ...entry({}), v: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /overlaps/],
     [rawFile(entry({}), new Uint8Array(12)), /4 trailing bytes/],
-    [rawFile(entry({ dtype: 'F16', data_offsets: [0, 4] }), new Uint8Array(4)), /tensor "w" has dtype "F16"; only F32 is supported/],
+    [rawFile(entry({ dtype: 'F16', data_offsets: [0, 4] }), new Uint8Array(4)), /tensor "w" has dtype "F16"; only F32 \(and I64 for counters\) is supported/],
   ];
   for (const [bytes, pattern] of cases) throwsMatching(() => decodeSafetensors(bytes, 'bad.st'), /^bad\.st: /, pattern);
   // Through loadModel too: the path of a real file leads the message.
   const path = join(tempDir(), 'cut.safetensors');
   await saveModel(path, LENET5, randomFlat());
-  writeFileSync(path, readFileSync(path).subarray(0, 1000));
+  const whole = readFileSync(path);
+  writeFileSync(path, whole.subarray(0, 8 + Number(whole.readBigUInt64LE(0)) + 100)); // the header whole, then 100 bytes of data
   await rejects(loadModel(path), escape(path), /truncated file/);
 });
 
@@ -269,9 +270,11 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   await rejects(loadCheckpoint(path), /metadata "config": batch size must be an integer >= 1, got 0/);
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 0 } }) });
   await rejects(loadCheckpoint(path), /metadata "config": normalization must be a finite mean and a positive std, got \{"mean":0\.5,"std":0\}/);
-  rewrite(tensors, { ...metadata, arch: 'lenet5-relu' });
+  rewrite(tensors, { ...metadata, arch: 'lenet5-relu', network: JSON.stringify(describeNetwork(LENET5_RELU)) });
   await rejects(loadCheckpoint(path), /"config" names network "lenet5", but "arch" is lenet5-relu/);
-  rewrite(tensors, { ...metadata, arch: 'resnet' });
+  // A file from before networks were recorded whole names a preset only.
+  const { network: _recorded, ...old } = metadata;
+  rewrite(tensors, { ...old, arch: 'resnet' });
   await rejects(loadCheckpoint(path), /metadata "arch" is "resnet", a network this engine does not know/);
   const c = randomCheckpoint();
   await rejects(saveCheckpoint(path, { ...c, position: { ...c.position, step: -1 } }), /"step" is -1, expected a non-negative integer/);

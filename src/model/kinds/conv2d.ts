@@ -34,10 +34,10 @@ export const conv2dKind: LayerKind<Conv2dStageShape, Conv2dLayer> = {
     if (input.length !== 3) fail(`needs a [channels, height, width] input, gets [${input.join(', ')}]`);
     const [c, h, w] = input;
     if (c !== l.inChannels) fail(`expects ${l.inChannels} input channels, gets ${c} (${input.join('x')})`);
-    if (l.kernel > MAX_KERNEL) fail(`kernel ${l.kernel} is larger than ${MAX_KERNEL}, the largest conv2d.wgsl takes`);
     const oh = Math.floor((h + 2 * l.padding - l.kernel) / l.stride) + 1;
     const ow = Math.floor((w + 2 * l.padding - l.kernel) / l.stride) + 1;
     if (h + 2 * l.padding < l.kernel || w + 2 * l.padding < l.kernel) fail(`kernel ${l.kernel} is larger than its ${h}x${w} input${l.padding ? ` padded by ${l.padding}` : ''}`);
+    if (l.kernel > MAX_KERNEL) fail(`kernel ${l.kernel} is larger than ${MAX_KERNEL}, the largest conv2d.wgsl takes`);
     const shape: Conv2dStageShape = { inChannels: c, outChannels: l.outChannels, height: h, width: w, kernel: l.kernel, ...(l.stride !== 1 ? { stride: l.stride } : {}), ...(l.padding !== 0 ? { padding: l.padding } : {}) };
     return { outShape: [l.outChannels, oh, ow], shape };
   },
