@@ -1,15 +1,17 @@
 """Checks the engine's first training steps against PyTorch's own.
 
-  npm run -s network -- --arch lenet5-relu --json > /tmp/net.json
-  /usr/bin/python3 bench/pytorch_steps.py /tmp/net.json /tmp/init.safetensors --make-init
+  /usr/bin/python3 bench/pytorch_steps.py bench/networks/lenet5-relu.json /tmp/init.safetensors --make-init
   npm run train:node -- --init /tmp/init.safetensors --epochs 1 --limit 160 --batch-size 16 \
       --no-shuffle --test-limit 64 --out /tmp/trained.safetensors
-  /usr/bin/python3 bench/pytorch_steps.py /tmp/net.json /tmp/init.safetensors /tmp/trained.safetensors
+  /usr/bin/python3 bench/pytorch_steps.py bench/networks/lenet5-relu.json /tmp/init.safetensors /tmp/trained.safetensors
 
-NETWORK is any network file (bench/networks/*.json, or the engine's --json output).
+NETWORK is any network file (bench/networks/*.json, one per preset as `npm run -s
+network -- --arch NAME --json` prints it, or any other).
 --make-init writes PyTorch's default initialisation of the network as an --init file
 (batchnorm: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0,
-as I64). The comparison trains that network in PyTorch (torch.optim.Adam with its
+as I64) that records the network as the engine's files do (metadata "arch" and
+"network"), so the engine trains it as that network without --arch, preset or not;
+TRAINED, the engine's model after the steps, records it the same way. The comparison trains that network in PyTorch (torch.optim.Adam with its
 defaults, lr 1e-3, training mode: batchnorm on batch statistics and updating its
 running ones, dropout with the engine's masks for --seed) from INIT's weights on the
 first steps*batch MNIST training images in file order, and prints, per tensor of the
@@ -41,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from torch_net import MNIST_DIR, MNIST_MEAN, MNIST_STD, Net, prepare, read_mnist, read_safetensors, write_safetensors  # noqa: E402
+from torch_net import MNIST_DIR, MNIST_MEAN, MNIST_STD, Net, network_metadata, prepare, read_mnist, read_safetensors, write_safetensors  # noqa: E402
 
 
 def main():
@@ -64,7 +66,7 @@ def main():
     desc = json.load(open(a.network))
     if a.make_init:
         torch.manual_seed(0)
-        write_safetensors(a.init, Net(desc).state_dict(), {"format": "pt", "arch": desc["name"]})
+        write_safetensors(a.init, Net(desc).state_dict(), {"format": "pt", **network_metadata(desc)})
         print(f"wrote PyTorch's initialisation of {desc['name']} to {a.init}")
         return
     if not a.trained and not a.float64 and not a.out:
@@ -74,7 +76,7 @@ def main():
     images, labels = images[: a.steps * a.batch], labels[: a.steps * a.batch]
     torch32 = train(desc, init, images, labels, a, torch.float32)
     if a.out:
-        write_safetensors(a.out, torch32, {"format": "pt", "arch": desc["name"], "mean": str(a.mean), "std": str(a.std)})
+        write_safetensors(a.out, torch32, {"format": "pt", **network_metadata(desc), "mean": str(a.mean), "std": str(a.std)})
         print(f"wrote PyTorch's float32 model after {a.steps} steps to {a.out}")
     engine = read_safetensors(a.trained)[0] if a.trained else None
     if engine is not None:

@@ -7,25 +7,34 @@ Used by bench/pytorch_steps.py (the engine's first training steps against
 PyTorch's own), bench/pytorch_eval.py (a model's test accuracy and loss) and
 bench/pytorch_bench.py (PyTorch's speed).
 
-The module is written as the PyTorch tutorial writes its `Net`
-(https://pytorch.org/tutorials/beginner/blitz/cifar10_tutorial.html), so that
-print(model) reads as the tutorial's does and the engine can print the same text:
+The module prints as the engine prints the network (src/model/summary.ts, `npm run
+network -- --arch NAME`), which is how the MNIST LeNet-5 tutorial writes its module
+(test/fixtures/pytorch-state-dict.py): class name the network's "className" (the
+presets': LeNet), Net where it has none, and one module per layer, registered in the
+order of the layers:
 
-- conv2d, linear, batchnorm2d and batchnorm1d are modules named as their layers,
-  so state_dict names match the engine's files (NAME.weight, NAME.bias, and for
+- conv2d, linear, batchnorm2d and batchnorm1d under their layers' names, so the
+  state_dict names match the engine's files (NAME.weight, NAME.bias, and for
   batchnorm NAME.running_mean, NAME.running_var, NAME.num_batches_tracked);
-- maxpool2d, avgpool2d and dropout are modules shared by every layer of the same
-  kind and settings, as the tutorial's one `pool` serves both of its max-pools. The
-  first such module of a kind is named `pool` (maxpool2d), `avgpool` or `dropout`,
-  a further setting of that kind takes the next of `pool2`, `pool3`, ... that no
-  layer of the network is named. They hold no state, so add no state_dict entry;
-- relu, tanh, sigmoid, flatten and log_softmax are applied as functions (F.relu,
-  torch.tanh, torch.sigmoid, torch.flatten(x, 1), F.log_softmax(x, dim=1)), as the
-  tutorial applies F.relu and torch.flatten, and do not show in print(model).
+- relu, tanh and sigmoid: one module per kind, `relu`, `tanh`, `sigmoid`, shared by
+  every unnamed layer of that kind and registered where the first is (the
+  tutorial's one `self.relu`; a ReLU the engine fuses into the conv2d or linear
+  before it is a use like any other);
+- maxpool2d, avgpool2d and dropout: a module per layer, numbered per kind in the
+  order of the layers: maxpool1, maxpool2, ..., avgpool1, avgpool2, ..., dropout,
+  dropout2, ...;
+- a layer of any of these kinds that the description gives a "name" takes that
+  name instead (its own module);
+- flatten and log_softmax are applied as functions (torch.flatten(x, 1),
+  F.log_softmax(x, dim=1)) and do not show in print(model).
+
+forward() applies the modules in the order of the layers. Parameterless modules add
+no state_dict entry, so the state_dict is the engine's whatever the names.
 
 Dropout draws the engine's masks (`dropout_bits` below), not torch's generator, so
 training steps can be compared with the engine's. `python3 bench/torch_net.py`
-prints the first mask bits as a self-check to compare with the engine's.
+prints the first mask bits as a self-check to compare with the engine's;
+`python3 bench/torch_net.py NETWORK.json ...` prints each network's print(model).
 """
 import gzip
 import json
@@ -37,15 +46,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# The module kinds shared by every layer of the same kind and settings, and the
-# name the first one takes.
-SHARED = {"maxpool2d": "pool", "avgpool2d": "avgpool", "dropout": "dropout"}
+# The ops applied as functions, with no module.
 FUNCTIONS = {
-    "relu": F.relu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
     "flatten": lambda x: torch.flatten(x, 1),
     "log_softmax": lambda x: F.log_softmax(x, dim=1),
+}
+# One module per kind, shared by every unnamed layer of the kind.
+SHARED = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+# A module per layer, the n-th unnamed one of its kind (from 1) named so.
+NUMBERED = {
+    "maxpool2d": lambda n: f"maxpool{n}",
+    "avgpool2d": lambda n: f"avgpool{n}",
+    "dropout": lambda n: "dropout" if n == 1 else f"dropout{n}",
 }
 
 
@@ -57,50 +69,44 @@ class Net(nn.Module):
         super().__init__()
         self.desc = desc
         self.seed = seed
-        self.calls = []  # per layer: (module name or None, the function)
-        shared = {}  # (op, settings) -> module name
-        taken = {layer["name"] for layer in desc["layers"] if "name" in layer}
-        for layer in desc["layers"]:
+        self.class_name = desc.get("className", "Net")
+        self.calls = []  # per layer: its module's name, or the function
+        counts = {}  # op -> unnamed layers of it so far
+        for index, layer in enumerate(desc["layers"]):
             op = layer["op"]
             if op in FUNCTIONS:
-                self.calls.append((None, FUNCTIONS[op]))
+                self.calls.append(FUNCTIONS[op])
                 continue
-            if op in SHARED:
-                key = (op, settings(layer))
-                if key not in shared:
-                    shared[key] = free_name(SHARED[op], taken)
-                    taken.add(shared[key])
-                    self.add_module(shared[key], make_module(layer))
-                self.calls.append((shared[key], None))
-                continue
-            self.add_module(layer["name"], make_module(layer))
-            self.calls.append((layer["name"], None))
+            name = layer.get("name")
+            shared = op in SHARED and name in (None, op)
+            if name is None:
+                if op in SHARED:
+                    name = op
+                elif op in NUMBERED:
+                    counts[op] = counts.get(op, 0) + 1
+                    name = NUMBERED[op](counts[op])
+                else:
+                    raise ValueError(f"layer {index + 1} ({op}) needs a name")
+            if name in self._modules:
+                if not (shared and type(self._modules[name]) is SHARED[op]):
+                    raise ValueError(f"layer {index + 1} ({op}): a module named {name!r} is there already")
+            else:
+                self.add_module(name, make_module(layer))
+            self.calls.append(name)
+
+    def _get_name(self):
+        """The class name print(model) shows."""
+        return self.class_name
 
     def forward(self, x, step=None):
-        for index, (layer, (name, function)) in enumerate(zip(self.desc["layers"], self.calls)):
-            if function is not None:
-                x = function(x)
+        for index, (layer, call) in enumerate(zip(self.desc["layers"], self.calls)):
+            if not isinstance(call, str):
+                x = call(x)
             elif layer["op"] == "dropout":
-                x = getattr(self, name)(x, self.seed, step, index)
+                x = getattr(self, call)(x, self.seed, step, index)
             else:
-                x = getattr(self, name)(x)
+                x = getattr(self, call)(x)
         return x
-
-
-def settings(layer):
-    """A parameterless layer's settings, defaults filled in: what makes two layers one module."""
-    if layer["op"] == "dropout":
-        return (layer["p"],)
-    return (layer["kernel"], layer.get("stride", layer["kernel"]))
-
-
-def free_name(base, taken):
-    if base not in taken:
-        return base
-    k = 2
-    while f"{base}{k}" in taken:
-        k += 1
-    return f"{base}{k}"
 
 
 def make_module(layer):
@@ -119,6 +125,8 @@ def make_module(layer):
         return nn.AvgPool2d(layer["kernel"], layer.get("stride", layer["kernel"]))
     if op == "dropout":
         return Dropout(layer["p"])
+    if op in SHARED:
+        return SHARED[op]()
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -208,6 +216,13 @@ def read_safetensors(path):
     return out, meta
 
 
+def network_metadata(desc):
+    """The metadata that records a network, as the engine's files do (networkMetadata in
+    src/model/safetensors-codec.ts): its name, and its whole description as JSON, so
+    that the engine reads the file (--init, eval) as that network, preset or not."""
+    return {"arch": desc["name"], "network": json.dumps(desc, separators=(",", ":"))}
+
+
 def write_safetensors(path, tensors, metadata=None):
     """Tensors in state_dict order, as the engine's files are: floating ones as F32, integer ones as I64."""
     header, blobs, offset = {}, [], 0
@@ -277,4 +292,11 @@ def dropout_self_check():
 
 
 if __name__ == "__main__":
-    dropout_self_check()
+    import sys
+
+    if len(sys.argv) > 1:
+        for path in sys.argv[1:]:
+            with open(path) as f:
+                print(Net(json.load(f)))
+    else:
+        dropout_self_check()
