@@ -129,8 +129,11 @@ shapes.forEach((s, k) => {
     // Channels of nearly equal values (likely where M is 2) have a variance near 0, where
     // the loss curves too fast for a finite difference: draw until every one is spread.
     let input = normals(rng, numel, 1.5, 0.5);
-    while (batchnormStats(s, input).variance.some((v) => v < 0.25)) input = normals(rng, numel, 1.5, 0.5);
-    const weight = normals(rng, s.channels);
+    // And not too spread either, nor a weight near 0: with M = 2 the input's gradient is
+    // only eps / (var + eps) of the output's, and must stay measurable.
+    while (batchnormStats(s, input).variance.some((v) => v < 0.25 || v > 2)) input = normals(rng, numel, 1.5, 0.5);
+    let weight = normals(rng, s.channels);
+    while (weight.some((w) => Math.abs(w) < 0.5)) weight = normals(rng, s.channels);
     const bias = normals(rng, s.channels);
     const doutput = normals(rng, numel);
     const zeros = new Float64Array(s.channels);
