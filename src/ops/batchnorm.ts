@@ -85,7 +85,7 @@ export class BatchNorm {
   static async create(
     rt: Runtime,
     shape: BatchNormShape,
-    options: { eps?: number; momentum?: number; backward?: boolean; inputGrad?: boolean } = {},
+    options: { label?: string; eps?: number; momentum?: number; backward?: boolean; inputGrad?: boolean } = {},
   ): Promise<BatchNorm> {
     const s = shape;
     for (const [name, v] of Object.entries(s)) {
@@ -105,10 +105,10 @@ export class BatchNorm {
     const kernels = await Promise.all(entries.map((e) => rt.kernel('batchnorm', e, sizes)));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const params = kernels[0].uniformBuffer({ batch: s.batch, eps, momentum });
-    const stats = backward ? rt.tensor('batchnorm stats', [s.channels, 2]) : null;
-    const gradSums = backward ? rt.tensor('batchnorm grad sums', [s.channels, 2]) : null;
+    const stats = backward ? rt.tensor(`${options.label ?? 'batchnorm'} stats`, [s.channels, 2]) : null;
+    const gradSums = backward ? rt.tensor(`${options.label ?? 'batchnorm'} grad sums`, [s.channels, 2]) : null;
     const [pi] = BatchNorm.perImage(s);
-    const partial = backward && pi ? rt.tensor(`batchnorm ${pi.label}`, [s.batch, ...pi.shape]) : null;
+    const partial = backward && pi ? rt.tensor(`${options.label ?? 'batchnorm'} ${pi.label}`, [s.batch, ...pi.shape]) : null;
     return new BatchNorm(shape, k, params, stats, gradSums, partial);
   }
 

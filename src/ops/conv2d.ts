@@ -111,7 +111,7 @@ export class Conv2d {
   static async create(
     rt: Runtime,
     shape: Conv2dShape,
-    options: { relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {},
+    options: { label?: string; relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
     const stride = s.stride ?? 1;
@@ -145,7 +145,7 @@ export class Conv2d {
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
     const k = Object.fromEntries(entries.map((e, i) => [e, kernels[i]])) as Partial<Record<Entry, Kernel>>;
     const [pw, pb] = Conv2d.perImage(s);
-    const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`conv2d ${p.label}`, [s.batch, ...p.shape]);
+    const perImage = (p: { label: string; shape: number[] }) => rt.tensor(`${options.label ?? 'conv2d'} ${p.label}`, [s.batch, ...p.shape]);
     const partial = backward ? { weight: perImage(pw), bias: perImage(pb) } : null;
     return new Conv2d(shape, columns, allRows, k, k.forward!.uniformBuffer({ batch: s.batch }), partial);
   }

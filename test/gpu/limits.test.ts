@@ -85,11 +85,15 @@ for (const net of NETWORKS) {
     const config = (batchSize: number): TrainConfig => ({ ...DEFAULT_CONFIG, arch: net.name, batchSize, limit: 64, testLimit: 64 });
     const a = await buffersMade(() => Trainer.create(rt, config(8), train, testSet));
     const b = await buffersMade(() => Trainer.create(rt, config(16), train, testSet));
-    assert.equal(b.map((x) => x.label), a.map((x) => x.label), 'the same buffers in the same order');
-    const perSample = a.map((x, i) => (b[i].size - x.size) / 8).filter((n) => n > 0);
+    // Ops are made concurrently: pair the buffers by label (each stage labels its own).
+    const byLabel = (list: { label: string; size: number }[]) => [...list].sort((x, y) => x.label.localeCompare(y.label) || x.size - y.size);
+    const [sa, sb] = [byLabel(a), byLabel(b)];
+    assert.equal(sb.map((x) => x.label), sa.map((x) => x.label), 'the same buffers');
+    const perSample = sa.map((x, i) => [x.label, (sb[i].size - x.size) / 8] as const).filter(([, n]) => n > 0);
     // Two feeds (training and test) each have their batch indices; the limits count one.
-    const counted = [...trainingBuffers(net).map((x) => x.bytesPerSample), 4];
-    assert.equal(perSample.sort((x, y) => x - y), counted.sort((x, y) => x - y));
+    const counted = [...trainingBuffers(net).map((x) => [x.label, x.bytesPerSample] as const), ['batch indices', 4] as const];
+    const sizes = (list: readonly (readonly [string, number])[]) => list.map(([, n]) => n).sort((x, y) => x - y);
+    assert.equal(sizes(perSample), sizes(counted), `made ${JSON.stringify(perSample)}\ncounted ${JSON.stringify(counted)}`);
   });
 }
 

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { submit } from '../../src/gpu/dispatch';
 import type { Runtime } from '../../src/gpu/runtime';
 import { Model } from '../../src/model/model';
-import { avgpool2d, batchnorm1d, batchnorm2d, conv2d, dropout, flatten, LENET5, LENET5_BN, LENET5_CLASSIC, LENET5_PAD, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, sigmoid, tanh, type Network } from '../../src/model/network';
+import { conv2d, flatten, LENET5, LENET5_BN, LENET5_CLASSIC, LENET5_PAD, LENET5_RELU, linear, logSoftmax, maxpool2d, relu, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { resolve } from '../../src/model/network';
 import { referenceGradients } from '../../src/reference/network';
@@ -16,7 +16,7 @@ import { Backprop } from '../../src/train/backprop';
 import { AdamOptimizer } from '../../src/train/optimizer';
 import { Rng } from '../../src/util/rng';
 import { assertClose, freshSeed, openRuntime } from '../helpers/gpu';
-import { randomBatch, toReference } from '../helpers/network';
+import { EVERY_LAYER, randomBatch, toReference } from '../helpers/network';
 
 const test = suite('network step');
 let rt: Runtime;
@@ -37,16 +37,7 @@ const OTHER: Network = {
   ],
 };
 
-/** One layer of every kind, padded and strided convolutions, both modes' layers. */
-export const EVERY: Network = {
-  name: 'every',
-  input: [1, 28, 28],
-  layers: [
-    conv2d('c1', 1, 4, 3, { padding: 1 }), batchnorm2d('n1', 4), relu(), maxpool2d(2),
-    conv2d('c2', 4, 6, 3, { stride: 2, padding: 1 }), tanh(), avgpool2d(3, 2), sigmoid(),
-    flatten(), linear('f1', 6 * 3 * 3, 16), batchnorm1d('n2', 16), relu(), dropout(0.25), linear('f2', 16, 10), logSoftmax(),
-  ],
-};
+const EVERY = EVERY_LAYER;
 
 async function setUp(net: Network, maxBatch: number) {
   const model = await Model.create(rt, net, maxBatch, { training: true });

@@ -4,11 +4,22 @@ import type { Stage } from '../../src/model/kind';
 import type { Conv2dStageShape } from '../../src/model/kinds/conv2d';
 import type { LinearStageShape } from '../../src/model/kinds/linear';
 import type { Pool2dStageShape } from '../../src/model/kinds/pool';
-import { resolve, type Network } from '../../src/model/network';
+import { avgpool2d, batchnorm1d, batchnorm2d, conv2d, dropout, flatten, linear, logSoftmax, maxpool2d, relu, resolve, sigmoid, tanh, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { kinkMargin, type Params, type PassOptions } from '../../src/reference/network';
 import { DEFAULT_CONFIG } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
+
+/** One layer of every kind, padded and strided convolutions, both modes' layers: on the raw 28x28 images. */
+export const EVERY_LAYER: Network = {
+  name: 'every',
+  input: [1, 28, 28],
+  layers: [
+    conv2d('c1', 1, 4, 3, { padding: 1 }), batchnorm2d('n1', 4), relu(), maxpool2d(2),
+    conv2d('c2', 4, 6, 3, { stride: 2, padding: 1 }), tanh(), avgpool2d(3, 2), sigmoid(),
+    flatten(), linear('f1', 6 * 3 * 3, 16), batchnorm1d('n2', 16), relu(), dropout(0.25), linear('f2', 16, 10), logSoftmax(),
+  ],
+};
 
 /** The batch the op tests give a network's layer shapes: the one training uses by default. */
 export const BATCH = DEFAULT_CONFIG.batchSize;

@@ -61,7 +61,7 @@ function kind(op: 'batchnorm2d' | 'batchnorm1d'): LayerKind<BatchNormStageShape,
         : `a training batch of ${batch} sample${batch === 1 ? '' : 's'} gives one value per channel, which batch normalisation cannot train on (PyTorch refuses it too); --drop-last drops a last batch of one, or choose another batch size`,
     async create({ rt, stage, batch, training, inputGrad }) {
       const { eps, momentum } = stage.layer;
-      const op = await BatchNorm.create(rt, { batch, ...stage.shape }, { eps, momentum, backward: training, inputGrad: inputGrad !== 'none' });
+      const op = await BatchNorm.create(rt, { batch, ...stage.shape }, { label: stage.name, eps, momentum, backward: training, inputGrad: inputGrad !== 'none' });
       const tensors = (io: import('../kind').ForwardIO) => ({
         input: io.input,
         weight: io.param('weight'),

@@ -52,7 +52,7 @@ export const conv2dKind: LayerKind<Conv2dStageShape, Conv2dLayer> = {
   perImage: (s) => perImage(s.name, Conv2d.perImage(s.shape)),
   loops: (_s, batch) => Conv2d.batchLoopIterations(batch),
   async create({ rt, stage, batch, training, inputGrad }) {
-    const op = await Conv2d.create(rt, { batch, ...stage.shape }, { relu: stage.relu, backward: training, inputGrad: inputGrad !== 'none' });
+    const op = await Conv2d.create(rt, { batch, ...stage.shape }, { label: stage.name, relu: stage.relu, backward: training, inputGrad: inputGrad !== 'none' });
     return {
       forward: (io) => [op.forward({ input: io.input, by_tap: io.packed().by_tap, bias: io.param('bias'), output: io.output })],
       backward(io) {
