@@ -1,5 +1,6 @@
 // The engine's training speed, measured the same way in every runtime: the real
 // trainer on MNIST, warm-up steps apart, then a number of timed steps.
+import type { Network } from '../model/network';
 import type { MnistSplit } from '../data/mnist';
 import type { Runtime } from '../gpu/runtime';
 import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
@@ -12,10 +13,10 @@ export interface EngineRun {
   msPerStep: number;
 }
 
-export async function benchEngine(rt: Runtime, arch: string, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
-  const config = { ...DEFAULT_CONFIG, arch, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
+export async function benchEngine(rt: Runtime, network: Network, train: MnistSplit, batchSize: number, steps: number): Promise<{ run: EngineRun; trainer: Trainer }> {
+  const config = { ...DEFAULT_CONFIG, arch: network.name, batchSize, limit: (steps + WARM_UP + 1) * batchSize, epochs: 1, logEvery: 1e9 };
   const t0 = performance.now();
-  const trainer = await Trainer.create(rt, config, train, null);
+  const trainer = await Trainer.create(rt, config, train, null, { network });
   let taken = 0;
   await trainer.trainEpoch({ shouldStop: () => taken++ === WARM_UP });
   await rt.sync();

@@ -38,6 +38,14 @@ const TWINS: Record<string, Twin> = {
   tanh: (_s, h) => tf.tanh(h),
   sigmoid: (_s, h) => tf.sigmoid(h),
   dropout: (s, h) => tf.dropout(h, s.layer.p as number),
+  batchnorm2d: (s, h, p) => {
+    const { mean, variance } = tf.moments(h, [0, 1, 2]);
+    return tf.batchNorm(h, mean, variance, p('bias'), p('weight'), s.layer.eps as number);
+  },
+  batchnorm1d: (s, h, p) => {
+    const { mean, variance } = tf.moments(h, [0]);
+    return tf.batchNorm(h, mean, variance, p('bias'), p('weight'), s.layer.eps as number);
+  },
   log_softmax: (_s, h) => h,
 };
 
@@ -71,6 +79,7 @@ export async function trainTfjs(network: Network, train: MnistSplit, batch: numb
   // TensorFlow.js wants them: conv [kh, kw, in, out], dense [in, out].
   const v = new Map<string, tf.Variable>();
   for (const s of parameterTable(network).slots) {
+    if (s.role !== 'parameter') continue; // the twin keeps no running statistics: it only trains
     const values = 'fill' in s.init ? new Float32Array(s.length).fill(s.init.fill) : Float32Array.from({ length: s.length }, () => rng.uniform(-1 / Math.sqrt((s.init as { fanIn: number }).fanIn), 1 / Math.sqrt((s.init as { fanIn: number }).fanIn)));
     const [out, ...rest] = s.shape;
     const shape = s.shape.length === 4 ? [rest[1], rest[2], rest[0], out] : s.shape.length === 2 ? [rest[0], out] : [out];

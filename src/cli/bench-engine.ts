@@ -17,13 +17,13 @@ async function main(): Promise<number> {
     },
   });
   if (o.help) {
-    console.log('usage: bench-engine [--adapter NAME] [--arch NAME] [--steps N] [--batch-size N]\nPrints {adapter, engine: {setupSeconds, imagesPerSecond, msPerStep}} as one JSON line.');
+    console.log('usage: bench-engine [--adapter NAME] [--arch NAME|FILE.json] [--steps N] [--batch-size N]\nPrints {adapter, engine: {setupSeconds, imagesPerSecond, msPerStep}} as one JSON line.');
     return 0;
   }
   const network = archOption(o.arch!);
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
-  const { run: engine } = await benchEngine(rt, network.name, train!, positiveInt(o['batch-size']!, '--batch-size'), positiveInt(o.steps!, '--steps'));
+  const { run: engine } = await benchEngine(rt, network, train!, positiveInt(o['batch-size']!, '--batch-size'), positiveInt(o.steps!, '--steps'));
   console.log(JSON.stringify({ adapter: rt.adapter.name, engine }));
   return 0;
 }

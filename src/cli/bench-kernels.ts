@@ -2,7 +2,7 @@
 // the current adapter, with the FLOPs and bytes each must handle and the rates it
 // reaches (a benchmark, not a test).
 //   --adapter NAME   auto (default), hardware, llvmpipe, swiftshader
-//   --arch NAME      the network (default lenet5)
+//   --arch NAME|FILE the network: a preset or a network file (default lenet5)
 //   --batch N        batch size (default 64)
 //   --reps N         dispatches per timing (default 10)
 import { profile, profileTable, timeSteps } from '../bench/profile';
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench:kernels -- [--adapter auto|hardware|llvmpipe|swiftshader] [--arch NAME] [--batch 64] [--reps 10]');
+    console.log('usage: npm run bench:kernels -- [--adapter auto|hardware|llvmpipe|swiftshader] [--arch NAME|FILE.json] [--batch 64] [--reps 10]');
     return 0;
   }
   const batch = positiveInt(values.batch!, '--batch');
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   console.log(`adapter: ${rt.adapter.name} [${rt.adapter.description || rt.adapter.device}]`);
 
   // One real MNIST batch, trained on once so that every buffer holds real values.
-  const trainer = await Trainer.create(rt, { ...DEFAULT_CONFIG, arch: network.name, batchSize: batch, limit: batch, epochs: 1, shuffle: false }, train!, null);
+  const trainer = await Trainer.create(rt, { ...DEFAULT_CONFIG, arch: network.name, batchSize: batch, limit: batch, epochs: 1, shuffle: false }, train!, null, { network });
   await trainer.trainEpoch();
   const step = await trainer.stepDispatches(batch);
 

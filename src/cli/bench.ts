@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/files';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME|FILE.json] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
 
 Trains a network (--arch, default lenet5) on MNIST with this engine in Node (Dawn), then
 in Deno (wgpu) on the same kind of adapter (where Deno is installed and has one), then
@@ -92,14 +92,14 @@ async function main(): Promise<number> {
   const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
   console.log(`adapter: ${describe(rt)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
-  const { run: engine, trainer } = await benchEngine(rt, network.name, train!, batchSize, steps);
+  const { run: engine, trainer } = await benchEngine(rt, network, train!, batchSize, steps);
   const list = await trainer.stepDispatches(batchSize);
   console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step, ${list.length} dispatches per step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
   const stamped = await profileTimestamps(rt, list);
   const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
 
-  const deno = o['no-deno'] ? null : benchDeno(kind, network.name, batchSize, steps);
+  const deno = o['no-deno'] ? null : benchDeno(kind, o.arch!, batchSize, steps);
   if (deno && 'engine' in deno) {
     const ratio = deno.engine.imagesPerSecond / engine.imagesPerSecond;
     console.log(`  in Deno:      ${deno.engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (wgpu on ${deno.adapter}; ${ratio.toFixed(2)} of Node's; set-up and warm-up ${deno.engine.setupSeconds.toFixed(2)} s)`);
