@@ -6,7 +6,7 @@ import { renderChart } from '../src/chart/chart';
 import { renderConfusion, renderFeatureMaps, renderFilters, renderMistakes } from '../src/chart/pictures';
 import { NETWORKS } from '../src/model/network';
 import { featureMapPicture, type Explanation } from '../src/train/inference';
-import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/trainer';
+import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/options';
 import { sentence } from '../src/util/text';
 import { DrawingPad, showDigit } from './pad';
 import { fileKind, logInterval, Session, type Filters, type TestPicture } from './session';

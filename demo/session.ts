@@ -28,7 +28,8 @@ import { misclassified, withPixels, type Evaluation, type Miss } from '../src/tr
 import { batchSizes } from '../src/train/feed';
 import { Predictor, type Explanation } from '../src/train/inference';
 import { runTraining } from '../src/train/run';
-import { checkConfig, Trainer, type LogPoint, type StartFrom, type TrainConfig } from '../src/train/trainer';
+import { checkConfig, type TrainConfig } from '../src/train/options';
+import { Trainer, type LogPoint, type StartFrom } from '../src/train/trainer';
 import { sentence } from '../src/util/text';
 import { fetchMnist, type Progress } from './data';
 

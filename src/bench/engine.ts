@@ -2,7 +2,8 @@
 // trainer on MNIST, warm-up steps apart, then a number of timed steps.
 import type { MnistSplit } from '../data/mnist';
 import type { Runtime } from '../gpu/runtime';
-import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
+import { Trainer } from '../train/trainer';
 
 export const WARM_UP = 20;
 

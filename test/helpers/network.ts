@@ -3,7 +3,7 @@
 import { resolve, type Network, type Stage } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { kinkMargin, type Params } from '../../src/reference/network';
-import { DEFAULT_CONFIG } from '../../src/train/trainer';
+import { DEFAULT_CONFIG } from '../../src/train/options';
 import { Rng } from '../../src/util/rng';
 
 /** The batch the op tests give a network's layer shapes: the one training uses by default. */
