@@ -223,10 +223,14 @@ export function storedConfig(stored: Record<string, unknown>): TrainConfig {
   return config as TrainConfig;
 }
 
-/** The fields a resumed run takes from the command line or the form: `given`'s, over the checkpoint's. */
+/** The fields of `given` that a resumed run takes (from the command line or the form). */
+export function resumeFields(given: Partial<TrainConfig>): Partial<TrainConfig> {
+  return Object.fromEntries(OPTION_ROWS.filter((r) => r.resume && given[r.key] !== undefined).map((r) => [r.key, given[r.key]]));
+}
+
+/** A resumed run's config: the checkpoint's, but for the fields it takes from `given`. */
 export function resumedConfig(checkpoint: TrainConfig, given: Partial<TrainConfig>): TrainConfig {
-  const taken = OPTION_ROWS.filter((r) => r.resume && given[r.key] !== undefined).map((r) => [r.key, given[r.key]]);
-  return { ...checkpoint, ...Object.fromEntries(taken) };
+  return { ...checkpoint, ...resumeFields(given) };
 }
 
 // ------------------------------------------------------------ what follows from a config
