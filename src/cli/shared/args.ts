@@ -31,12 +31,13 @@ const nameOf = (flag: string) => flag.slice(2);
  * the fields given, each parsed and checked with an error naming its flag (a
  * boolean's flag turns its default around); `values`, the program's own flags
  * (their `type` and `short`; anything else in `own`, such as help text, is the program's).
+ * `args`: the command line's by default.
  */
-export function parseTrainOptions<T extends Spec>(own: T): { config: Partial<TrainConfig>; values: ReturnType<typeof parseArgs<{ options: T }>>['values'] } {
+export function parseTrainOptions<T extends Spec>(own: T, args?: string[]): { config: Partial<TrainConfig>; values: ReturnType<typeof parseArgs<{ options: T }>>['values'] } {
   const flags: Spec = Object.fromEntries(FLAG_ROWS.map((r) => [nameOf(r.flag), { type: r.type === 'boolean' ? 'boolean' : 'string' }]));
   // parseArgs is given what it reads of the program's flags (their --help lines are the program's).
   const ownSpec: Spec = Object.fromEntries(Object.entries(own).map(([name, { type, short }]) => [name, short ? { type, short } : { type }]));
-  const values: Record<string, unknown> = parseOptions({ options: { ...flags, ...ownSpec } }).values;
+  const values: Record<string, unknown> = parseOptions({ args, options: { ...flags, ...ownSpec } }).values;
   const config: Record<string, unknown> = {};
   for (const r of FLAG_ROWS) {
     const v = values[nameOf(r.flag)];
