@@ -44,7 +44,14 @@ export interface RunPlan {
 /**
  * The model the page holds, which it predicts with and saves: the running trainer's
  * weights, a kept checkpoint's (the run's latest, or a loaded one), or a loaded model
- * file's (new runs start from it). The session decides when each changes.
+ * file's. The session decides when each changes.
+ *
+ * The run's latest checkpoint (taken every few seconds at a metrics read, after each
+ * epoch and on pause) stays in memory: "Download checkpoint" writes it, in the file
+ * format `train:node --resume` reads, and if the GPU device is lost the run resumes
+ * from it, Adam's moments and the sample order included. A checkpoint file (the
+ * page's or `train:node`'s) loaded here continues the same way; a model file gives
+ * the weights that new runs start from, as `train:node --init` does.
  */
 export class PageModel {
   trainer: Trainer | null = null;

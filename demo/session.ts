@@ -6,15 +6,9 @@
  * A run is the engine's: a Trainer made from a TrainConfig (the form edits one) and
  * driven by runTraining (src/train/run.ts), the loop `train:node` runs. While a
  * trainer exists, the predictor reads its parameter buffer as it is, so predictions
- * follow training with nothing copied through the CPU. Its figures are ./figures.ts's,
- * its predictions ./predictions.ts's, its files ./files.ts's.
- *
- * The run's latest checkpoint (taken every few seconds at a metrics read, after each
- * epoch and on pause) stays in memory: "Download checkpoint" writes it, in the file
- * format `train:node --resume` reads, and if the GPU device is lost the run resumes
- * from it, Adam's moments and the sample order included. A checkpoint file (the
- * page's or `train:node`'s) loaded here continues the same way; a model file gives
- * the weights that new runs start from, as `train:node --init` does.
+ * follow training with nothing copied through the CPU. The run's latest checkpoint
+ * stays in memory (./files.ts's PageModel): if the GPU device is lost, the run resumes
+ * from it. Its figures are ./figures.ts's, its predictions ./predictions.ts's.
  */
 import type { MnistSplit } from '../src/data/idx';
 import { requestGpu } from '../src/gpu/browser';
