@@ -172,7 +172,7 @@ function valid(c: Check, v: unknown): boolean {
       return typeof v === 'boolean';
     case 'string':
       return typeof v === 'string' && v !== '';
-    case 'normalization':
+    case 'normalization': // as data set descriptions and model files are checked
       try {
         checkNormalization(v as Normalization, '');
         return true;
@@ -202,10 +202,7 @@ export function parseText<K extends 'int' | 'number' | 'string'>(c: Check<K>, te
 
 /** Every field as its row says, each error naming the field; then the network (by name, for now). */
 export function checkConfig(c: TrainConfig): void {
-  for (const row of OPTION_ROWS) {
-    if (row.type === 'normalization') checkNormalization(c[row.key] as Normalization, row.key);
-    else checkValue(row, c[row.key], row.key);
-  }
+  for (const row of OPTION_ROWS) checkValue(row, c[row.key], row.key);
   networkNamed(c.arch, 'arch');
 }
 
