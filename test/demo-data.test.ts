@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fetchIdx, fetchMnist } from '../demo/data';
-import { logInterval } from '../demo/session';
+import { logInterval } from '../demo/form';
 import { serveStatic, type StaticServer } from '../src/cli/shared/serve';
 
 const test = suite('demo data and server');

@@ -13,7 +13,8 @@ import { parameterTable } from '../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors, loadModel, saveModel, type NamedTensor } from '../src/model/safetensors';
 import type { Checkpoint } from '../src/train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-file';
-import { checkResumePosition, DEFAULT_CONFIG } from '../src/train/trainer';
+import { DEFAULT_CONFIG } from '../src/train/options';
+import { checkResumePosition } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 
 /** What PyTorch itself says of the tutorial's module (test/fixtures/pytorch-state-dict.py). */
@@ -267,7 +268,7 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   rewrite(tensors, { ...metadata, history: '"a string"' });
   await rejects(loadCheckpoint(path), /"history" is not \{"steps": \[\.\.\.\], "epochs": \[\.\.\.\]\}/);
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, batchSize: 0 }) });
-  await rejects(loadCheckpoint(path), /metadata "config": batch size must be an integer >= 1, got 0/);
+  await rejects(loadCheckpoint(path), /metadata "config": batchSize must be a positive integer, got 0/);
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 0 } }) });
   await rejects(loadCheckpoint(path), /metadata "config": normalization must be a finite mean and a positive std, got \{"mean":0\.5,"std":0\}/);
   rewrite(tensors, { ...metadata, arch: 'lenet5-relu', network: JSON.stringify(describeNetwork(LENET5_RELU)) });
@@ -282,7 +283,7 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
     [{ hflip: 'no' }, /"config": hflip must be true or false, got "no"/],
     [{ shuffle: 1 }, /"config": shuffle must be true or false, got 1/],
     [{ seed: 2 ** 40 }, /"config": seed must be an integer from 0 to 4294967295/],
-    [{ lr: '0.001' }, /"config": learning rate must be a positive number/],
+    [{ lr: '0.001' }, /"config": lr must be a positive number, got "0.001"/],
   ] as const) {
     rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, ...change }) });
     await rejects(loadCheckpoint(path), escape(path), message);

@@ -3,7 +3,8 @@
 import type { Network } from '../model/network';
 import type { MnistSplit } from '../data/mnist';
 import type { Runtime } from '../gpu/runtime';
-import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
+import { Trainer } from '../train/trainer';
 
 export const WARM_UP = 20;
 

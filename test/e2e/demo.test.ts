@@ -32,7 +32,7 @@ import { LENET5_RELU } from '../../src/model/network';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../../src/model/safetensors';
 import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { Predictor } from '../../src/train/inference';
-import { DEFAULT_CONFIG } from '../../src/train/trainer';
+import { DEFAULT_CONFIG } from '../../src/train/options';
 import { BROWSERS, browserMissing, launchBrowser, type BrowserName, type TestBrowser, type TestPage } from './browsers';
 
 const FIXTURE = 'test/fixtures/lenet5-mnist.safetensors';

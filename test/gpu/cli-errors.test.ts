@@ -13,7 +13,7 @@ import { LENET5 } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { decodeSafetensors, encodeSafetensors } from '../../src/model/safetensors';
 import { encodeCheckpoint } from '../../src/train/checkpoint';
-import { DEFAULT_CONFIG } from '../../src/train/trainer';
+import { DEFAULT_CONFIG } from '../../src/train/options';
 import { Rng } from '../../src/util/rng';
 import { smallMnist } from '../helpers/mnist';
 import { program, RUNTIME } from '../helpers/programs';
@@ -111,7 +111,7 @@ test('edited checkpoints are refused before training, naming the file and the fi
     ['batch.ckpt.safetensors', config({ batchSize: 256 }), 'does not fit the config (10 steps per epoch'],
     ['limit.ckpt.safetensors', config({ limit: 320 }), 'does not fit the config (5 steps per epoch'],
     ['rng.ckpt.safetensors', (m) => (m.rng_state = '[0,0,0,0]'), '"rng_state" is [0,0,0,0]'],
-    ['lr.ckpt.safetensors', config({ lr: '0.001' }), 'learning rate must be a positive number'],
+    ['lr.ckpt.safetensors', config({ lr: '0.001' }), 'lr must be a positive number, got "0.001"'],
   ];
   const before = defaultModelState();
   for (const [name, edit, message] of cases) {

@@ -3,8 +3,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { defaultMnistDir, loadMnist } from '../../src/data/mnist';
+import { DEFAULT_CONFIG } from '../../src/train/options';
 import { runTraining } from '../../src/train/run';
-import { DEFAULT_CONFIG, Trainer } from '../../src/train/trainer';
+import { Trainer } from '../../src/train/trainer';
 import { openRuntime } from '../helpers/gpu';
 
 const test = suite('lost device');

@@ -16,8 +16,9 @@ import { prepareInput } from '../../src/reference/ops';
 import type { Checkpoint } from '../../src/train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint-file';
 import { prepareShape } from '../../src/train/feed';
+import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/options';
 import { runTraining } from '../../src/train/run';
-import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { Trainer } from '../../src/train/trainer';
 import { assertClose, openRuntime } from '../helpers/gpu';
 import { toReference } from '../helpers/network';
 

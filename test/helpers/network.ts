@@ -7,7 +7,7 @@ import type { Pool2dStageShape } from '../../src/model/kinds/pool';
 import { avgpool2d, batchnorm1d, batchnorm2d, conv2d, dropout, flatten, linear, logSoftmax, maxpool2d, relu, resolve, sigmoid, tanh, type Network } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
 import { kinkMargin, type Params, type PassOptions } from '../../src/reference/network';
-import { DEFAULT_CONFIG } from '../../src/train/trainer';
+import { DEFAULT_CONFIG } from '../../src/train/options';
 import { Rng } from '../../src/util/rng';
 
 /** One layer of every kind, padded and strided convolutions, both modes' layers: on the raw 28x28 images. */
