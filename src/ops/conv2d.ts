@@ -100,7 +100,9 @@ export class Conv2d {
   }
 
   /**
-   * With `relu`, forward applies ReLU to its output (bias + ReLU fused). Without
+   * The shape's `stride` (default 1) and `padding` (default 0) are PyTorch's Conv2d's;
+   * the kernel is at most 7 and the output (conv2dOutSize) at least 1x1. With `relu`,
+   * forward applies ReLU to its output (bias + ReLU fused). Without
    * `backward` (true by default), only the forward kernel is compiled; with
    * `inputGrad` (true by default) backward also gives the input's gradient. `columns`,
    * `inputColumns` and `allRows` (the adapter's tuning by default) set conv2d.wgsl's

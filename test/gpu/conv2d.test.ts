@@ -35,7 +35,10 @@ const shapes: [string, Conv2dShape][] = [
   ['kernel 7, stride 2, padding 2, batch 1', { batch: 1, inChannels: 3, outChannels: 10, height: 13, width: 15, kernel: 7, stride: 2, padding: 2 }],
   // Windows wholly in the padding: those outputs are the bias, their taps' gradients 0.
   ['padding 3, kernel 3', { batch: 1, inChannels: 1, outChannels: 2, height: 3, width: 4, kernel: 3, padding: 3 }],
-  // A 32x32 output: all kernel rows' loops over one image run 32 x 32 x 7 steps.
+  ['kernel 6, stride 2, padding 1', { batch: 2, inChannels: 2, outChannels: 3, height: 10, width: 11, kernel: 6, stride: 2, padding: 1 }],
+  ['kernel 1, stride 2', { batch: 2, inChannels: 3, outChannels: 5, height: 7, width: 8, kernel: 1, stride: 2 }],
+  // A 32x32 output with K = 7: ALL_ROWS's weight part would pass llvmpipe's 65,535 loop
+  // iterations per invocation (32 x 32 x 7 x 13) if its loops over K did not unroll.
   ['kernel 7, padding 3, 32x32', { batch: 2, inChannels: 1, outChannels: 4, height: 32, width: 32, kernel: 7, padding: 3 }],
 ];
 const named = (name: string) => shapes.find(([n]) => n === name)!;
@@ -128,6 +131,7 @@ test('lenet5 conv1: backward without the input gradient gives the same weight an
 const fused: [string, Conv2dShape][] = [
   ...lenet.filter((s) => s.relu).map((s): [string, Conv2dShape] => [`lenet5 ${s.name}`, s.shape]),
   ['awkward', { batch: 3, inChannels: 2, outChannels: 6, height: 12, width: 11, kernel: 5 }],
+  ['stride 2, padding 2', { batch: 2, inChannels: 2, outChannels: 6, height: 12, width: 11, kernel: 5, stride: 2, padding: 2 }],
 ];
 
 for (const [name, s] of fused) {
