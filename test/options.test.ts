@@ -130,7 +130,7 @@ test('bad values are one-line errors naming the flag, the page field or the conf
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, hflip: 'yes' as never })), 'hflip must be true or false, got "yes"');
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, dataset: '' })), 'dataset must be a name, got ""');
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 0, std: -1 } })), 'normalization must be a finite mean and a positive std, got {"mean":0,"std":-1}');
-  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, arch: '' })), 'arch must name a network, got ""');
+  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, arch: '' })), 'arch must be a name, got ""');
 
   // As the program prints them: one line, before any GPU work.
   for (const [args, message] of [
