@@ -9,6 +9,7 @@
 import type { TrainedOn } from '../src/data/dataset';
 import type { Runtime } from '../src/gpu/runtime';
 import type { Network } from '../src/model/network';
+import { PageNetworks } from './networks';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../src/model/safetensors-codec';
 import { CHECKPOINT_FORMAT, decodeCheckpoint, type Checkpoint } from '../src/train/checkpoint';
 import { Predictor } from '../src/train/inference';
@@ -70,6 +71,9 @@ export class PageModel {
     return this.trainer !== null || this.kept !== null || this.loaded !== null;
   }
 
+  /** The networks the recipe can name: the presets, network files, the networks of loaded files. */
+  readonly networks = new PageNetworks();
+
   /** The network of the current weights. */
   get network(): Network | null {
     return this.trainer?.network ?? this.kept?.network ?? this.loaded?.network ?? null;
@@ -108,11 +112,12 @@ export class PageModel {
     if (paused && kept) {
       const resumed = resumedConfig(kept.config, config);
       checkConfig(resumed);
-      return { config: resumed, start: { params: kept.params, adam: kept.adam, position: kept.position }, origin: this.origin };
+      return { config: resumed, start: { network: kept.network, params: kept.params, adam: kept.adam, position: kept.position }, origin: this.origin };
     }
-    const fresh = m ? { ...config, arch: m.network.name } : config;
+    const network = m?.network ?? this.networks.get(config.arch);
+    const fresh = { ...config, arch: network.name };
     checkConfig(fresh);
-    return { config: fresh, start: m ? { params: m.params } : undefined, origin: m?.source ?? null };
+    return { config: fresh, start: m ? { network, params: m.params } : { network }, origin: m?.source ?? null };
   }
 
   /** A file's weights (see readFile) in place of the current ones; what it was, for the page. */
@@ -121,6 +126,7 @@ export class PageModel {
     if (file.checkpoint) {
       const c = file.checkpoint;
       const p = c.position;
+      this.networks.add(c.network);
       this.kept = c;
       this.loaded = null;
       this.origin = `checkpoint ${name}`;
@@ -128,6 +134,7 @@ export class PageModel {
       return { kind: 'checkpoint', config: { ...c.config } };
     }
     const m = file.model;
+    this.networks.add(m.network);
     const accuracy = Number(m.metadata.test_accuracy);
     this.kept = null;
     this.loaded = { ...m, source: name };
@@ -184,14 +191,17 @@ export class PageModel {
 /** Wires the file picker, drag and drop and the download buttons; `load` takes a file as they do. */
 export function fileControls(session: Session, form: RecipeForm): { load(bytes: Uint8Array, name: string): Promise<void> } {
   async function load(bytes: Uint8Array, name: string): Promise<void> {
+    if (name.endsWith('.json')) return loadNetwork(bytes, name);
     let kind = 'model';
     try {
       kind = fileKind(bytes, name);
       const loaded = await session.loadFile(bytes, name);
       if (loaded.kind === 'checkpoint') {
+        form.addNetwork(session.model.networks.get(loaded.config.arch));
         form.write(loaded.config);
         showMessage(`Loaded the checkpoint ${name}: Resume continues its run (more epochs extend it).`, 'info');
       } else {
+        form.addNetwork(loaded.network);
         form.write({ arch: loaded.network.name });
         showMessage(`Loaded the model ${name}.`, 'info');
       }
@@ -201,9 +211,30 @@ export function fileControls(session: Session, form: RecipeForm): { load(bytes: 
     }
   }
 
+  /** A network file: checked whole, then chosen in the recipe, its summary shown. */
+  function loadNetwork(bytes: Uint8Array, name: string): void {
+    try {
+      if (session.model.loaded || session.model.kept) throw new Error('a loaded model or checkpoint fixes the network: Reset first');
+      const net = session.model.networks.read(new TextDecoder().decode(bytes), name);
+      form.addNetwork(net);
+      form.write({ arch: net.name });
+      showMessage(`Loaded the network ${net.name} from ${name}: Start trains it.`, 'info');
+    } catch (err) {
+      showMessage(`Could not load the network: ${(err as Error).message}`, 'error');
+      throw err;
+    }
+  }
+
   async function picked(file: File): Promise<void> {
     await load(new Uint8Array(await file.arrayBuffer()), file.name).catch(() => {});
   }
+
+  const networkPicker = $<HTMLInputElement>('network-file');
+  networkPicker.addEventListener('change', () => {
+    const file = networkPicker.files?.[0];
+    networkPicker.value = '';
+    if (file) void picked(file);
+  });
 
   const picker = $<HTMLInputElement>('model-file');
   picker.addEventListener('change', () => {

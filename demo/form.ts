@@ -7,6 +7,8 @@
  * logInterval() steps unless told otherwise. Start (or Resume) trains with it.
  */
 import { DEFAULT_CONFIG, OPTION_ROWS, parseText, resumeFields, type ConfigKey, type OptionRow, type PageField, type TrainConfig } from '../src/train/options';
+import type { Network } from '../src/model/network';
+import { modelSummary } from '../src/model/summary';
 import { hideMessage, showMessage, shownMessage } from './dom';
 import type { Phase, Session } from './session';
 
@@ -56,6 +58,26 @@ export class RecipeForm {
       else el.value = String(v);
     }
     for (const el of this.fields.values()) if (el instanceof HTMLSelectElement) el.title = el.selectedOptions[0]?.title ?? '';
+    this.showSummary();
+  }
+
+  /** A network the recipe may now name (a network file's, a loaded model's): an option of the network field. */
+  addNetwork(net: Network): void {
+    const select = this.fields.get('arch') as HTMLSelectElement;
+    if (Array.from(select.options).some((o) => o.value === net.name)) return;
+    select.append(Object.assign(document.createElement('option'), { value: net.name, textContent: net.name, title: net.description ?? 'from a network file' }));
+  }
+
+  /** The chosen network as PyTorch's print(model) shows it, its forward pass and its parameters. */
+  private showSummary(): void {
+    const pre = document.getElementById('network-summary');
+    if (!pre) return;
+    const name = this.fields.get('arch')?.value;
+    try {
+      pre.textContent = name ? modelSummary(this.session.model.networks.get(name)) : '';
+    } catch (err) {
+      pre.textContent = (err as Error).message;
+    }
   }
 
   /** The field of `key`'s option, if the form has one. */

@@ -28,7 +28,8 @@ import { serveStatic, type StaticServer } from '../../src/cli/shared/serve';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import { requestGpu } from '../../src/gpu/node';
 import { Runtime } from '../../src/gpu/runtime';
-import { LENET5_RELU } from '../../src/model/network';
+import { describeNetwork, LENET5_RELU, networkJson } from '../../src/model/network';
+import { EVERY_LAYER } from '../helpers/network';
 import { decodeModel, decodeSafetensors, encodeModel, type ModelFile } from '../../src/model/safetensors';
 import { decodeCheckpoint } from '../../src/train/checkpoint';
 import { Predictor } from '../../src/train/inference';
@@ -401,7 +402,7 @@ function browserSuite(name: BrowserName): void {
     await page.evaluate(() => window.lenet.reset());
     assert.is(await value(page, 'select[name=arch]'), 'lenet5', 'the default network');
     const options = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLOptionElement>('select[name=arch] option'), (o) => o.value));
-    assert.equal(options, ['lenet5', 'lenet5-relu']);
+    assert.equal(options, ['lenet5', 'lenet5-relu', 'lenet5-classic', 'lenet5-pad', 'lenet5-bn']);
     await page.setFile('#model-file', 'relu.safetensors', encodeModel(LENET5_RELU, fixture.params));
     await waitFor(page, 'the relu model loads', 'window.lenet.message?.startsWith("Loaded the model relu")', 10_000);
     assert.is(await page.evaluate(() => window.lenet.network), 'lenet5-relu');
@@ -414,6 +415,31 @@ function browserSuite(name: BrowserName): void {
     const config = await page.evaluate(() => window.lenet.config);
     assert.is(config?.arch, 'lenet5-relu', 'a run from a loaded model trains its network');
     assert.is(await page.evaluate(() => window.lenet.state), 'done');
+  });
+
+  test('a network file chosen in the page trains, predicts and saves a model Node reads; a bad one is refused in the page', async () => {
+    await page.evaluate(() => window.lenet.reset());
+    const bad = { ...describeNetwork(EVERY_LAYER), name: 'broken', layers: [{ op: 'conv2d', name: 'c1', inChannels: 1, outChannels: 4, kernel: 3, stride: 0 }] };
+    await page.setFile('#network-file', 'broken.json', Buffer.from(JSON.stringify(bad)));
+    await waitFor(page, 'the bad network refused', 'window.lenet.message?.includes("broken.json")', 10_000);
+    assert.is(await text(page, '#message-text'), 'Could not load the network: broken.json: layer 1 (conv2d "c1"): stride must be at least 1, got 0');
+    assert.ok(await visible(page, '#message.error'), 'shown as an error');
+
+    await page.setFile('#network-file', 'pagenet.json', Buffer.from(networkJson({ ...EVERY_LAYER, name: 'pagenet' })));
+    await waitFor(page, 'the network loads', 'window.lenet.message?.startsWith("Loaded the network pagenet")', 10_000);
+    assert.is(await value(page, 'select[name=arch]'), 'pagenet', 'the recipe names it');
+    const summary = await text(page, '#network-summary');
+    assert.match(summary, /^Net\(\n  \(c1\): Conv2d\(1, 4, kernel_size=\(3, 3\), stride=\(1, 1\), padding=\(1, 1\)\)/);
+    assert.match(summary, /network: pagenet, input 1x28x28/);
+
+    await page.evaluate((o) => window.lenet.train(o), { ...SMALL, arch: 'pagenet', epochs: 1, limit: 128, testLimit: 128 });
+    assert.is(await page.evaluate(() => window.lenet.state), 'done');
+    assert.is((await page.evaluate(() => window.lenet.config))?.arch, 'pagenet');
+    const model = decodeModel(await downloaded(page, '#download', 'pagenet-page.safetensors'), 'pagenet-page.safetensors');
+    assert.is(model.network.name, 'pagenet');
+    assert.equal(describeNetwork(model.network), describeNetwork({ ...EVERY_LAYER, name: 'pagenet' }), 'the file records the network whole');
+    const indices = [30, 31, 32];
+    assertSame('a network file\'s model, page and Node', await pageProbabilities(page, indices), await nodeProbabilities(model, indices));
   });
 
   test('a checkpoint downloaded mid-run resumes in Node and ends bitwise as an uninterrupted Node run', async () => {
