@@ -40,6 +40,14 @@ test("the issue's example file: every layer kind, with the defaults filled in", 
   assert.match(modelSummary(n), /parameters: .* \(and 6 buffers: running statistics\)/);
 });
 
+test('print(model): a ReLU of its own name is its own module, fused or not; unnamed ones share `relu`', () => {
+  const n = parseNetwork(net(conv, { op: 'relu', name: 'act' }, { op: 'maxpool2d', kernel: 2 }, { op: 'relu' }, { op: 'flatten' }, { op: 'linear', name: 'f1', inFeatures: 8 * 14 * 14, outFeatures: 10 }, { op: 'log_softmax' }), FILE);
+  const summary = modelSummary(n);
+  assert.ok(summary.startsWith('Net(\n  (c1): Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n  (act): ReLU()\n  (maxpool1): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n  (relu): ReLU()\n  (f1): '), summary);
+  assert.match(summary, /forward: c1 -> act -> maxpool1 -> relu -> flatten\(1568\) -> f1 -> log_softmax/);
+  assert.ok(resolve(n).stages[0].relu, 'the named ReLU is still fused into c1');
+});
+
 test('every preset prints as a network file that reads back to itself', () => {
   for (const preset of NETWORKS) {
     const back = parseNetwork(networkJson(preset), `${preset.name}.json`);

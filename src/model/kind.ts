@@ -92,6 +92,8 @@ export interface Stage<S = unknown, L extends Layer = Layer> {
   outShape: Shape;
   /** Whether a ReLU is fused into its output (conv2d and linear): max(., 0) of what it computes. */
   relu: boolean;
+  /** The fused ReLU's layer (its name, if the description gives it one, is its module's in print(model)). */
+  reluLayer?: Layer;
   /** The op's own shape per sample (a Conv2dShape without its batch, ...). */
   shape: S;
 }
@@ -187,7 +189,7 @@ export interface LayerKind<S = unknown, L extends Layer = Layer> {
    * Instead of a stage of its own, folds into the stage it reads (a ReLU into the
    * conv2d or linear before it, whose kernels apply it): true where it did.
    */
-  fuse?(previous: Stage | undefined): boolean;
+  fuse?(previous: Stage | undefined, layer: L): boolean;
   /** A view of its input that costs nothing (flatten): no stage, just another shape. */
   view?(input: Shape, fail: (what: string) => never): Shape;
   /** An unnamed stage's name is this and a count of the stages before it with the same (pool1, pool2). */

@@ -319,7 +319,7 @@ export function resolve(net: Network): Resolved {
     const previous = stages.at(-1);
     // A fused activation needs its stage's output as it is: not where log_softmax reads it.
     const readsPrevious = previous !== undefined && current === previous.name && shape === previous.outShape;
-    if (kind.fuse && readsPrevious && layers[i + 1]?.op !== 'log_softmax' && kind.fuse(previous)) return;
+    if (kind.fuse && readsPrevious && layers[i + 1]?.op !== 'log_softmax' && kind.fuse(previous, l)) return;
     const { outShape, shape: opShape } = kind.resolve(l, shape, here);
     let name = l.name;
     if (name === undefined) {

@@ -32,11 +32,13 @@ export function moduleNames(net: Network): { names: Map<Stage, string>; lines: s
       counts.set(s.op, n);
       name = k.moduleName ? k.moduleName(n) : `${s.op}${n}`;
     }
-    if (k.sharedModule) shared.set(text, name);
+    if (k.sharedModule && s.layer.name === undefined) shared.set(text, name);
     names.set(s, name);
     lines.push(`  (${name}): ${text}`);
-    if (s.relu && !shared.has('ReLU()')) {
-      // A ReLU fused into this stage is still the module `relu` of print(model).
+    // A ReLU fused into this stage is still a module of print(model): its own name's, or the shared `relu`.
+    const reluName = s.reluLayer?.name;
+    if (s.relu && reluName !== undefined) lines.push(`  (${reluName}): ReLU()`);
+    else if (s.relu && !shared.has('ReLU()')) {
       shared.set('ReLU()', 'relu');
       lines.push('  (relu): ReLU()');
     }
@@ -53,7 +55,7 @@ export function modelSummary(net: Network): string {
     const flat = s.inShape.length === 1 && (r.activations.get(s.input)?.length ?? 1) > 1;
     if (flat) forward.push(`flatten(${s.inShape[0]})`);
     forward.push(names.get(s) ?? s.op);
-    if (s.relu) forward.push('relu');
+    if (s.relu) forward.push(s.reluLayer?.name ?? 'relu');
   }
   const buffers = table.slots.filter((s) => s.role !== 'parameter').length;
   return [

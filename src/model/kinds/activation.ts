@@ -62,9 +62,10 @@ export function activationKind(
 }
 
 /** Fused into a conv2d or linear whose output it reads, whose kernels apply it (and undo it on the way back). */
-function fuseRelu(previous: Stage | undefined): boolean {
+function fuseRelu(previous: Stage | undefined, layer: ActivationLayer): boolean {
   if (!previous || (previous.op !== 'conv2d' && previous.op !== 'linear') || previous.relu) return false;
   previous.relu = true;
+  previous.reluLayer = layer;
   return true;
 }
 
