@@ -9,11 +9,19 @@
 #     browser, and Mesa's Vulkan drivers (lavapipe): Firefox's WebGPU runs on Vulkan
 #     only (the test points it at SwiftShader; lavapipe serves where chromium is
 #     absent), and lavapipe is the third CPU adapter of wgpu (Deno), which Dawn refuses;
-#   - a font, so the page's screenshots show text on a bare machine.
+#   - a font, so the page's screenshots show text on a bare machine;
+#   - with --pytorch, Debian's PyTorch (python3-torch), the outside oracle of the
+#     comparisons in bench/ and of test/gpu/pytorch.test.ts (skipped without it).
 # Run as root or with sudo. Idempotent.
 set -euo pipefail
 
 packages=(libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri libvulkan1 chromium firefox-esr mesa-vulkan-drivers fonts-dejavu-core)
+for arg in "$@"; do
+  case "$arg" in
+    --pytorch) packages+=(python3-torch) ;;
+    *) echo "install-deps: unknown option $arg (known: --pytorch)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
