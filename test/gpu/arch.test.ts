@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePng } from '../../src/data/image-file';
+import { defaultMnistDir, loadMnist } from '../../src/data/mnist';
 import type { Runtime } from '../../src/gpu/runtime';
 import { LENET5, LENET5_RELU, networkJson } from '../../src/model/network';
 import { parameterTable } from '../../src/model/parameters';
@@ -86,10 +87,12 @@ test('a network file with every layer kind trains through the CLI; eval, predict
   // No --arch needed afterwards: the file records its network.
   const e = cli('eval', [out, '--json']);
   assert.is(e.code, 0, e.err);
-  const png = join(dir, 'blank-every.png');
-  writePng(png, 28, 28, new Uint8Array(784));
+  const png = join(dir, 'digit-every.png');
+  const digits = loadMnist(defaultMnistDir(), 'test');
+  writePng(png, 28, 28, digits.images.subarray(0, 784));
   const p = cli('predict', ['--model', out, png]);
   assert.is(p.code, 0, p.err);
+  assert.match(p.out, /digit-every\.png: \d \(/);
   const again = cli('train', ['--init', out, ...short, '--out', join(dir, 'every-again.safetensors')]);
   assert.is(again.code, 0, again.err);
   assert.match(again.out, /network: every/);
