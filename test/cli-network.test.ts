@@ -46,6 +46,19 @@ test('a bad network file: one line naming the file and the layer, exit 1 before 
   assert.match(cli('train', ['--arch', directory]).err, /d\.json: cannot read \(--arch\): a directory, not a regular file/);
 });
 
+test('what a network makes of the data is checked before the GPU opens: the input size, batchnorm on a batch of one', () => {
+  const file = join(dir, 'odd.json');
+  writeFileSync(file, JSON.stringify({ name: 'odd', input: [1, 30, 30], layers: [{ op: 'conv2d', name: 'c1', inChannels: 1, outChannels: 2, kernel: 3 }, { op: 'flatten' }, { op: 'linear', name: 'f', inFeatures: 2 * 28 * 28, outFeatures: 10 }, { op: 'log_softmax' }] }));
+  const odd = cli('train', ['--arch', file, '--out', join(dir, 'odd.safetensors')]);
+  assert.is(odd.code, 1);
+  assert.is(odd.err, 'error: network odd: its input is 30x30, but the images are 28x28: a network takes them as they are, or 28x28 resized to 32x32');
+  // 65 images in batches of 64 leave a last batch of one, which batchnorm1d cannot train on.
+  const one = cli('train', ['--arch', 'bench/networks/every-layer.json', '--limit', '65', '--out', join(dir, 'one.safetensors')]);
+  assert.is(one.code, 1);
+  assert.match(one.err, /^error: network every-layer: layer 12 \(batchnorm1d "n2"\): a training batch of 1 sample gives one value per channel, which batch normalisation cannot train on \(PyTorch refuses it too\); --drop-last drops a last batch of one/);
+  assert.not.ok(existsSync(join(dir, 'one.safetensors')));
+});
+
 test('network --json prints a file that --arch reads back', () => {
   const r = cli('network', ['--arch', 'lenet5-bn', '--json']);
   assert.is(r.code, 0, r.err);

@@ -2,6 +2,7 @@
 // accuracy and the confusion matrix, printed, and written beside the model as
 // MODEL.eval.json (with every misclassified image) and MODEL.eval.svg (the matrix as a
 // heat map, and the most confident mistakes drawn from their pixels).
+import { prepareShape } from '../train/feed';
 import { basename, join } from 'node:path';
 import { renderEvaluation } from '../chart/pictures';
 import type { MnistSplit } from '../data/mnist';
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
   const model = await loadModel(path, trainHint(path), arch);
   const { test, dir } = readTestSplit(o.data);
+  prepareShape(1, test, model.network); // a network the images cannot feed is refused before the GPU opens
   const at = (suffix: string) => (o['out-dir'] === undefined ? sibling(path, suffix) : join(o['out-dir'], basename(sibling(path, suffix))));
   const files = { json: at('.eval.json'), svg: at('.eval.svg') };
   // Where the results go is checked before the GPU works for them.

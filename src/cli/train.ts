@@ -9,9 +9,10 @@ import { expectNetwork, loadModel, saveModel } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
 import type { Checkpoint } from '../train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
-import { checkConfig, DEFAULT_CONFIG, FLAG_ROWS, resumedConfig, stepsPerEpoch, trainImages, type TrainConfig } from '../train/options';
+import { checkConfig, DEFAULT_CONFIG, FLAG_ROWS, resumedConfig, epochBatches, stepsPerEpoch, trainImages, type TrainConfig } from '../train/options';
 import { modelMetadata, runTraining } from '../train/run';
-import { checkResumePosition, Trainer, type StartFrom } from '../train/trainer';
+import { checkResumePosition, checkTrainBatches, Trainer, type StartFrom } from '../train/trainer';
+import { prepareShape } from '../train/feed';
 import { checkOutput, writeFileAtomic } from '../util/files';
 import { configHelp, finiteNumber, helpLines, parseTrainOptions, positiveNumber } from './shared/args';
 import { archOption, atExit, DEFAULT_MODEL, describe, exit, npmRun, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
@@ -109,11 +110,15 @@ async function main(): Promise<number> {
   if (stepsPerEpoch(config, data.train.count) === 0) {
     throw new Error(`--drop-last with ${trainImages(config, data.train.count)} images and batch ${config.batchSize} leaves no batch to train on`);
   }
+  // What the network makes of the data, before the GPU opens: its input's size, its batches in train mode.
+  const network = start?.network ?? networkNamed(config.arch);
+  prepareShape(1, data.train, network);
+  checkTrainBatches(network, epochBatches(config, data.train.count));
   // Every output is checked before the GPU does any work, too.
   for (const [path, what] of [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']]) {
     await checkOutput(path, what);
   }
-  console.log(modelSummary(start?.network ?? networkNamed(config.arch)));
+  console.log(modelSummary(network));
   const rt = await openRuntime(o.adapter);
   console.log(`adapter: ${describe(rt)}`);
 
