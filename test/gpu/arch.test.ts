@@ -102,6 +102,15 @@ test('a network file with every layer kind trains through the CLI; eval, predict
   assert.match(clash.err, /holds a every model, but --arch asks for lenet5-pad/);
 });
 
+test("a network file whose buffers do not fit the adapter's bindings is refused naming the buffer and the limit", () => {
+  const file = join(dir, 'big.json');
+  const wide = { op: 'conv2d', name: 'wide', inChannels: 1, outChannels: 4096, kernel: 3, padding: 1 };
+  writeFileSync(file, JSON.stringify({ name: 'big', input: [1, 28, 28], layers: [wide, { op: 'avgpool2d', kernel: 28 }, { op: 'flatten' }, { op: 'linear', name: 'f', inFeatures: 4096, outFeatures: 10 }, { op: 'log_softmax' }] }));
+  const r = cli('train', ['--arch', file, '--batch-size', '1024', ...short.filter((a) => a !== '--batch-size' && a !== '64'), '--out', join(dir, 'big.safetensors')]);
+  assert.is(r.code, 1);
+  assert.match(r.err, /batch size 1024 is larger than \d+, the most .+ allows for big: buffer "d?wide[^"]*" would need [\d,]+ bytes \([\d,]+ per sample\), over the adapter's max\w+ of /);
+});
+
 test("a state_dict without our metadata (PyTorch's save_file) starts a run of the network --arch names, or is refused with every mismatch", () => {
   const init = join(dir, 'torch.safetensors');
   const table = parameterTable(LENET5_RELU);
