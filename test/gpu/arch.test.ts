@@ -111,16 +111,14 @@ test("a network file whose buffers do not fit the adapter's bindings is refused 
   assert.match(r.err, /batch size 1024 is larger than \d+, the most .+ allows for big: buffer "d?wide[^"]*" would need [\d,]+ bytes \([\d,]+ per sample\), over the adapter's max\w+ of /);
 });
 
-test("a state_dict without our metadata (PyTorch's save_file) starts a run of the network --arch names, or is refused with every mismatch", () => {
+// (One that is not that network's is refused before any GPU work: test/cli-refused.test.ts.)
+test("a state_dict without our metadata (PyTorch's save_file) starts a run of the network --arch names", () => {
   const init = join(dir, 'torch.safetensors');
   const table = parameterTable(LENET5_RELU);
   const flat = table.init(new Rng(5));
   writeFileSync(init, encodeSafetensors(tensorsFromFlat(table, flat)));
   const ok = cli('train', ['--init', init, '--arch', 'lenet5-relu', ...short, '--out', join(dir, 'from-torch.safetensors')]);
   assert.is(ok.code, 0, ok.err);
-  const wrong = cli('train', ['--init', init, '--arch', 'lenet5-bn', ...short, '--out', join(dir, 'from-torch-bn.safetensors')]);
-  assert.is(wrong.code, 1);
-  assert.match(wrong.err, /torch\.safetensors: records no network, and its tensors are not lenet5-bn's: missing tensors "bn1\.weight", .*; tensor "fc1\.weight"|torch\.safetensors: records no network, and its tensors are not lenet5-bn's: missing tensors "bn1\.weight"/);
 });
 
 test('the predictor compiles forward kernels only; training compiles the backward ones too', async () => {

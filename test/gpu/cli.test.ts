@@ -1,5 +1,7 @@
-// The command-line programs as a user runs them: train (options, bad data, Ctrl-C
-// and --resume), eval and predict, on the adapter under test (LENET_ADAPTER).
+// The command-line programs as a user runs them: train (Ctrl-C and --resume), eval
+// and predict, on the adapter under test (LENET_ADAPTER). What they refuse before any
+// GPU work (bad options, bad data, files that are not models) is tested once, in the
+// CPU pass: test/cli-refused.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,34 +37,6 @@ function photo(index: number): { path: string; label: number } {
   writePng(path, 112, 112, big);
   return { path, label: test.labels[index] };
 }
-
-test('bad option values are clear errors', () => {
-  for (const [args, message] of [
-    [['--epochs', '0'], '--epochs must be a positive integer, got "0"'],
-    [['--lr', 'fast'], '--lr must be a positive number, got "fast"'],
-    [['--batch-size', '6.5'], '--batch-size must be a positive integer'],
-    [['--adapter', 'quantum'], 'unknown adapter "quantum"'],
-    [['--init', 'a', '--resume', 'b'], '--init and --resume exclude each other'],
-  ] as const) {
-    const r = cli('train', [...args]);
-    assert.is(r.code, 1, args.join(' '));
-    assert.ok(r.err.includes(message), `${args.join(' ')}: ${r.err}`);
-  }
-});
-
-test('a truncated MNIST file stops the run before training, naming the file', () => {
-  const data = join(dir, 'data');
-  spawnSync('mkdir', ['-p', data]);
-  for (const f of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-labels-idx1-ubyte']) {
-    writeFileSync(join(data, f), readFileSync(join(defaultMnistDir(), f)));
-  }
-  writeFileSync(join(data, 'train-images-idx3-ubyte'), readFileSync(join(defaultMnistDir(), 'train-images-idx3-ubyte')).subarray(0, 5000));
-  const r = cli('train', ['--data', data]);
-  assert.is(r.code, 1);
-  assert.match(r.err, /train-images-idx3-ubyte/);
-  assert.match(r.err, /truncated/);
-  assert.not.match(r.out, /Epoch 1/);
-});
 
 test('train writes the model, checkpoint, metrics and curves; eval reads the model back', () => {
   const out = join(dir, 'small.safetensors');
@@ -183,7 +157,8 @@ test('eval of the trained fixture model on the full test set: figures, confusion
   assert.not.ok(existsSync(join(dir, 'fixture.eval.json')) || existsSync(join(dir, 'fixture.eval.svg')), '--json wrote a file');
 });
 
-test('eval --out-dir writes there; an output that cannot be written stops it before the GPU works', () => {
+// (One that cannot be written is refused before the GPU works: test/cli-refused.test.ts.)
+test('eval --out-dir writes there', () => {
   const model = join(dir, 'fixture.safetensors');
   if (!existsSync(model)) copyFileSync(FIXTURE, model);
   const elsewhere = join(dir, 'results');
@@ -191,19 +166,6 @@ test('eval --out-dir writes there; an output that cannot be written stops it bef
   const e = cli('eval', [model, '--data', small10, '--out-dir', elsewhere]);
   assert.is(e.code, 0, e.err);
   assert.equal(readdirSync(elsewhere).sort(), ['fixture.eval.json', 'fixture.eval.svg']);
-  const blocker = join(dir, 'a-file');
-  writeFileSync(blocker, 'not a directory');
-  const bad = cli('eval', [model, '--data', small10, '--out-dir', blocker]);
-  assert.is(bad.code, 1);
-  assert.match(bad.err, /a-file\/fixture\.eval\.json: cannot write/);
-});
-
-test('a file that is not a model is a clear error', () => {
-  const bad = join(dir, 'bad.safetensors');
-  writeFileSync(bad, 'not a model at all');
-  const r = cli('eval', [bad]);
-  assert.is(r.code, 1);
-  assert.ok(r.err.includes(bad), r.err);
 });
 
 test.run();

@@ -1,13 +1,12 @@
 // A data set the user brings, end to end through the programs: a synthetic 28x28,
 // 10-class IDX set (not MNIST) made here trains with `train --data DIR`, which
 // computes its normalisation and stores it in the model; `eval` and `predict` then
-// use the stored values, not MNIST's. Data sets of the wrong image size or with
-// labels out of range stop with one line naming the file.
+// use the stored values, not MNIST's. (Data sets of the wrong image size or with
+// labels out of range are refused before any GPU work: test/cli-refused.test.ts.)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MNIST } from '../../src/data/dataset';
@@ -17,21 +16,15 @@ import { loadModel } from '../../src/model/safetensors';
 import { loadCheckpoint } from '../../src/train/checkpoint-file';
 import { Predictor } from '../../src/train/inference';
 import { Rng } from '../../src/util/rng';
+import { SIDE, synthetic, writeSet, type Synthetic } from '../helpers/dataset';
 import { openRuntime } from '../helpers/gpu';
 import { program } from '../helpers/programs';
 
 const test = suite('data sets the user brings');
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
 let dir: string;
 let data: string;
 let set: { train: Synthetic; test: Synthetic };
 let rt: Runtime;
-
-interface Synthetic {
-  images: Uint8Array;
-  labels: Uint8Array;
-}
 
 test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lenet-dataset-'));
@@ -45,50 +38,6 @@ test.after(() => {
   rt.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/**
- * Class k < 5 is a horizontal bar on row 5 + 4k, class k >= 5 a vertical one on
- * column 5 + 4(k - 5), shifted by up to a pixel, with faint noise: learnable, and no
- * digit.
- */
-function synthetic(rng: Rng, count: number): Synthetic {
-  const images = new Uint8Array(count * PIXELS);
-  const labels = Uint8Array.from({ length: count }, () => rng.int(10));
-  for (let n = 0; n < count; n++) {
-    const image = images.subarray(n * PIXELS, (n + 1) * PIXELS);
-    for (let i = 0; i < PIXELS; i++) if (rng.int(4) === 0) image[i] = rng.int(40);
-    const k = labels[n];
-    const at = 5 + 4 * (k % 5) + rng.int(3) - 1;
-    const from = 5 + rng.int(3);
-    const ink = 150 + rng.int(106);
-    for (let a = at; a < at + 3; a++) {
-      for (let b = from; b < from + 17; b++) image[k < 5 ? a * SIDE + b : b * SIDE + a] = ink;
-    }
-  }
-  return { images, labels };
-}
-
-function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, magic);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
-}
-
-/** The set as IDX files under MNIST's names (its test split gzipped, if asked), as Fashion-MNIST comes. */
-function writeSet(to: string, s: { train: Synthetic; test: Synthetic }, o: { gzipTest?: boolean; side?: number } = {}): void {
-  mkdirSync(to, { recursive: true });
-  const side = o.side ?? SIDE;
-  for (const split of ['train', 'test'] as const) {
-    const { images, labels } = s[split];
-    const gz = split === 'test' && o.gzipTest;
-    const write = (name: string, bytes: Uint8Array) => writeFileSync(join(to, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
-    write(MNIST.files[split].images, idx(0x803, [labels.length, side, side], images));
-    write(MNIST.files[split].labels, idx(0x801, [labels.length], labels));
-  }
-}
 
 function cli(name: string, args: string[]) {
   const r = spawnSync(...program(name, args), { encoding: 'utf8', env: process.env });
@@ -165,28 +114,6 @@ test('--mean and --std set the normalisation, and nothing is computed', async ()
   assert.match(r.out, /normalised with mean 0\.25, std 0\.5\n/);
   const model = await loadModel(out);
   assert.equal([model.dataset, model.normalization], ['bars', { mean: 0.25, std: 0.5 }]);
-});
-
-test('bad data sets and normalisation options are one-line errors naming the file or option', () => {
-  const big = join(dir, 'big');
-  const wide = (s: Synthetic) => ({ images: new Uint8Array((s.images.length / PIXELS) * 32 * 32), labels: s.labels });
-  writeSet(big, { train: wide(set.train), test: wide(set.test) }, { side: 32 });
-  const outOfRange = join(dir, 'eleven');
-  const labels = set.train.labels.slice();
-  labels[7] = 10;
-  writeSet(outOfRange, { train: { images: set.train.images, labels }, test: set.test }, { gzipTest: true });
-  for (const [args, message] of [
-    [['--data', big], `error: ${join(big, MNIST.files.train.images)}: images are 32x32, expected 28x28`],
-    [['--data', outOfRange], `error: ${join(outOfRange, MNIST.files.train.labels)}: label 10 at index 7 is not a class: there are 10, labelled 0..9`],
-    [['--data', data, '--mean', '0.2'], 'error: --mean and --std go together: give both, or neither'],
-    [['--data', data, '--mean', 'x', '--std', '1'], 'error: --mean must be a number, got "x"'],
-    [['--data', data, '--mean', '0.2', '--std', '0'], 'error: --std must be a positive number, got "0"'],
-  ] as const) {
-    const r = cli('train', [...args, '--out', join(dir, 'never.safetensors')]);
-    assert.is(r.code, 1, args.join(' '));
-    assert.is(r.err, message, args.join(' '));
-    assert.not.match(r.out, /Epoch 1/);
-  }
 });
 
 test.run();

@@ -9,15 +9,18 @@
  * - outputs poisoned before the dispatch (NaN, or 0xffffffff for u32), so an element
  *   the kernel forgets fails the test;
  * - the dispatches recorded into one compute pass and submitted (as often as `repeat` says);
- * - every output read back and compared: f32 with assertClose (relative error <= RTOL,
- *   no NaN or Inf), u32 exactly. An output without a reference is an error, so
- *   nothing the kernels write goes unchecked.
+ * - every output read back and compared: f32 with assertClose (no NaN or Inf, and
+ *   relative error <= RTOL or, where the case gives the output an atol, every element
+ *   within atol + RTOL·|ref|), u32 exactly. An output without a reference is an error,
+ *   so nothing the kernels write goes unchecked. A failure names the output and the
+ *   seed, and shows the first elements and the worst one (for f32 its
+ *   |diff| / (atol + RTOL·|ref|), the multiple of its tolerance).
  */
 import * as assert from 'uvu/assert';
 import { submit, type Dispatch } from '../../src/gpu/dispatch';
 import { numel, type Runtime, type Tensor } from '../../src/gpu/runtime';
 import { Rng } from '../../src/util/rng';
-import { assertClose, freshSeed } from './gpu';
+import { assertClose, freshSeed, RTOL } from './gpu';
 
 export interface TensorSpec {
   shape: readonly number[];
@@ -55,6 +58,18 @@ export interface OpCase<I extends Specs, O extends Specs> {
    * backward checked on the GPU's own forward output.
    */
   reference(x: Hosts<I> & Hosts<O>, gpu: Hosts<O>): { [K in keyof O]: ArrayLike<number> };
+  /**
+   * An f32 output's absolute tolerance, for one that may pass element by element
+   * (|gpu - ref| <= atol + RTOL·|ref|) where its relative error does not: one that is
+   * zero, or nearly, in exact arithmetic, whose float32 result is rounding only.
+   */
+  atol?: { [K in keyof O]?: number };
+  /**
+   * Tensors the op made and binds itself (PackedWeights' packed copies), by name, in
+   * place of fresh ones: the harness writes their contents and reads them back as it
+   * does its own. Their lengths must be their specs'.
+   */
+  made?: { [K in keyof I | keyof O]?: Tensor };
 }
 
 export interface OpResult<I extends Specs, O extends Specs> {
@@ -74,7 +89,9 @@ export async function checkOp<I extends Specs, O extends Specs>(rt: Runtime, c: 
   const place = (name: string, spec: TensorSpec, output: boolean) => {
     if (name in tensors) throw new Error(`checkOp: "${name}" is both an input and an output`);
     const data = contents(spec, rng, output, name);
-    tensors[name] = rt.tensor(name, spec.shape);
+    const made = c.made?.[name as keyof I | keyof O];
+    if (made && made.length !== data.length) throw new Error(`checkOp: "${name}" is made with ${made.length} elements, its spec has ${data.length}`);
+    tensors[name] = made ?? rt.tensor(name, spec.shape);
     rt.write(tensors[name], data);
     x[name] = data instanceof Uint32Array ? data : Float64Array.from(data);
   };
@@ -96,11 +113,16 @@ export async function checkOp<I extends Specs, O extends Specs>(rt: Runtime, c: 
   for (const name of Object.keys(expected)) {
     if (!(name in c.outputs)) throw new Error(`checkOp: the reference gives "${name}", which is not an output`);
   }
+  const atol: Record<string, number | undefined> = c.atol ?? {};
+  for (const [name, value] of Object.entries(atol)) {
+    if (!(name in c.outputs) || isU32(c.outputs[name])) throw new Error(`checkOp: an atol for "${name}", which is not an f32 output`);
+    if (!(value !== undefined && value >= 0)) throw new Error(`checkOp: the atol for "${name}" is ${value}`);
+  }
   for (const [name, spec] of Object.entries(c.outputs)) {
     const want = expected[name];
     if (!want) throw new Error(`checkOp: output "${name}" has no reference`);
-    if (isU32(spec)) assert.equal(Array.from(gpu[name]), Array.from(want), `${name} (seed ${seed})`);
-    else assertClose(name, gpu[name], want, seed);
+    if (isU32(spec)) assertEqualU32(name, gpu[name], want, seed);
+    else assertClose(name, gpu[name], want, seed, RTOL, atol[name] ?? 0);
   }
   return result;
 }
@@ -148,6 +170,16 @@ export function checkLayer<S>(
  */
 export function afterRelu(lo: number, hi: number): TensorSpec['values'] {
   return (rng, length) => Float32Array.from({ length }, () => Math.max(rng.uniform(lo, hi), 0));
+}
+
+/** Every element equal; a failure shows how many differ, and the first few. */
+function assertEqualU32(what: string, gpu: ArrayLike<number>, want: ArrayLike<number>, seed: number): void {
+  assert.is(gpu.length, want.length, `${what}: length (seed ${seed})`);
+  const differ: number[] = [];
+  for (let i = 0; i < want.length; i++) if (gpu[i] !== want[i]) differ.push(i);
+  if (differ.length === 0) return;
+  const rows = differ.slice(0, 6).map((i) => `\n    [${i}] gpu ${gpu[i]}  ref ${want[i]}`).join('');
+  assert.unreachable(`${what}: ${differ.length} of ${want.length} elements differ (seed ${seed}); the first:${rows}`);
 }
 
 function full(spec: Spec): TensorSpec {
