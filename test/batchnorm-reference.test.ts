@@ -16,10 +16,9 @@ import {
   type BatchNormShape,
 } from '../src/reference/batchnorm';
 import { Rng } from '../src/util/rng';
+import { checkGrad, dot } from './helpers/finite-difference';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) >>> 0 : Date.now() >>> 0;
-const H = 1e-6; // finite-difference step
-const TOL = 1e-6; // relative to max(1, |value|)
 
 const rngFor = (k: number) => new Rng((SEED + k * 0x9e3779b9) >>> 0);
 const where = (what: string) => `${what} (seed ${SEED})`;
@@ -28,30 +27,11 @@ function normals(rng: Rng, n: number, scale = 1, offset = 0): Float64Array {
   return Float64Array.from({ length: n }, () => offset + scale * rng.normal());
 }
 
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
 function close(actual: number, expected: number, tol: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), where(`${what}: got ${actual}, expected ${expected}`));
 }
 
-/** analytic[i] against the central difference of f along x[i], for every i; f must read x each call. */
-function checkGrad(what: string, x: Float64Array, analytic: Float64Array, f: () => number): void {
-  assert.is(analytic.length, x.length, where(`${what}: gradient length`));
-  assert.ok(analytic.some((g) => Math.abs(g) > 1e-4), where(`${what}: gradient is all ~zero`));
-  for (let i = 0; i < x.length; i++) {
-    const old = x[i];
-    x[i] = old + H;
-    const fp = f();
-    x[i] = old - H;
-    const fm = f();
-    x[i] = old;
-    close(analytic[i], (fp - fm) / (2 * H), TOL, `${what}[${i}]`);
-  }
-}
 
 test('batchnorm training forward: hand-computed, two channels, running statistics with the unbiased variance', () => {
   // [2, 2, 2]: channel 0 holds 1, 2 (image 0) and 3, 4 (image 1); channel 1 holds 10, 10, 10, 14.
@@ -144,9 +124,9 @@ shapes.forEach((s, k) => {
     const zeros = new Float64Array(s.channels);
     const f = () => dot(doutput, batchnormForwardTrain(s, input, weight, bias, zeros, zeros, h).output);
     const g = batchnormBackward(s, doutput, input, weight, h.eps);
-    checkGrad('batchnorm dinput', input, g.dinput, f);
-    checkGrad('batchnorm dweight', weight, g.dweight, f);
-    checkGrad('batchnorm dbias', bias, g.dbias, f);
+    checkGrad('batchnorm dinput', input, g.dinput, f, where);
+    checkGrad('batchnorm dweight', weight, g.dweight, f, where);
+    checkGrad('batchnorm dbias', bias, g.dbias, f, where);
   });
 });
 

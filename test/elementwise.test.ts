@@ -13,30 +13,14 @@ import { dropoutBits, dropoutScale, dropoutThreshold, keepMask, mix } from '../s
 import type { Runtime } from '../src/gpu/runtime';
 import { Dropout } from '../src/ops/dropout';
 import { Rng } from '../src/util/rng';
+import { checkGrad, dot } from './helpers/finite-difference';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) >>> 0 : Date.now() >>> 0;
-const H = 1e-6; // finite-difference step
-const TOL = 1e-6; // relative to max(1, |value|)
 const rngFor = (k: number) => new Rng((SEED + k * 0x9e3779b9) >>> 0);
 const where = (what: string) => `${what} (seed ${SEED})`;
 
 const normals = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.normal());
-const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
-/** analytic[i] against the central difference of f along x[i], for every i; f reads x each call. */
-function checkGrad(what: string, x: Float64Array, analytic: Float64Array, f: () => number): void {
-  assert.ok(analytic.some((g) => Math.abs(g) > 1e-4), where(`${what}: gradient is all ~zero`));
-  for (let i = 0; i < x.length; i++) {
-    const old = x[i];
-    x[i] = old + H;
-    const fp = f();
-    x[i] = old - H;
-    const fm = f();
-    x[i] = old;
-    const numeric = (fp - fm) / (2 * H);
-    assert.ok(Math.abs(analytic[i] - numeric) <= TOL * Math.max(1, Math.abs(numeric)), where(`${what}[${i}]: got ${analytic[i]}, expected ${numeric}`));
-  }
-}
 
 // ---------------------------------------------------------------- tanh, sigmoid
 
@@ -67,7 +51,7 @@ test('tanh and sigmoid backward from the output: exact values and finite differe
   ] as const) {
     const input = Float64Array.from({ length: 41 }, () => rng.uniform(-4, 4));
     const doutput = normals(rng, input.length);
-    checkGrad(`${name} dinput`, input, backward(doutput, forward(input)), () => dot(doutput, forward(input)));
+    checkGrad(`${name} dinput`, input, backward(doutput, forward(input)), () => dot(doutput, forward(input)), where);
   }
 });
 
@@ -84,7 +68,7 @@ test('dropout forward/backward: exact values and finite differences', () => {
   const m = keepMask(rng.nextU32(), 3, 1, 29, 0.3);
   const input = normals(rng, m.length);
   const doutput = normals(rng, m.length);
-  checkGrad('dropout dinput', input, dropoutBackward(doutput, m, 0.3), () => dot(doutput, dropoutForward(input, m, 0.3)));
+  checkGrad('dropout dinput', input, dropoutBackward(doutput, m, 0.3), () => dot(doutput, dropoutForward(input, m, 0.3)), where);
 });
 
 // The generator written again, from the formula, in BigInt arithmetic (no Math.imul, no >>> 0).
