@@ -1,6 +1,7 @@
 // Pieces the command-line programs share: opening the GPU, reading the data, and
 // reporting errors as one clear line.
 import { basename, resolve } from 'node:path';
+import { format } from 'node:util';
 import { MNIST, type Dataset, type TrainedOn } from '../../data/dataset';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../data/mnist';
 import { parseAdapterChoice, requestGpu } from '../../gpu/node';
@@ -112,15 +113,16 @@ function guardStreams(): void {
   for (const name of ['stdout', 'stderr'] as const) {
     process[name].on('error', (err) => lose(name, err));
   }
+  // console's own writes differ: Node's go through the streams, Deno's print drops a
+  // broken pipe silently and throws on a full disk. Through the streams in both, then.
   const methods = [['log', 'stdout'], ['info', 'stdout'], ['error', 'stderr'], ['warn', 'stderr']] as const;
-  for (const [method, stream] of methods) {
-    const original = console[method].bind(console);
+  for (const [method, name] of methods) {
     console[method] = (...args: unknown[]) => {
-      if (lost[stream]) return;
+      if (lost[name]) return;
       try {
-        original(...args);
+        process[name].write(`${format(...args)}\n`);
       } catch (err) {
-        lose(stream, err);
+        lose(name, err);
       }
     };
   }
