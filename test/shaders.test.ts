@@ -10,7 +10,7 @@ const shaders = readdirSync('shaders').filter((f) => f.endsWith('.wgsl')).map((f
 const gpuTests = readdirSync('test/gpu').filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -'.test.ts'.length));
 
 /** The GPU tests about more than one shader: whole networks, training, the programs, the engine. */
-const ACROSS_SHADERS = ['arch', 'cli', 'cli-errors', 'dataset', 'evaluation', 'implementations', 'kernel', 'limits', 'lost', 'network', 'pytorch', 'quiet', 'train'];
+const ACROSS_SHADERS = ['arch', 'cli', 'cli-errors', 'cli-signals', 'dataset', 'evaluation', 'implementations', 'kernel', 'limits', 'lost', 'network', 'pytorch', 'quiet', 'train'];
 
 test('every shaders/*.wgsl file is a shader, keyed by its basename, with its text', () => {
   assert.equal(Object.keys(SHADERS).sort(), [...shaders].sort());

@@ -10,9 +10,9 @@ import { profile, profileTable, profileTimestamps, type DispatchTime } from '../
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Network } from '../model/network';
 import { DEFAULT_CONFIG } from '../train/options';
-import { writeFileAtomic } from '../util/files';
+import { checkDistinct, checkOutput, fileError, writeFileAtomic } from '../util/files';
 import { parseOptions, positiveInt } from './shared/args';
-import { archOption, describe, openRuntime, readSplits, run } from './shared/common';
+import { archOption, describe, lockOutputs, openRuntime, readSplits, run } from './shared/common';
 
 const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME|FILE.json] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
 
@@ -64,6 +64,32 @@ function printProfile(rows: DispatchTime[], method: string): void {
   for (const line of profileTable(rows)) console.log(`  ${line}`);
 }
 
+/**
+ * The results file bench appends to: one object with an entry per adapter kind
+ * (bench/results.json), or none yet. Anything else is refused, naming the file.
+ */
+async function readResults(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw fileError(path, 'read (--json)', err);
+  }
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} (--json): not JSON (${(err as Error).message}); bench adds its results to an object of them, one per adapter`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new Error(`${path} (--json): holds ${kind}, not an object: bench adds its results to an object of them, one per adapter (as bench/results.json); give another file`);
+  }
+  return value as Record<string, unknown>;
+}
+
 async function main(): Promise<number> {
   const { values: o } = parseOptions({
     options: {
@@ -87,6 +113,11 @@ async function main(): Promise<number> {
   const tfjsSteps = positiveInt(o['tfjs-steps']!, '--tfjs-steps');
   const batchSize = positiveInt(o['batch-size']!, '--batch-size');
   const network = archOption(o.arch!);
+  // Where the results go, and what is there already, is checked before minutes of benchmarking.
+  if (o.arch!.endsWith('.json')) checkDistinct([{ path: o.arch!, what: 'the --arch network file' }], [{ path: o.json!, what: '--json' }]);
+  await checkOutput(o.json!, '--json');
+  await readResults(o.json!);
+  lockOutputs([[o.json!, '--json']]);
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
   const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
@@ -128,7 +159,7 @@ async function main(): Promise<number> {
   }
   printProfile(rows, stamped ? 'GPU timestamps, each dispatch in its own pass' : 'host timing of isolated dispatches');
 
-  const results = JSON.parse(await readFile(o.json!, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  const results = await readResults(o.json!);
   results[kind] = {
     date: new Date().toISOString(),
     adapter: rt.adapter,

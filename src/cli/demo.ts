@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nonNegativeInt, parseOptions } from './shared/args';
-import { run, setInterruptHandler } from './shared/common';
+import { run, setInterruptHandler, signalCode, type Signal } from './shared/common';
 import { serveStatic } from './shared/serve';
 
 const HELP = `usage: npm run demo -- [--port N] [--host ADDRESS]
@@ -33,11 +33,25 @@ async function main(): Promise<number> {
   const root = fileURLToPath(new URL('../demo/', import.meta.url));
   if (!existsSync(`${root}/index.html`)) throw new Error(`${root} has no page: build it first with npm run build`);
   // A file the server cannot read is answered with an error and reported here; it keeps serving.
-  const server = await serveStatic(root, port, o.host!, (line) => console.error(`demo server: ${line}`));
+  const server = await serveStatic(root, port, o.host!, (line) => console.error(`demo server: ${line}`)).catch((err: NodeJS.ErrnoException) => {
+    throw hostError(o.host!, err);
+  });
   console.log(`LeNet-5 demo: ${server.url}  (serving ${root}; Ctrl-C stops)`);
-  // The program ends when Ctrl-C has closed the server.
-  await new Promise<void>((resolve) => setInterruptHandler(() => void server.close().then(resolve)));
-  return 0;
+  // The program ends when Ctrl-C (or SIGTERM) has closed the server, with a shell's code for it.
+  const signal = await new Promise<Signal>((resolve) => setInterruptHandler((s) => void server.close().then(() => resolve(s))));
+  return signalCode(signal);
+}
+
+/** An address that cannot be listened on, as an error naming --host. */
+function hostError(host: string, err: NodeJS.ErrnoException): Error {
+  const why: Record<string, string> = {
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'its name cannot be looked up now (no DNS?)',
+    EADDRNOTAVAIL: 'not an address of this machine',
+    EACCES: 'permission denied',
+  };
+  const reason = err.code && why[err.code];
+  return reason ? new Error(`--host ${host}: ${reason}`) : err;
 }
 
 run(main);

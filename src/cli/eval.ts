@@ -9,9 +9,9 @@ import type { MnistSplit } from '../data/mnist';
 import { loadModel } from '../model/safetensors';
 import { misclassified, withPixels, type Evaluation } from '../train/evaluation';
 import { evaluateModel } from '../train/inference';
-import { checkOutput, writeFileAtomic } from '../util/files';
+import { checkDistinct, checkOutput, writeFileAtomic } from '../util/files';
 import { parseOptions } from './shared/args';
-import { archOption, DEFAULT_MODEL, describe, describeTrainedOn, openRuntime, readTestSplit, run, sibling, trainHint } from './shared/common';
+import { archOption, DEFAULT_MODEL, describe, describeTrainedOn, lockOutputs, openRuntime, readTestSplit, run, sibling, trainHint } from './shared/common';
 
 const HELP = `usage: npm run eval -- [MODEL] [--data DIR] [--json] [--out-dir DIR] [--arch NAME] [--adapter NAME]
 
@@ -54,7 +54,12 @@ async function main(): Promise<number> {
   const at = (suffix: string) => (o['out-dir'] === undefined ? sibling(path, suffix) : join(o['out-dir'], basename(sibling(path, suffix))));
   const files = { json: at('.eval.json'), svg: at('.eval.svg') };
   // Where the results go is checked before the GPU works for them.
-  if (!o.json) for (const [what, file] of Object.entries(files)) await checkOutput(file, `the evaluation's ${what.toUpperCase()}`);
+  if (!o.json) {
+    const outputs = Object.entries(files).map(([what, file]) => ({ path: file, what: `the evaluation's ${what.toUpperCase()}` }));
+    checkDistinct([{ path, what: 'the model' }, ...(o.arch?.endsWith('.json') ? [{ path: o.arch, what: 'the --arch network file' }] : [])], outputs);
+    for (const { path: file, what } of outputs) await checkOutput(file, what);
+    lockOutputs(outputs.map((x) => [x.path, x.what]));
+  }
 
   const rt = await openRuntime(o.adapter);
   const e = await evaluateModel(rt, model.network, model.params, test, model.normalization);

@@ -12,8 +12,8 @@ import { readDigit } from '../data/image-file';
 import { loadModel } from '../model/safetensors';
 import { featureMapPicture, Predictor } from '../train/inference';
 import { parseOptions } from './shared/args';
-import { checkOutput, writeFileAtomic } from '../util/files';
-import { archOption, DEFAULT_MODEL, openRuntime, run, trainHint } from './shared/common';
+import { checkDistinct, checkOutput, writeFileAtomic } from '../util/files';
+import { archOption, DEFAULT_MODEL, lockOutputs, openRuntime, run, trainHint } from './shared/common';
 
 const HELP = `usage: npm run predict -- [--model FILE] [--json] [--explain [--out FILE]] IMAGE...
 
@@ -48,6 +48,13 @@ async function main(): Promise<number> {
   if (images.length === 0) throw new Error('no image given: npm run predict -- photo.png [more.jpg ...]');
   if (o.out !== undefined && !o.explain) throw new Error('--out is where --explain writes its picture: give --explain too');
   if (o.out !== undefined && images.length > 1) throw new Error(`--out names one file, but ${images.length} images were given: leave --out out to write each picture beside its image`);
+  // No picture may replace an input (an image, the model) or another picture: before any work.
+  if (o.explain) {
+    checkDistinct(
+      [{ path: o.model!, what: 'the model' }, ...(o.arch?.endsWith('.json') ? [{ path: o.arch, what: 'the --arch network file' }] : []), ...images.map((path) => ({ path, what: 'the image' }))],
+      images.map((path) => ({ path: o.out ?? explainPath(path), what: o.out !== undefined ? '--out' : `the picture of ${path}` })),
+    );
+  }
   const arch = o.arch === undefined ? undefined : archOption(o.arch);
   const model = await loadModel(o.model!, trainHint(o.model!), arch);
 
@@ -60,7 +67,10 @@ async function main(): Promise<number> {
   });
   const readable = digits.filter((d) => d.digit);
   const pictures = readable.map((d) => o.out ?? explainPath(d.path));
-  if (o.explain) for (const path of pictures) await checkOutput(path, '--explain');
+  if (o.explain) {
+    for (const path of pictures) await checkOutput(path, '--explain');
+    lockOutputs(pictures.map((path) => [path, '--explain']));
+  }
   let probabilities: Float32Array[] = [];
   if (readable.length > 0) {
     const rt = await openRuntime(o.adapter);

@@ -1,6 +1,7 @@
 // npm run train:node: a network (LeNet-5 by default) on MNIST (or another data set in
 // MNIST's format, --data) with the tutorial's recipe (minus the flip), then the test
 // set, the model file, the metrics and the curves.
+import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { renderChart, type History } from '../chart/chart';
 import { MNIST, pixelStatistics } from '../data/dataset';
@@ -13,9 +14,9 @@ import { checkConfig, DEFAULT_CONFIG, FLAG_ROWS, resumedConfig, epochBatches, st
 import { modelMetadata, runTraining } from '../train/run';
 import { checkResumePosition, checkTrainBatches, Trainer, type StartFrom } from '../train/trainer';
 import { prepareShape } from '../train/feed';
-import { checkOutput, writeFileAtomic } from '../util/files';
+import { checkDistinct, checkOutput, writeFileAtomic, type NamedPath } from '../util/files';
 import { configHelp, finiteNumber, helpLines, parseTrainOptions, positiveNumber } from './shared/args';
-import { archOption, atExit, DEFAULT_MODEL, describe, exit, npmRun, openRuntime, readSplits, run, setInterruptHandler, sibling } from './shared/common';
+import { archOption, atExit, DEFAULT_MODEL, describe, exit, lockOutputs, npmRun, openRuntime, readSplits, run, setInterruptHandler, sibling, signalCode, type Signal } from './shared/common';
 
 /** The flags a resumed run takes; the checkpoint has the rest of its settings. */
 const RESUMABLE = FLAG_ROWS.filter((r) => r.resume).map((r) => r.flag);
@@ -69,7 +70,17 @@ async function main(): Promise<number> {
 
   const out = o.out ?? (o.resume ? modelBeside(o.resume) : DEFAULT_MODEL);
   if (!out.endsWith('.safetensors')) throw new Error(`--out ${out}: a model file's name ends in .safetensors`);
+  if (basename(out) === '.safetensors') throw new Error(`--out ${out}: a name is missing before .safetensors (its files would be hidden: .safetensors, .ckpt.safetensors, .svg)`);
   const paths = { checkpoint: sibling(out, '.ckpt.safetensors'), metrics: sibling(out, '.metrics.json'), chart: sibling(out, '.svg') };
+  const outputs: [string, string][] = [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']];
+  // No output may be a file this run reads (but the checkpoint it resumes, which it
+  // has read whole and goes on), nor another of its outputs.
+  const inputs: NamedPath[] = [
+    ...(o.init ? [{ path: o.init, what: 'the --init model' }] : []),
+    ...(o.resume && o.resume !== paths.checkpoint ? [{ path: o.resume, what: 'the --resume checkpoint' }] : []),
+    ...(given.arch?.endsWith('.json') ? [{ path: given.arch, what: 'the --arch network file' }] : []),
+  ];
+  checkDistinct(inputs, outputs.map(([path, what]) => ({ path, what })));
 
   const arch = given.arch === undefined ? undefined : archOption(given.arch);
   let config: TrainConfig = { ...DEFAULT_CONFIG, ...given, ...(arch ? { arch: arch.name } : {}), ...(normalization ? { normalization } : {}) };
@@ -114,19 +125,19 @@ async function main(): Promise<number> {
   const network = start?.network ?? networkNamed(config.arch);
   prepareShape(1, data.train, network);
   checkTrainBatches(network, epochBatches(config, data.train.count));
-  // Every output is checked before the GPU does any work, too.
-  for (const [path, what] of [[out, '--out'], [paths.checkpoint, 'the checkpoint beside --out'], [paths.metrics, 'the metrics beside --out'], [paths.chart, 'the curves beside --out']]) {
-    await checkOutput(path, what);
-  }
+  // Every output is checked before the GPU does any work, too, and the model's path
+  // locked (which covers its siblings): a second run on it is refused.
+  for (const [path, what] of outputs) await checkOutput(path, what);
+  lockOutputs([[out, '--out']]);
   console.log(modelSummary(network));
   const rt = await openRuntime(o.adapter);
   console.log(`adapter: ${describe(rt)}`);
 
-  // Ctrl-C from here on stops at the next step and saves a checkpoint; twice, at once.
-  let stop = false;
-  setInterruptHandler(() => {
-    if (stop) exit(130);
-    stop = true;
+  // Ctrl-C or SIGTERM from here on stops at the next step and saves a checkpoint; a second signal quits at once.
+  let stop: Signal | null = null;
+  setInterruptHandler((signal) => {
+    if (stop) exit(signalCode(signal));
+    stop = signal;
   });
 
   const setupStart = performance.now();
@@ -151,7 +162,7 @@ async function main(): Promise<number> {
   let lastTime = 0;
   let lastStep = 0;
   const end = await runTraining(trainer, history, {
-    shouldStop: () => stop,
+    shouldStop: () => stop !== null,
     onEpochStart: (epoch, stepInEpoch, steps) => {
       bar?.stop();
       bar = new SingleBar({
@@ -188,10 +199,10 @@ async function main(): Promise<number> {
   if (end === 'stopped') {
     (bar as SingleBar | null)?.stop();
     console.log(
-      `\ninterrupted at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\n` +
+      `\n${stop === 'SIGTERM' ? 'stopped by SIGTERM' : 'interrupted'} at step ${trainer.where.step}: checkpoint saved to ${paths.checkpoint}\n` +
         `resume with: ${npmRun('train')} -- --resume ${paths.checkpoint} (the model then goes beside it, to ${out})`,
     );
-    return 130;
+    return signalCode(stop!);
   }
   setInterruptHandler(null);
 

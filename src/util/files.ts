@@ -7,9 +7,9 @@
  * directory or a FIFO given as an output is refused instead of replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 const TEMP = /^(.*)\.tmp-(\d+)-[0-9a-f]{12}$/;
 
@@ -148,7 +148,110 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   return removed;
 }
 
+/** A file a run reads or writes, and what it is to the run (`--out`, "the image"), for messages. */
+export interface NamedPath {
+  path: string;
+  what: string;
+}
+
+/**
+ * What a path is, to compare two: the device and inode of what it leads to where it
+ * exists, else its real directory and its name (a path not there yet).
+ */
+function identity(path: string): string {
+  try {
+    const s = statSync(path);
+    return `inode ${s.dev}:${s.ino}`;
+  } catch {
+    // not there (yet)
+  }
+  let dir = resolve(dirname(path));
+  try {
+    dir = realpathSync(dir);
+  } catch {
+    // a directory to be made: its resolved path is what there is
+  }
+  return `path ${join(dir, basename(path))}`;
+}
+
+/**
+ * Refuses, before any work, an output that is one of the run's inputs (the same file,
+ * through any path, link or hard link) and two outputs that are one file: nothing a
+ * run writes may replace what it reads, or what it wrote a moment before.
+ */
+export function checkDistinct(inputs: NamedPath[], outputs: NamedPath[]): void {
+  const read = inputs.map((i) => ({ ...i, id: existingIdentity(i.path) })).filter((i) => i.id !== null);
+  const written: (NamedPath & { id: string })[] = [];
+  for (const o of outputs) {
+    const id = identity(o.path);
+    const input = read.find((i) => i.id === id);
+    if (input) throw new Error(`${o.path} (${o.what}) is ${input.path === o.path ? '' : 'the same file as '}${input.what} ${input.path}: not writing over an input of the run`);
+    const twin = written.find((w) => w.id === id);
+    if (twin) throw new Error(`${o.what} and ${twin.what} are both ${o.path === twin.path ? o.path : `${twin.path} (as ${o.path})`}: one would replace the other`);
+    written.push({ ...o, id });
+  }
+}
+
+function existingIdentity(path: string): string | null {
+  try {
+    const s = statSync(path);
+    return `inode ${s.dev}:${s.ino}`;
+  } catch {
+    return null; // an input that is not there is reported when it is read
+  }
+}
+
+/**
+ * Takes `<path>.lock` for this process (made with O_EXCL, holding its PID), so that a
+ * second run writing the same file is refused at its start instead of one run's output
+ * silently replacing the other's. A lock whose process no longer runs is removed and
+ * taken. Returns its release (synchronous, for the exit handlers); `what` names the option.
+ */
+export function lockOutput(path: string, what: string): () => void {
+  const lock = `${path}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw fileError(lock, `lock ${path} (${what})`, err);
+      const holder = lockHolder(lock);
+      if (holder === null || isRunning(holder)) {
+        const who = holder === null ? 'a process that is taking it now' : `process ${holder}`;
+        throw new Error(`${path} (${what}) is being written by another run (${who}; its lock is ${lock}): wait for it to end, or choose another path`);
+      }
+      rmSync(lock, { force: true }); // its process has ended: a stale lock
+      continue;
+    }
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      // Only our own: a lock another run took after ours was (wrongly) removed stays.
+      if (lockHolder(lock) === process.pid) rmSync(lock, { force: true });
+    };
+  }
+}
+
+/** The PID in a lock file; null while it is being written (empty) or unreadable but young. */
+function lockHolder(lock: string): number | null {
+  try {
+    const text = readFileSync(lock, 'utf8').trim();
+    if (/^[1-9]\d*$/.test(text)) return Number(text);
+    // Empty: its process is between creating and writing it, or died there; after 10 s, the latter.
+    return Date.now() - statSync(lock).mtimeMs > 10_000 ? 0 : null;
+  } catch {
+    return 0; // gone meanwhile: nobody holds it
+  }
+}
+
 function isRunning(pid: number): boolean {
+  if (pid === 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
