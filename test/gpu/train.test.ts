@@ -115,7 +115,7 @@ test(`${net.name}: a run interrupted mid-epoch and resumed from its checkpoint f
     const w = first.where;
     assert.equal([w.epoch, w.stepInEpoch], [1, 3]);
     const path = join(dir, 'run.ckpt.safetensors');
-    await saveCheckpoint(path, { network: first.network, ...(await first.readState()), config: small, history: { steps: [], epochs: [] } });
+    await saveCheckpoint(path, { network: first.network, ...(await first.readState()), config: small, data: first.data, history: { steps: [], epochs: [] } });
 
     const c = await loadCheckpoint(path);
     assert.equal(c.position, w);
