@@ -39,7 +39,7 @@ function photo(index: number): { path: string; label: number } {
 test('bad option values are clear errors', () => {
   for (const [args, message] of [
     [['--epochs', '0'], '--epochs must be a positive integer, got "0"'],
-    [['--lr', 'fast'], '--lr must be a positive number, got "fast"'],
+    [['--lr', 'fast'], '--lr must be a positive number at most 1000, got "fast"'],
     [['--batch-size', '6.5'], '--batch-size must be a positive integer'],
     [['--adapter', 'quantum'], 'unknown adapter "quantum"'],
     [['--init', 'a', '--resume', 'b'], '--init and --resume exclude each other'],
