@@ -105,9 +105,9 @@ async function main(): Promise<number> {
   }
   checkConfig(config);
   if (start?.data) {
-    const given = { dataset: data.dataset.name, train: splitRecord(data.train), test: data.test && splitRecord(data.test) };
+    const read = { dataset: data.dataset.name, train: splitRecord(data.train), test: data.test && splitRecord(data.test) };
     try {
-      checkResumeData(start.data, given, o.data === undefined ? `the default data (${data.dir})` : `--data ${o.data}`);
+      checkResumeData(start.data, read, o.data === undefined ? `the default data (${data.dir})` : `--data ${o.data}`);
     } catch (err) {
       throw new Error(`${o.resume}: ${(err as Error).message}`);
     }
