@@ -112,7 +112,7 @@ export class PageModel {
     if (paused && kept) {
       const resumed = resumedConfig(kept.config, config);
       checkConfig(resumed);
-      return { config: resumed, start: { network: kept.network, params: kept.params, adam: kept.adam, position: kept.position }, origin: this.origin };
+      return { config: resumed, start: { network: kept.network, params: kept.params, adam: kept.adam, position: kept.position, data: kept.data }, origin: this.origin };
     }
     const network = m?.network ?? this.networks.get(config.arch);
     const fresh = { ...config, arch: network.name };

@@ -100,7 +100,7 @@ function defaultModelState(): string {
 each('bad option values are clear errors', (cli) => {
   for (const [args, message] of [
     [['--epochs', '0'], '--epochs must be a positive integer, got "0"'],
-    [['--lr', 'fast'], '--lr must be a positive number, got "fast"'],
+    [['--lr', 'fast'], '--lr must be a positive number at most 1000, got "fast"'],
     [['--batch-size', '6.5'], '--batch-size must be a positive integer'],
     [['--adapter', 'quantum'], 'unknown adapter "quantum"'],
     [['--init', 'a', '--resume', 'b'], '--init and --resume exclude each other'],
@@ -215,7 +215,7 @@ each('edited checkpoints are refused before training, naming the file and the fi
     ['batch.ckpt.safetensors', config({ batchSize: 256 }), 'does not fit the config (10 steps per epoch'],
     ['limit.ckpt.safetensors', config({ limit: 320 }), 'does not fit the config (5 steps per epoch'],
     ['rng.ckpt.safetensors', (m) => (m.rng_state = '[0,0,0,0]'), '"rng_state" is [0,0,0,0]'],
-    ['lr.ckpt.safetensors', config({ lr: '0.001' }), 'lr must be a positive number, got "0.001"'],
+    ['lr.ckpt.safetensors', config({ lr: '0.001' }), 'lr must be a positive number at most 1000, got "0.001"'],
   ];
   const before = defaultModelState();
   for (const [name, edit, message] of cases) {

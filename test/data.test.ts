@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { MNIST, pixelStatistics, trainedOn, type Dataset } from '../src/data/dataset';
+import { digest, MNIST, pixelStatistics, splitRecord, trainedOn, type Dataset } from '../src/data/dataset';
 import { defaultMnistDir, loadMnist, parseIdxImages, parseIdxLabels } from '../src/data/mnist';
 import { Rng } from '../src/util/rng';
 
@@ -183,11 +183,33 @@ test('pixelStatistics: mean and population std of pixel/255, as a plain loop com
   const got = pixelStatistics(bytes);
   assert.ok(Math.abs(got.mean - mean) < 1e-14, `mean ${got.mean} vs ${mean}`);
   assert.ok(Math.abs(got.std - Math.sqrt(squares / bytes.length)) < 1e-14, `std ${got.std}`);
-  assert.equal(pixelStatistics(new Uint8Array(7).fill(51)), { mean: 0.2, std: 0 });
+  // Images that all have one value have no std to divide by: the error says to give one.
+  assert.throws(() => pixelStatistics(new Uint8Array(7).fill(51)), (err: Error) => err.message === 'the training images all have the same value (51 of 255), so their std is 0: give --mean and --std');
+  assert.throws(() => pixelStatistics(new Uint8Array(7), 'D: the training images'), (err: Error) => err.message === 'D: the training images all have the same value (0 of 255), so their std is 0: give --mean and --std');
+  const one = new Uint8Array(7);
+  one[6] = 1;
+  assert.ok(pixelStatistics(one).std > 0, 'one pixel apart is enough');
   // MNIST's own training set gives its published figures.
   const train = pixelStatistics(loadMnist(defaultMnistDir(), 'train').images);
   assert.is(train.mean.toFixed(4), '0.1307');
   assert.is(train.std.toFixed(4), '0.3081');
+});
+
+test("digest: FNV-1a 64 over the parts' bytes in turn, as published; a split's record is computed once", () => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  // The reference vectors (http://www.isthe.com/chongo/tech/comp/fnv/).
+  assert.is(digest([]), 'cbf29ce484222325');
+  assert.is(digest([text('a')]), 'af63dc4c8601ec8c');
+  assert.is(digest([text('foobar')]), '85944171f73967e8');
+  assert.is(digest([text('foo'), text(''), text('bar')]), '85944171f73967e8', 'the parts in turn');
+  const images = new Uint8Array(784 * 3).fill(7);
+  const s = { images, labels: Uint8Array.of(1, 2, 3), count: 3, rows: 28, cols: 28 };
+  const r = splitRecord(s);
+  assert.equal(r, { count: 3, digest: digest([images, s.labels]) });
+  images[100] = 8; // the same object: its record was computed once, at the first ask
+  assert.is(splitRecord(s), r);
+  assert.is.not(splitRecord({ ...s }).digest, r.digest, 'one byte changes the digest');
+  assert.is.not(splitRecord({ ...s, labels: Uint8Array.of(1, 3, 2) }).digest, splitRecord({ ...s }).digest, 'so does the labels');
 });
 
 test('corrupt gzip', () => {

@@ -113,8 +113,9 @@ test('bad values are one-line errors naming the flag, the page field or the conf
   const cases: [keyof TrainConfig, string, number | string, string][] = [
     ['epochs', '0', 0, 'a positive integer'],
     ['batchSize', '6.5', 6.5, 'a positive integer'],
-    ['lr', '0', 0, 'a positive number'],
-    ['lr', '-1e-3', -1e-3, 'a positive number'],
+    ['lr', '0', 0, 'a positive number at most 1000'],
+    ['lr', '-1e-3', -1e-3, 'a positive number at most 1000'],
+    ['lr', '1e4', 1e4, 'a positive number at most 1000'],
     ['limit', '-1', -1, 'a non-negative integer'],
     ['testLimit', '2.5', 2.5, 'a non-negative integer'],
     ['seed', '4294967296', 2 ** 32, 'an integer from 0 to 4294967295'],
@@ -129,12 +130,23 @@ test('bad values are one-line errors naming the flag, the page field or the conf
   assert.is(thrown(() => parseTrainOptions({}, ['--arch='])), '--arch needs a value, got an empty one');
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, hflip: 'yes' as never })), 'hflip must be true or false, got "yes"');
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, dataset: '' })), 'dataset must be a name, got ""');
-  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 0, std: -1 } })), 'normalization must be a finite mean and a positive std, got {"mean":0,"std":-1}');
+  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 0, std: -1 } })), 'normalization std must be positive, got -1');
+  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: NaN, std: 1 } })), 'normalization mean must be a finite number, got NaN');
+  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: -1e39, std: 1 } })), "normalization mean is -1e+39, past float32's range (it ends at 3.4e38)");
+  assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 1e-31 } })), 'normalization std is 1e-31, below 1e-30: 1/std would overflow float32');
+  assert.ok(thrown(() => checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: -1e31, std: 2 } })).startsWith('normalization mean -1e+31 with normalization std 2 makes inputs (pixel/255 - mean)/std of 5.00e+30, past 1e+30'));
+  // At the limits, still a normalisation: the smallest std, the largest mean and inputs.
+  checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 1e-30 } });
+  checkConfig({ ...DEFAULT_CONFIG, normalization: { mean: 3e38, std: 3e8 } });
   assert.is(thrown(() => checkConfig({ ...DEFAULT_CONFIG, arch: '' })), 'arch must be a name, got ""');
 
   // As the program prints them: one line, before any GPU work.
   for (const [args, message] of [
-    [['--lr', '0x1'], 'error: --lr must be a positive number, got "0x1"'],
+    [['--lr', '0x1'], 'error: --lr must be a positive number at most 1000, got "0x1"'],
+    [['--lr', '1e4'], 'error: --lr must be a positive number at most 1000, got "1e4"'],
+    [['--mean', '1e39', '--std', '1'], "error: --mean is 1e+39, past float32's range (it ends at 3.4e38)"],
+    [['--mean', '0', '--std', '1e-50'], 'error: --std is 1e-50, below 1e-30: 1/std would overflow float32'],
+    [['--mean', '2', '--std', '1e-30'], 'error: --mean 2 with --std 1e-30 makes inputs (pixel/255 - mean)/std of 2.00e+30, past 1e+30: float32 (which ends at 3.4e38) cannot train on them'],
     [['--batch-size', '0x10'], 'error: --batch-size must be a positive integer, got "0x10"'],
     [['--resume', 'x.ckpt.safetensors', '--lr', '1', '--hflip'], 'error: --lr, --hflip and --resume exclude each other: a checkpoint has its own settings (--epochs and --log-every may change)'],
   ] as const) {
@@ -154,6 +166,7 @@ function checkpointWith(edit: (config: Record<string, unknown>) => void): Uint8A
     adam: { expAvg: zeros(), expAvgSq: zeros(), step: 0 },
     position: { step: 0, epoch: 0, stepInEpoch: 0, rngState: new Rng(1).state },
     config: { ...DEFAULT_CONFIG, dataset: 'fashion', normalization: { mean: 0.3, std: 0.35 } },
+    data: null,
     history: { steps: [], epochs: [] },
   });
   const { tensors, metadata } = decodeSafetensors(bytes, 'x');

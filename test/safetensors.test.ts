@@ -217,6 +217,7 @@ function randomCheckpoint(): Checkpoint {
     adam: { expAvg: randomFlat(), expAvgSq: randomFlat().map(Math.abs), step: 9380 },
     position: { step: 9380, epoch: 10, stepInEpoch: 0, rngState: state.state },
     config: { ...DEFAULT_CONFIG, epochs: 12, seed: 1234, testLimit: 500 },
+    data: { dataset: 'mnist', train: { count: 60000, digest: '0123456789abcdef' }, test: { count: 10000, digest: 'fedcba9876543210' } },
     history: { steps: [{ step: 50, epoch: 0.05, loss: 2.1, accuracy: 0.3 }], epochs: [{ epoch: 1, trainLoss: 0.5, trainAccuracy: 0.9, testLoss: 0.1, testAccuracy: 0.97 }] },
   };
 }
@@ -270,7 +271,7 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, batchSize: 0 }) });
   await rejects(loadCheckpoint(path), /metadata "config": batchSize must be a positive integer, got 0/);
   rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, normalization: { mean: 0.5, std: 0 } }) });
-  await rejects(loadCheckpoint(path), /metadata "config": normalization must be a finite mean and a positive std, got \{"mean":0\.5,"std":0\}/);
+  await rejects(loadCheckpoint(path), /metadata "config": normalization std must be positive, got 0$/);
   rewrite(tensors, { ...metadata, arch: 'lenet5-relu', network: JSON.stringify(describeNetwork(LENET5_RELU)) });
   await rejects(loadCheckpoint(path), /"config" names network "lenet5", but "arch" is lenet5-relu/);
   // A file from before networks were recorded whole names a preset only.
@@ -283,11 +284,32 @@ test('checkpoint errors: a plain model, missing Adam tensors, bad metadata', asy
     [{ hflip: 'no' }, /"config": hflip must be true or false, got "no"/],
     [{ shuffle: 1 }, /"config": shuffle must be true or false, got 1/],
     [{ seed: 2 ** 40 }, /"config": seed must be an integer from 0 to 4294967295/],
-    [{ lr: '0.001' }, /"config": lr must be a positive number, got "0.001"/],
+    [{ lr: '0.001' }, /"config": lr must be a positive number at most 1000, got "0.001"/],
+    [{ lr: 1e4 }, /"config": lr must be a positive number at most 1000, got 10000/],
+    [{ normalization: { mean: 1e39, std: 1 } }, /"config": normalization mean is 1e\+39, past float32's range \(it ends at 3\.4e38\)$/],
+    [{ normalization: { mean: 0, std: 1e-50 } }, /"config": normalization std is 1e-50, below 1e-30: 1\/std would overflow float32$/],
   ] as const) {
     rewrite(tensors, { ...metadata, config: JSON.stringify({ ...DEFAULT_CONFIG, ...change }) });
     await rejects(loadCheckpoint(path), escape(path), message);
   }
+  // The data it trained on: a name, each split's count and digest; a checkpoint from before them has none (null).
+  for (const [data, message] of [
+    ['{oops', /metadata "data" is not valid JSON/],
+    ['null', /metadata "data" is not \{"dataset": NAME, "train": \{"count": N, "digest": HEX\}, "test": \{\.\.\.\} or null\}$/],
+    ['{"dataset": "", "train": {"count": 1, "digest": "0123456789abcdef"}, "test": null}', /metadata "data" has dataset "", expected a name$/],
+    ['{"dataset": "m", "train": {"count": 0, "digest": "0123456789abcdef"}, "test": null}', /metadata "data" has train.count 0, expected a positive integer$/],
+    ['{"dataset": "m", "train": {"count": 1, "digest": "0123456789abcdef"}, "test": {"count": 1, "digest": "xyz"}}', /metadata "data" has test.digest "xyz", expected 16 hex digits$/],
+  ] as const) {
+    rewrite(tensors, { ...metadata, data });
+    await rejects(loadCheckpoint(path), escape(path), message);
+  }
+  const { data: _data, ...beforeData } = metadata;
+  rewrite(tensors, beforeData);
+  assert.is((await loadCheckpoint(path)).data, null);
+  const withTest = { dataset: 'm', train: { count: 5, digest: '0123456789abcdef' }, test: null };
+  rewrite(tensors, { ...metadata, data: JSON.stringify(withTest) });
+  assert.equal((await loadCheckpoint(path)).data, withTest, 'no test split');
+  await rejects(saveCheckpoint(path, { ...c, data: { ...withTest, train: { count: 5, digest: 'abc' } } }), /^checkpoint data has train.digest "abc", expected 16 hex digits$/);
   rewrite(tensors, { ...metadata, history: '{"steps": [], "epochs": [{"epoch": 1, "trainLoss": null, "trainAccuracy": 0.9}]}' });
   await rejects(loadCheckpoint(path), /"history" epochs\[0\] has trainLoss null, expected a number/);
   rewrite(tensors, { ...metadata, history: '{"steps": [7], "epochs": []}' });
@@ -358,13 +380,18 @@ test('model files record the data set and normalisation; a file without them mea
   for (const [bad, message] of [
     [{ ...metadata, mean: 'abc' }, /metadata "mean" is "abc", expected a number/],
     [{ ...metadata, std: '' }, /metadata "std" is "", expected a number/],
-    [{ ...metadata, std: '-1' }, /metadata "mean" and "std" must be a finite mean and a positive std/],
+    [{ ...metadata, std: '-1' }, /: metadata "std" must be positive, got -1$/],
+    // Numbers float32 cannot hold, or whose inputs it cannot: predict would answer one class for every image.
+    [{ ...metadata, mean: '1e308' }, /: metadata "mean" is 1e\+308, past float32's range \(it ends at 3\.4e38\)$/],
+    [{ ...metadata, std: '1e39' }, /: metadata "std" is 1e\+39, past float32's range/],
+    [{ ...metadata, std: '1e-50' }, /: metadata "std" is 1e-50, below 1e-30: 1\/std would overflow float32$/],
+    [{ ...metadata, mean: '1e25', std: '1e-10' }, /: metadata "mean" 1e\+25 with metadata "std" 1e-10 makes inputs \(pixel\/255 - mean\)\/std of 1\.00e\+35, past 1e\+30/],
     [{ format: 'pt', mean: '0.5' }, /metadata has "mean" but no "std"/],
   ] as const) {
     writeFileSync(old, encodeSafetensors(tensors, bad));
     await rejects(loadModel(old), escape(old), message);
   }
-  await rejects(saveModel(path, LENET5, randomFlat(), {}, { dataset: 'x', normalization: { mean: NaN, std: 1 } }), /model normalization must be a finite mean/);
+  await rejects(saveModel(path, LENET5, randomFlat(), {}, { dataset: 'x', normalization: { mean: NaN, std: 1 } }), /^model normalization mean must be a finite number, got NaN$/);
 });
 
 test('a checkpoint keeps the data set and normalisation; one from before them means MNIST', async () => {

@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { renderChart, type History } from '../chart/chart';
-import { MNIST, pixelStatistics } from '../data/dataset';
+import { checkNormalization, MNIST, pixelStatistics, splitRecord } from '../data/dataset';
 import { networkNamed } from '../model/network';
 import { expectNetwork, loadModel, saveModel } from '../model/safetensors';
 import { modelSummary } from '../model/summary';
@@ -12,7 +12,7 @@ import type { Checkpoint } from '../train/checkpoint';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file';
 import { checkConfig, DEFAULT_CONFIG, FLAG_ROWS, resumedConfig, epochBatches, stepsPerEpoch, trainImages, type TrainConfig } from '../train/options';
 import { modelMetadata, runTraining } from '../train/run';
-import { checkResumePosition, checkTrainBatches, Trainer, type StartFrom } from '../train/trainer';
+import { checkResumeData, checkResumePosition, checkTrainBatches, Trainer, type StartFrom } from '../train/trainer';
 import { prepareShape } from '../train/feed';
 import { checkDistinct, checkOutput, writeFileAtomic, type NamedPath } from '../util/files';
 import { configHelp, finiteNumber, helpLines, parseTrainOptions, positiveNumber } from './shared/args';
@@ -62,11 +62,11 @@ async function main(): Promise<number> {
   }
   if (o.init && o.resume) throw new Error('--init and --resume exclude each other: a checkpoint has its own weights');
   if ((o.mean === undefined) !== (o.std === undefined)) throw new Error('--mean and --std go together: give both, or neither');
-  if (o.mean !== undefined && o.resume) throw new Error('--mean/--std and --resume exclude each other: a checkpoint has its own normalisation');
   // --arch with --resume or --init says which network the file must hold (expectNetwork).
   const fixed = FLAG_ROWS.filter((r) => !r.resume && r.key !== 'arch' && given[r.key] !== undefined).map((r) => r.flag);
   if (fixed.length && o.resume) throw new Error(`${fixed.join(', ')} and --resume exclude each other: a checkpoint has its own settings (${RESUMABLE.join(' and ')} may change)`);
   const normalization = o.mean === undefined ? undefined : { mean: finiteNumber(o.mean, '--mean'), std: positiveNumber(o.std!, '--std') };
+  if (normalization) checkNormalization(normalization, '', { mean: '--mean', std: '--std' });
 
   const out = o.out ?? (o.resume ? modelBeside(o.resume) : DEFAULT_MODEL);
   if (!out.endsWith('.safetensors')) throw new Error(`--out ${out}: a model file's name ends in .safetensors`);
@@ -90,7 +90,11 @@ async function main(): Promise<number> {
     const c = await loadCheckpoint(o.resume);
     expectNetwork(c.network, arch, o.resume);
     config = resumedConfig(c.config, { ...given, ...(arch ? { arch: arch.name } : {}) });
-    start = { network: c.network, params: c.params, adam: c.adam, position: c.position };
+    const n = c.config.normalization;
+    if (normalization && (normalization.mean !== n.mean || normalization.std !== n.std)) {
+      throw new Error(`--mean ${normalization.mean} --std ${normalization.std}: ${o.resume} was trained with --mean ${n.mean} --std ${n.std}; a resumed run keeps its normalisation`);
+    }
+    start = { network: c.network, params: c.params, adam: c.adam, position: c.position, data: c.data };
     history = c.history;
     console.log(`resuming ${o.resume}: ${c.position.epoch} epochs and ${c.position.step} steps done`);
   } else if (o.init) {
@@ -105,12 +109,20 @@ async function main(): Promise<number> {
   if (!o.resume) {
     config.dataset = data.dataset.name;
     if (o.data !== undefined && !normalization) {
-      config.normalization = pixelStatistics(data.train.images);
+      config.normalization = pixelStatistics(data.train.images, `${data.dir}: the training images`);
       const { mean, std } = config.normalization;
       console.log(`normalisation computed from the ${data.train.count} training images: --mean ${mean} --std ${std}`);
     }
   }
   checkConfig(config);
+  if (start?.data) {
+    const read = { dataset: data.dataset.name, train: splitRecord(data.train), test: data.test && splitRecord(data.test) };
+    try {
+      checkResumeData(start.data, read, o.data === undefined ? `the default data (${data.dir})` : `--data ${o.data}`);
+    } catch (err) {
+      throw new Error(`${o.resume}: ${(err as Error).message}`);
+    }
+  }
   if (start?.position) {
     try {
       checkResumePosition(config, data.train.count, start.position);

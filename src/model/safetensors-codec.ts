@@ -308,7 +308,8 @@ export function trainedOnOf(metadata: Record<string, string>, path: string): Tra
     return Number(text);
   };
   const normalization: Normalization = { mean: number('mean'), std: number('std') };
-  checkNormalization(normalization, `${path}: metadata "mean" and "std"`);
+  // Numbers float32 cannot train or predict with ("1e308") are refused as the training options are.
+  checkNormalization(normalization, `${path}: `, { mean: 'metadata "mean"', std: 'metadata "std"' });
   return { dataset: metadata.dataset ?? 'unnamed', normalization };
 }
 
@@ -338,7 +339,7 @@ export function decodeModel(bytes: Uint8Array, name: string, wanted?: Network): 
  * metadata names its network and what it was trained on (MNIST unless told).
  */
 export function encodeModel(network: Network, params: Float32Array, metadata: Record<string, string> = {}, on: TrainedOn = trainedOn(MNIST)): Uint8Array {
-  checkNormalization(on.normalization, 'model normalization');
+  checkNormalization(on.normalization, '', { mean: 'model normalization mean', std: 'model normalization std' });
   const { mean, std } = on.normalization;
   return encodeSafetensors(tensorsFromFlat(parameterTable(network), params), { format: 'pt', ...metadata, ...networkMetadata(network), dataset: on.dataset, mean: String(mean), std: String(std) });
 }

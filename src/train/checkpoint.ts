@@ -4,13 +4,15 @@
  * moments as `adam.exp_avg.<name>` and `adam.exp_avg_sq.<name>`, and in its string
  * metadata the network, the position (step, epochs done, step in the epoch, the
  * generator's state at the epoch's start), the run's config (the data set's name and
- * normalisation included) and its history: all a resumed run needs to continue
- * exactly where this one stopped.
+ * normalisation included), the data it trained on (each split's count and digest,
+ * so that a resumed run on other data is refused) and its history: all a resumed run
+ * needs to continue exactly where this one stopped.
  *
  * Pure code, bytes in and bytes out: the Node programs write it to a file
  * (./checkpoint-file.ts), the page downloads it and takes one back.
  */
 import type { History } from '../chart/chart';
+import type { DataRecord, SplitRecord } from '../data/dataset';
 import type { Network } from '../model/network';
 import { parameterTable } from '../model/parameters';
 import { decodeSafetensors, encodeSafetensors, fileNetwork, flatFromTensors, networkMetadata, rejectExtraTensors, tensorsFromFlat } from '../model/safetensors-codec';
@@ -29,6 +31,8 @@ export interface Checkpoint {
   adam: AdamState;
   position: Position;
   config: TrainConfig;
+  /** The data the run trained on; null in a checkpoint from before checkpoints recorded it (resumed unchecked). */
+  data: DataRecord | null;
   history: History;
 }
 
@@ -36,6 +40,10 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const where = 'checkpoint';
   checkPosition(c.position, c.adam.step, where);
   checkConfig(c.config);
+  if (c.data !== null) {
+    const wrong = dataProblem(c.data);
+    if (wrong) throw new Error(`${where} data ${wrong}`);
+  }
   if (c.config.arch !== c.network.name) throw new Error(`${where}: config.arch is "${c.config.arch}", but the network is ${c.network.name}`);
   const table = parameterTable(c.network);
   const tensors = [...tensorsFromFlat(table, c.params), ...tensorsFromFlat(table, c.adam.expAvg, EXP_AVG), ...tensorsFromFlat(table, c.adam.expAvgSq, EXP_AVG_SQ)];
@@ -48,6 +56,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     step_in_epoch: String(p.stepInEpoch),
     rng_state: JSON.stringify(p.rngState),
     config: JSON.stringify(c.config),
+    ...(c.data ? { data: JSON.stringify(c.data) } : {}),
     history: JSON.stringify(c.history),
   });
 }
@@ -78,6 +87,12 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
     throw new Error(`${name}: checkpoint metadata "config": ${(err as Error).message}`);
   }
   if (config.arch !== network.name) throw new Error(`${name}: checkpoint metadata "config" names network "${config.arch}", but "arch" is ${network.name}`);
+  let data: DataRecord | null = null;
+  if (metadata.data !== undefined) {
+    const wrong = dataProblem(parseJson(metadata, 'data', name));
+    if (wrong) throw new Error(`${name}: checkpoint metadata "data" ${wrong}`);
+    data = JSON.parse(metadata.data) as DataRecord;
+  }
   const history = parseJson(metadata, 'history', name);
   const wrong = historyProblem(history);
   if (wrong) throw new Error(`${name}: checkpoint metadata "history" ${wrong}`);
@@ -87,6 +102,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
     adam: { expAvg: flatFromTensors(table, tensors, name, EXP_AVG), expAvgSq: flatFromTensors(table, tensors, name, EXP_AVG_SQ), step },
     position,
     config,
+    data,
     history: history as History,
   };
 }
@@ -130,6 +146,22 @@ function checkPosition(p: Position, adamStep: number, where: string): void {
   const words = p.rngState;
   const ok = Array.isArray(words) && words.length === 4 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) && words.some((w) => w !== 0);
   if (!ok) throw new Error(`${where} "rng_state" is ${JSON.stringify(words)}, expected 4 unsigned 32-bit integers, not all zero`);
+}
+
+/** What is wrong with a data record, or null: a name, and each split's count (a positive integer) and digest (16 hex digits). */
+function dataProblem(d: unknown): string | null {
+  const shape = 'is not {"dataset": NAME, "train": {"count": N, "digest": HEX}, "test": {...} or null}';
+  if (typeof d !== 'object' || d === null) return shape;
+  const { dataset, train, test } = d as Record<string, unknown>;
+  if (typeof dataset !== 'string' || dataset === '') return `has dataset ${JSON.stringify(dataset)}, expected a name`;
+  for (const [key, split] of [['train', train], ['test', test]] as const) {
+    if (key === 'test' && split === null) continue;
+    if (typeof split !== 'object' || split === null) return shape;
+    const { count, digest } = split as Partial<SplitRecord>;
+    if (!Number.isSafeInteger(count) || (count as number) < 1) return `has ${key}.count ${JSON.stringify(count)}, expected a positive integer`;
+    if (typeof digest !== 'string' || !/^[0-9a-f]{16}$/.test(digest)) return `has ${key}.digest ${JSON.stringify(digest)}, expected 16 hex digits`;
+  }
+  return null;
 }
 
 /** What is wrong with a history read back, or null: every point's figures must be numbers. */

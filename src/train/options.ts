@@ -29,7 +29,7 @@ interface Values {
 }
 export type Kind = keyof Values;
 
-/** What a value must be. An int is a safe integer from `min` (0 or 1) up to `max`; a number is finite, and above 0 if `positive`; a string is not empty. */
+/** What a value must be. An int is a safe integer from `min` (0 or 1) up to `max`; a number is finite, above 0 if `positive`, and at most `max`; a string is not empty. */
 export interface Check<K extends Kind = Kind> {
   type: K;
   min?: 0 | 1;
@@ -69,6 +69,13 @@ export type OptionRow = AnyOption & { key: ConfigKey };
 /** A row with a flag: one the command line sets. */
 export type FlagRow = Exclude<OptionRow, { type: 'normalization' }> & { flag: `--${string}` };
 
+/**
+ * The largest learning rate: Adam's first steps move every weight by about lr, so at
+ * 1e3 a weight of 0.1 becomes 1000 in one step, which no network trains back from
+ * (a run at lr 1 already reaches a loss of 1e7); above it, there is nothing to learn.
+ */
+export const MAX_LR = 1e3;
+
 const networkList = NETWORKS.map((n) => `  ${n.name}: ${n.description}`).join('\n');
 
 export const OPTIONS = {
@@ -82,7 +89,7 @@ export const OPTIONS = {
   },
   epochs: { type: 'int', min: 1, default: 5, flag: '--epochs', help: 'epochs', page: { label: 'Epochs', input: 'number' }, resume: true },
   batchSize: { type: 'int', min: 1, default: 64, flag: '--batch-size', help: 'batch size', page: { label: 'Batch size', input: 'number', max: 1024 } },
-  lr: { type: 'number', positive: true, default: 1e-3, flag: '--lr', help: 'Adam learning rate', page: { label: 'Learning rate', input: 'number' } },
+  lr: { type: 'number', positive: true, max: MAX_LR, default: 1e-3, flag: '--lr', help: `Adam learning rate, at most ${MAX_LR}`, page: { label: 'Learning rate', input: 'number', max: MAX_LR } },
   /** Train on the first `limit` training images (0 = all). */
   limit: {
     type: 'int',
@@ -152,13 +159,13 @@ function expected(c: Check): string {
       if (c.max !== undefined) return `an integer from ${c.min ?? Number.MIN_SAFE_INTEGER} to ${c.max}`;
       return c.min === 1 ? 'a positive integer' : c.min === 0 ? 'a non-negative integer' : 'an integer';
     case 'number':
-      return c.positive ? 'a positive number' : 'a number';
+      return (c.positive ? 'a positive number' : 'a number') + (c.max !== undefined ? ` at most ${c.max}` : '');
     case 'boolean':
       return 'true or false';
     case 'string':
       return 'a name';
     case 'normalization':
-      return 'a finite mean and a positive std';
+      return 'a mean and a std that float32 holds (see checkNormalization)';
   }
 }
 
@@ -167,7 +174,7 @@ function valid(c: Check, v: unknown): boolean {
     case 'int':
       return Number.isSafeInteger(v) && (v as number) >= (c.min ?? -Infinity) && (v as number) <= (c.max ?? Infinity);
     case 'number':
-      return typeof v === 'number' && Number.isFinite(v) && (!c.positive || v > 0);
+      return typeof v === 'number' && Number.isFinite(v) && (!c.positive || v > 0) && v <= (c.max ?? Infinity);
     case 'boolean':
       return typeof v === 'boolean';
     case 'string':
@@ -184,6 +191,8 @@ function valid(c: Check, v: unknown): boolean {
 
 /** Throws "`name` must be ..., got `value`" unless `value` passes `c`. */
 export function checkValue(c: Check, value: unknown, name: string): void {
+  // A normalisation's error says which of its two numbers is wrong, and why.
+  if (c.type === 'normalization') return checkNormalization(value as Normalization, '', { mean: `${name} mean`, std: `${name} std` });
   if (!valid(c, value)) throw new Error(`${name} must be ${expected(c)}, got ${JSON.stringify(value) ?? String(value)}`);
 }
 

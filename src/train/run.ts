@@ -35,7 +35,7 @@ export async function runTraining(trainer: Trainer, history: History, hooks: Run
   const checkpoint = async () => {
     if (!hooks.onCheckpoint) return;
     const state = await trainer.readState();
-    await hooks.onCheckpoint({ network: trainer.network, ...state, config: trainer.config, history: structuredClone(history) });
+    await hooks.onCheckpoint({ network: trainer.network, ...state, config: trainer.config, data: trainer.data, history: structuredClone(history) });
     lastCheckpoint = performance.now();
   };
   while (trainer.where.epoch < trainer.config.epochs) {

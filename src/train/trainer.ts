@@ -15,6 +15,7 @@
  */
 import { submit, type Dispatch } from '../gpu/dispatch';
 import type { Runtime } from '../gpu/runtime';
+import { splitRecord, type DataRecord, type SplitRecord } from '../data/dataset';
 import { GpuDataset } from '../data/gpu-dataset';
 import type { MnistSplit } from '../data/idx';
 import { Model } from '../model/model';
@@ -50,6 +51,8 @@ export interface StartFrom {
   params?: Float32Array;
   adam?: AdamState;
   position?: Position;
+  /** The data the checkpoint's run trained on (null: a checkpoint from before they recorded it); other data is refused. */
+  data?: DataRecord | null;
 }
 
 export interface LogPoint {
@@ -87,13 +90,18 @@ export class Trainer {
   private readonly train: Feed;
   private readonly test: Evaluator | null;
   private readonly steps = new Map<number, readonly Dispatch[]>();
+  /** The data the run trains on, for its checkpoints: computed at the first ask. */
+  private dataRecord: () => DataRecord;
+  /** The first loss this trainer logged, and its step: what the divergence check compares with. */
+  private firstLoss: { loss: number; step: number } | null = null;
+  private readonly classes: number;
   /** The counters' values at the start, and the step they were at. */
   private counters: { base: Float32Array; step: number } = { base: new Float32Array(0), step: 0 };
 
   private constructor(
     readonly rt: Runtime,
     readonly config: TrainConfig,
-    parts: { model: Model; backprop: Backprop; adam: AdamOptimizer; train: Feed; test: Evaluator | null },
+    parts: { model: Model; backprop: Backprop; adam: AdamOptimizer; train: Feed; test: Evaluator | null; data: () => DataRecord },
     position: Position,
   ) {
     this.network = parts.model.network;
@@ -102,12 +110,16 @@ export class Trainer {
     this.adam = parts.adam;
     this.train = parts.train;
     this.test = parts.test;
+    this.dataRecord = parts.data;
+    this.classes = resolve(this.network).classes;
     this.position = { epoch: position.epoch, stepInEpoch: position.stepInEpoch, rngState: [...position.rngState] };
     this.rng = Rng.fromState(position.rngState);
   }
 
   static async create(rt: Runtime, config: TrainConfig, trainSplit: MnistSplit, testSplit: MnistSplit | null, start?: StartFrom): Promise<Trainer> {
     checkConfig(config);
+    const data = (): DataRecord => ({ dataset: config.dataset, train: splitRecord(trainSplit), test: testSplit ? splitRecord(testSplit) : null });
+    if (start?.data) checkResumeData(start.data, data());
     if (start?.position) checkResumePosition(config, trainSplit.count, start.position);
     const network = start?.network ?? networkNamed(config.arch, 'arch');
     if (network.name !== config.arch) throw new Error(`config.arch is "${config.arch}", but the network is ${network.name}`);
@@ -130,7 +142,7 @@ export class Trainer {
     const feed = (name: string, split: MnistSplit, limit: number) => new Feed(rt, GpuDataset.upload(rt, name, split, limit || split.count), model, config.normalization);
     const train = feed('train', trainSplit, config.limit);
     const test = testSplit ? new Evaluator(rt, model, feed('test', testSplit, config.testLimit)) : null;
-    const trainer = new Trainer(rt, config, { model, backprop, adam, train, test }, position);
+    const trainer = new Trainer(rt, config, { model, backprop, adam, train, test, data }, position);
     trainer.counters = { base: start?.params ?? init, step: adam.step };
     await trainer.warmUp();
     return trainer;
@@ -153,6 +165,13 @@ export class Trainer {
 
   get stepsPerEpoch(): number {
     return stepsPerEpoch(this.config, this.train.data.count);
+  }
+
+  /** The data set's name and each split's count and digest, for a checkpoint (the first ask reads every byte once). */
+  get data(): DataRecord {
+    const d = this.dataRecord();
+    this.dataRecord = () => d;
+    return d;
   }
 
   get where(): Position {
@@ -207,7 +226,12 @@ export class Trainer {
       const r = await m.readMetrics();
       m.resetMetrics();
       if (r.samples === 0) return;
-      if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss is ${r.loss} at step ${this.adam.step}`);
+      this.firstLoss ??= { loss: r.loss, step: this.adam.step };
+      const diverged = divergence(r.loss, this.classes);
+      if (diverged) {
+        const first = this.firstLoss.step === this.adam.step ? '' : ` (it was ${this.firstLoss.loss.toPrecision(4)} at step ${this.firstLoss.step})`;
+        throw new Error(`training diverged: loss is ${r.loss.toPrecision(4)} at step ${this.adam.step}${first}, ${diverged}; try a smaller learning rate (--lr)`);
+      }
       loss += r.lossSum;
       correct += r.correct;
       samples += r.samples;
@@ -273,6 +297,29 @@ export class Trainer {
   }
 }
 
+/**
+ * Why a logged loss (a mean over the steps since the last read) says training has
+ * diverged, or null: it is not finite, or it is past 100 times ln(classes), the
+ * loss of a uniform guess (230 for 10 classes: the right class's logit 230 below
+ * the best, e^-230 of its probability). A run that trains starts near ln(classes)
+ * and goes down: at the default lr 1e-3, lenet5 and lenet5-bn log at most 2.26 and
+ * 2.20 over their first 100 steps (read every 10, on llvmpipe), a hundredfold below
+ * the limit; at lr 0.1 lenet5-bn peaks at 32 and comes back to 2.3, while lenet5
+ * passes 500 by step 10 and is stopped; at lr 1 both pass 9000 within 5 steps (the
+ * issue's run reached 1.1e7 unstopped). A fixed limit, not one relative to the
+ * first loss, so that a resumed run whose first read is already 0.01 does not trip
+ * on one batch's spike.
+ */
+export function divergence(loss: number, classes: number): string | null {
+  if (!Number.isFinite(loss)) return 'not a finite number';
+  const limit = DIVERGED_TIMES_UNIFORM * Math.log(classes);
+  if (loss > limit) return `over ${DIVERGED_TIMES_UNIFORM} times ln(${classes}) = ${limit.toFixed(1)}, the loss of a uniform guess`;
+  return null;
+}
+
+/** How many times a uniform guess's loss a logged loss may reach before the run is stopped as diverged. */
+export const DIVERGED_TIMES_UNIFORM = 100;
+
 /** Training steps submitted and not yet done, at most. */
 const IN_FLIGHT = 2;
 
@@ -304,6 +351,23 @@ export function checkResumePosition(config: TrainConfig, trainCount: number, p: 
         `(${steps} steps per epoch: ${trainCount} training images, limit ${config.limit || 'none'}, batch ${config.batchSize}${config.dropLast ? ', last partial batch dropped' : ''}; ${config.epochs} epochs)`,
     );
   }
+}
+
+/**
+ * A checkpoint's run must go on with the data it trained on: the same number of
+ * training and test images with the same bytes (the digests). The name may differ
+ * (the same files in another directory); the model keeps the checkpoint's.
+ * `given` names the data given in the error (e.g. "--data DIR").
+ */
+export function checkResumeData(recorded: DataRecord, data: DataRecord, given = 'the data given'): void {
+  const same = (a: SplitRecord | null, b: SplitRecord | null) => a === null || b === null || (a.count === b.count && a.digest === b.digest);
+  if (same(recorded.train, data.train) && same(recorded.test, data.test)) return;
+  throw new Error(`the checkpoint's run trained on ${describeData(recorded)}, but ${given} is ${describeData(data)}: resume with the data it trained on`);
+}
+
+function describeData(d: DataRecord): string {
+  const split = (r: SplitRecord, what: string) => `${r.count} ${what} images, digest ${r.digest}`;
+  return `${d.dataset} (${split(d.train, 'training')}${d.test ? `; ${split(d.test, 'test')}` : ''})`;
 }
 
 export type { Evaluation };

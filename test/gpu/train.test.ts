@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { splitRecord } from '../../src/data/dataset';
 import { defaultMnistDir, loadMnist, type MnistSplit } from '../../src/data/mnist';
 import type { Runtime } from '../../src/gpu/runtime';
 import { LENET5, LENET5_BN, LENET5_CLASSIC, LENET5_PAD, LENET5_RELU, networkNamed, type Network } from '../../src/model/network';
@@ -115,7 +116,7 @@ test(`${net.name}: a run interrupted mid-epoch and resumed from its checkpoint f
     const w = first.where;
     assert.equal([w.epoch, w.stepInEpoch], [1, 3]);
     const path = join(dir, 'run.ckpt.safetensors');
-    await saveCheckpoint(path, { network: first.network, ...(await first.readState()), config: small, history: { steps: [], epochs: [] } });
+    await saveCheckpoint(path, { network: first.network, ...(await first.readState()), config: small, data: first.data, history: { steps: [], epochs: [] } });
 
     const c = await loadCheckpoint(path);
     assert.equal(c.position, w);
@@ -132,6 +133,38 @@ test(`${net.name}: a run interrupted mid-epoch and resumed from its checkpoint f
   }
 });
 }
+
+test('a checkpoint records its data, and a resume on other data (one byte apart) is refused naming both; an old checkpoint (no data) resumes', async () => {
+  const first = await Trainer.create(rt, smallRun, train, null);
+  let steps = 0;
+  assert.is(await first.trainEpoch({ shouldStop: () => steps++ === 3 }), null);
+  const c: Checkpoint = { network: first.network, ...(await first.readState()), config: smallRun, data: first.data, history: { steps: [], epochs: [] } };
+  assert.equal(c.data, { dataset: 'mnist', train: splitRecord(train), test: null });
+  const other = { ...train, images: train.images.slice() };
+  other.images[other.images.length - 1] ^= 1; // past the run's limit, even: the files are the data
+  const digest = (s: MnistSplit) => splitRecord(s).digest;
+  try {
+    await Trainer.create(rt, c.config, other, null, c);
+    assert.unreachable('a resume on other data must be refused');
+  } catch (err) {
+    assert.is(
+      (err as Error).message,
+      `the checkpoint's run trained on mnist (60000 training images, digest ${digest(train)}), but the data given is mnist (60000 training images, digest ${digest(other)}): resume with the data it trained on`,
+    );
+  }
+  const old = await Trainer.create(rt, c.config, other, null, { ...c, data: null });
+  assert.is(old.where.step, 3);
+});
+
+test('a loss that grows by orders of magnitude stops the run, finite or not', async () => {
+  const t = await Trainer.create(rt, { ...DEFAULT_CONFIG, lr: 1, limit: 640, epochs: 1, logEvery: 5 }, train, null);
+  try {
+    await t.trainEpoch();
+    assert.unreachable('lr 1 must diverge');
+  } catch (err) {
+    assert.match((err as Error).message, /^training diverged: loss is \S+ at step 5, (over 100 times ln\(10\) = 230\.3, the loss of a uniform guess|not a finite number); try a smaller learning rate \(--lr\)$/);
+  }
+});
 
 test('the last partial batch is trained on, or dropped with dropLast', async () => {
   const keep = await Trainer.create(rt, { ...small, epochs: 1 }, train, null);

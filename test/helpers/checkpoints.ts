@@ -20,6 +20,7 @@ export function checkpoint(dir: string, name: string, edit: (metadata: Record<st
     adam: { expAvg: zeros(), expAvgSq: zeros(), step: 10 },
     position: { step: 10, epoch: 0, stepInEpoch: 10, rngState: new Rng(1).state },
     config: { ...DEFAULT_CONFIG, epochs: 1 },
+    data: null,
     history: { steps: [], epochs: [] },
   });
   const { tensors, metadata } = decodeSafetensors(bytes, name);
