@@ -1,6 +1,11 @@
 /**
  * Files the Node programs read and write, with errors that name the path.
  *
+ * Reads open without blocking and check what they opened before reading it: a FIFO
+ * (whose open would wait for a writer, past every signal), a socket, a device or a
+ * directory is refused by name, and a reader learns the file's size first, to check
+ * it against what the format's header allows before any large read.
+ *
  * Writes go only to regular files or to new paths, and atomically: a temporary file
  * beside the destination, flushed, then renamed over it, so that a crash or a full
  * disk leaves the old file or the new one, never half of one, and a device node, a
