@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { fetchIdx } from '../demo/data';
 import { serveStatic, type StaticServer } from '../src/cli/shared/serve';
 import { MNIST } from '../src/data/dataset';
-import { decodeImageFile, MAX_IMAGE_PIXELS } from '../src/data/image-file';
+import { decodeImageFile, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_JPEG_SAMPLES } from '../src/data/image-file';
 import { MAX_IDX_BYTES } from '../src/data/idx';
 import { loadMnist } from '../src/data/mnist';
 
@@ -80,7 +80,9 @@ test.after(async () => {
 });
 
 test('the limits are the ones documented', () => {
-  assert.is(MAX_IMAGE_PIXELS, 50_000_000);
+  assert.is(MAX_IMAGE_PIXELS, 16_000_000);
+  assert.is(MAX_JPEG_SAMPLES, 48_000_000);
+  assert.is(MAX_IMAGE_BYTES, 64 * MiB);
   assert.is(MAX_IDX_BYTES, 256 * MiB);
 });
 
@@ -88,7 +90,7 @@ test('a small PNG whose IHDR says 20000x20000 is refused from its header, naming
   const path = join(dir, 'bomb.png');
   writeFileSync(path, greyPng(20000, 20000, false, new Uint8Array(20001 * 4)));
   const { message, ms } = await failure(() => decodeImageFile(path));
-  assert.is(message, `${path}: PNG of 20000x20000 pixels (400 megapixels) is larger than the limit of 50 megapixels`);
+  assert.is(message, `${path}: PNG of 20000x20000 pixels (400 megapixels) is larger than the limit of 16 megapixels; a digit needs far fewer (scale the photo down)`);
   assert.ok(ms < 5000, `${ms} ms`);
 });
 
@@ -118,7 +120,7 @@ test('a JPEG whose frame header says 20000x20000 is refused before decoding, nam
   const path = join(dir, 'bomb.jpg');
   writeFileSync(path, small);
   const { message, ms } = await failure(() => decodeImageFile(path));
-  assert.is(message, `${path}: JPEG of 20000x20000 pixels (400 megapixels) is larger than the limit of 50 megapixels`);
+  assert.is(message, `${path}: JPEG of 20000x20000 pixels (400 megapixels) is larger than the limit of 16 megapixels; a digit needs far fewer (scale the photo down)`);
   assert.ok(ms < 5000, `${ms} ms`);
 });
 

@@ -192,7 +192,7 @@ test('a truncated PNG fails to decode, naming the file', () => {
 
 test('a missing file says so', () => {
   const path = join(dir, 'nope.png');
-  assert.throws(() => readDigit(path), (e: Error) => e.message === `${path}: no such file`);
+  assert.throws(() => readDigit(path), (e: Error) => e.message === `${path}: cannot read (image): no such file or directory`);
 });
 
 test('a transparent PNG reads as dark ink on white paper', () => {

@@ -104,7 +104,7 @@ test('checkOutput refuses empty paths, directories, devices and paths under a fi
 
 test('readInput names the file and adds the hint to a missing one', async () => {
   await rejects(readInput(join(dir, 'none.safetensors'), 'train one first'), join(dir, 'none.safetensors'), 'no such file', 'train one first');
-  await rejects(readInput(dir), dir, 'is a directory');
+  await rejects(readInput(dir), dir, 'a directory, not a regular file');
   await rejects(readInput(''), 'empty path');
 });
 

@@ -52,25 +52,45 @@ export function mnistSplit(dataset: Pick<Dataset, 'image' | 'classes'>, imagesBy
 
 /** An IDX images file whose images must be `size.rows` x `size.cols`. */
 export function parseIdxImages(bytes: Uint8Array, path: string, size: { rows: number; cols: number }): { images: Uint8Array; count: number; rows: number; cols: number } {
-  checkHeader(bytes, path, IMAGES_HEADER, IMAGES_MAGIC, 'images');
-  const view = dataView(bytes);
-  const count = view.getUint32(4);
-  const rows = view.getUint32(8);
-  const cols = view.getUint32(12);
-  if (rows !== size.rows || cols !== size.cols) throw new Error(`${path}: images are ${rows}x${cols}, expected ${size.rows}x${size.cols}`);
-  checkSize(bytes, path, IMAGES_HEADER, count, rows * cols, `${count} images of ${rows}x${cols}`);
+  const { count, rows, cols } = checkIdxImagesHead(bytes, bytes.length, path, size);
   return { images: bytes.subarray(IMAGES_HEADER), count, rows, cols };
 }
 
 /** An IDX labels file whose labels must be classes 0 .. classes - 1. */
 export function parseIdxLabels(bytes: Uint8Array, path: string, classes: number): { labels: Uint8Array; count: number } {
-  checkHeader(bytes, path, LABELS_HEADER, LABELS_MAGIC, 'labels');
-  const count = dataView(bytes).getUint32(4);
-  checkSize(bytes, path, LABELS_HEADER, count, 1, `${count} labels`);
+  const { count } = checkIdxLabelsHead(bytes, bytes.length, path);
   const labels = bytes.subarray(LABELS_HEADER);
   const bad = labels.findIndex((l) => l >= classes);
   if (bad >= 0) throw new Error(`${path}: label ${labels[bad]} at index ${bad} is not a class: there are ${classes}, labelled 0..${classes - 1}`);
   return { labels, count };
+}
+
+/** The bytes an IDX header takes: read these first, and check them with the functions below. */
+export const IDX_HEAD_BYTES = { images: IMAGES_HEADER, labels: LABELS_HEADER } as const;
+
+/**
+ * Checks an images file from its first bytes `head` (the 16-byte header, or all the
+ * file has if less) and its `length`, before the rest is read: the magic, the image
+ * size, the size the header declares against `maxBytes`, and the file's length
+ * against that size, exactly.
+ */
+export function checkIdxImagesHead(head: Uint8Array, length: number, path: string, size: { rows: number; cols: number }, maxBytes = Infinity): { count: number; rows: number; cols: number } {
+  checkHeader(head, length, path, IMAGES_HEADER, IMAGES_MAGIC, 'images');
+  const view = dataView(head);
+  const count = view.getUint32(4);
+  const rows = view.getUint32(8);
+  const cols = view.getUint32(12);
+  if (rows !== size.rows || cols !== size.cols) throw new Error(`${path}: images are ${rows}x${cols}, expected ${size.rows}x${size.cols}`);
+  checkSize(length, path, IMAGES_HEADER, count, rows * cols, `${count} images of ${rows}x${cols}`, maxBytes);
+  return { count, rows, cols };
+}
+
+/** checkIdxImagesHead for a labels file (an 8-byte header). */
+export function checkIdxLabelsHead(head: Uint8Array, length: number, path: string, maxBytes = Infinity): { count: number } {
+  checkHeader(head, length, path, LABELS_HEADER, LABELS_MAGIC, 'labels');
+  const count = dataView(head).getUint32(4);
+  checkSize(length, path, LABELS_HEADER, count, 1, `${count} labels`, maxBytes);
+  return { count };
 }
 
 function dataView(bytes: Uint8Array): DataView {
@@ -78,22 +98,23 @@ function dataView(bytes: Uint8Array): DataView {
 }
 
 /** Magic first when there is one: a labels file given as images should say so, not "too short". */
-function checkHeader(bytes: Uint8Array, path: string, headerBytes: number, magic: number, what: string): void {
-  const tooShort = () => new Error(`${path}: ${bytes.length} bytes is too short for an IDX ${what} header (${headerBytes} bytes)`);
-  if (bytes.length < 4) throw tooShort();
-  const found = dataView(bytes).getUint32(0);
+function checkHeader(head: Uint8Array, length: number, path: string, headerBytes: number, magic: number, what: string): void {
+  const tooShort = () => new Error(`${path}: ${length} bytes is too short for an IDX ${what} header (${headerBytes} bytes)`);
+  if (length < 4 || head.length < 4) throw tooShort();
+  const found = dataView(head).getUint32(0);
   if (found !== magic) throw new Error(`${path}: wrong magic ${hex(found)}, expected ${hex(magic)} for IDX ${what}`);
-  if (bytes.length < headerBytes) throw tooShort();
+  if (length < headerBytes || head.length < headerBytes) throw tooShort();
 }
 
-/** The file must hold exactly the header plus what the header declares. */
-function checkSize(bytes: Uint8Array, path: string, headerBytes: number, count: number, itemBytes: number, declared: string): void {
+/** The file must hold exactly the header plus what the header declares, which must be within `maxBytes`. */
+function checkSize(length: number, path: string, headerBytes: number, count: number, itemBytes: number, declared: string, maxBytes: number): void {
   const expected = headerBytes + count * itemBytes;
-  if (bytes.length < expected) {
-    throw new Error(`${path}: truncated: ${expected - bytes.length} bytes missing (header declares ${declared}, ${expected} bytes in all; file has ${bytes.length})`);
+  if (expected > maxBytes) throw overIdxLimit(`${path}: header declares ${declared}, ${expected} bytes,`, maxBytes);
+  if (length < expected) {
+    throw new Error(`${path}: truncated: ${expected - length} bytes missing (header declares ${declared}, ${expected} bytes in all; file has ${length})`);
   }
-  if (bytes.length > expected) {
-    throw new Error(`${path}: ${bytes.length - expected} trailing bytes after the ${declared} the header declares (${expected} bytes expected, file has ${bytes.length})`);
+  if (length > expected) {
+    throw new Error(`${path}: ${length - expected} trailing bytes after the ${declared} the header declares (${expected} bytes expected, file has ${length})`);
   }
 }
 

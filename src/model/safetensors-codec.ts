@@ -76,15 +76,44 @@ function checkTensor(name: string, t: NamedTensor, seen: Record<string, unknown>
   if (n !== t.data.length) throw new Error(`safetensors: tensor "${name}" has ${t.data.length} values, but shape [${t.shape.join(', ')}] holds ${n}`);
 }
 
-export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
-  if (!LITTLE_ENDIAN) throw new Error('safetensors: this host is big-endian, which is not supported');
-  const { header, dataStart } = readHeader(bytes, path);
+/**
+ * The most bytes a header may have, as the reference implementation allows
+ * (MAX_HEADER_SIZE in huggingface/safetensors): checked before the header is read.
+ */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * A file's header from its first bytes (`head`: the 8-byte length, then as much of
+ * the header as is there) and the file's `size`, checked before the tensors are
+ * read: the header length against the size, the JSON (duplicate keys included), every
+ * entry, and the tensors' layout against the size, exactly. Call with the first 8
+ * bytes to learn the length (`needs`), then with 8 + that many.
+ */
+export function decodeSafetensorsHeader(head: Uint8Array, size: number, path: string): { metadata: Record<string, string>; entries: SafetensorsEntry[]; dataStart: number } {
+  const { header, dataStart } = readHeader(head, path, size);
   const metadata = header[METADATA_KEY] === undefined ? {} : checkMetadata(header[METADATA_KEY], path);
   const entries = Object.entries(header)
     .filter(([name]) => name !== METADATA_KEY)
     .map(([name, entry]) => readEntry(name, entry, path))
     .sort((a, b) => a.begin - b.begin || a.end - b.end);
-  checkLayout(entries, bytes.length - dataStart, path);
+  checkLayout(entries, size - dataStart, path);
+  return { metadata, entries, dataStart };
+}
+
+/** The header length a file's first 8 bytes give, checked against the file's `size` and MAX_HEADER_BYTES. */
+export function safetensorsHeaderLength(first: Uint8Array, size: number, path: string): number {
+  if (first.length < 8 || size < 8) throw new Error(`${path}: ${size} bytes is shorter than the 8-byte header length; not a safetensors file`);
+  const length = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(size - 8)) {
+    throw new Error(`${path}: header length ${length} is larger than the ${size - 8} bytes that follow it; truncated, or not a safetensors file`);
+  }
+  if (length > BigInt(MAX_HEADER_BYTES)) throw new Error(`${path}: header length ${length} is more than the ${MAX_HEADER_BYTES} bytes a safetensors header may have; not a model file`);
+  return Number(length);
+}
+
+export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  if (!LITTLE_ENDIAN) throw new Error('safetensors: this host is big-endian, which is not supported');
+  const { metadata, entries, dataStart } = decodeSafetensorsHeader(bytes, bytes.length, path);
   const tensors = new Map<string, NamedTensor>();
   for (const e of entries) {
     // A fresh, aligned copy: the data may start at any byte offset in the file.
@@ -104,24 +133,65 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: M
   return { tensors, metadata };
 }
 
-function readHeader(bytes: Uint8Array, path: string): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.length < 8) throw new Error(`${path}: ${bytes.length} bytes is shorter than the 8-byte header length; not a safetensors file`);
-  const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (length > BigInt(bytes.length - 8)) {
-    throw new Error(`${path}: header length ${length} is larger than the ${bytes.length - 8} bytes that follow it; truncated, or not a safetensors file`);
-  }
-  const dataStart = 8 + Number(length);
+function readHeader(bytes: Uint8Array, path: string, size: number): { header: Record<string, unknown>; dataStart: number } {
+  const dataStart = 8 + safetensorsHeaderLength(bytes, size, path);
+  if (bytes.length < dataStart) throw new Error(`${path}: the header (${dataStart - 8} bytes) was not all read`);
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    header = JSON.parse(text);
   } catch (err) {
     throw new Error(`${path}: header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
   if (!isObject(header)) throw new Error(`${path}: header is not a JSON object`);
+  const twice = duplicateKey(text);
+  if (twice) {
+    const [outer, key] = [twice.slice(0, -1), twice[twice.length - 1]];
+    const name = (k: string) => (k === METADATA_KEY ? `"${k}"` : `tensor "${k}"`);
+    const where = outer.length === 0 ? 'the header' : `${name(outer[0])}${outer.length > 1 ? ` (under ${outer.slice(1).map((k) => `"${k}"`).join(', ')})` : ''}`;
+    throw new Error(`${path}: ${outer.length === 0 ? name(key) : `"${key}"`} is given twice in ${where}; JSON keeps only the last, so the file is ambiguous`);
+  }
   return { header, dataStart };
 }
 
-interface Entry {
+/**
+ * The first key that an object in `json` (valid JSON) gives twice, as the path of
+ * keys to it (["__metadata__", "arch"]), or null: JSON.parse silently keeps the last
+ * of two, which would let a file say two things and mean one.
+ */
+export function duplicateKey(json: string): string[] | null {
+  // One frame per open object or array: its keys so far, and the key it sits under.
+  const stack: { keys: Set<string> | null; under: string; expectKey: boolean }[] = [];
+  let pendingKey = '';
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top?.keys && top.expectKey) {
+        const key = JSON.parse(json.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return [...stack.slice(1).map((f) => f.under), key];
+        top.keys.add(key);
+        top.expectKey = false;
+        pendingKey = key;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      stack.push({ keys: c === '{' ? new Set() : null, under: pendingKey, expectKey: c === '{' });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',') {
+      const top = stack[stack.length - 1];
+      if (top?.keys) top.expectKey = true;
+    }
+  }
+  return null;
+}
+
+/** A tensor as the header describes it: its bytes are [begin, end) of the data, which start after the header. */
+export interface SafetensorsEntry {
   name: string;
   dtype: 'F32' | 'I64';
   shape: number[];
@@ -129,7 +199,7 @@ interface Entry {
   end: number;
 }
 
-function readEntry(name: string, entry: unknown, path: string): Entry {
+function readEntry(name: string, entry: unknown, path: string): SafetensorsEntry {
   const where = `${path}: tensor "${name}"`;
   if (!isObject(entry)) throw new Error(`${where}: entry is not a JSON object`);
   const { dtype, shape, data_offsets: offsets } = entry;
@@ -151,7 +221,7 @@ function readEntry(name: string, entry: unknown, path: string): Entry {
 }
 
 /** Sorted tensors must tile the data section exactly: no overlaps, no holes, no excess. */
-function checkLayout(entries: Entry[], dataLength: number, path: string): void {
+function checkLayout(entries: SafetensorsEntry[], dataLength: number, path: string): void {
   let end = 0;
   for (const e of entries) {
     if (e.begin < end) throw new Error(`${path}: tensor "${e.name}" at bytes [${e.begin}, ${e.end}] overlaps the tensor before it, which ends at ${end}`);
@@ -327,11 +397,26 @@ export interface ModelFile extends TrainedOn {
  */
 export function decodeModel(bytes: Uint8Array, name: string, wanted?: Network): ModelFile {
   const { tensors, metadata } = decodeSafetensors(bytes, name);
-  const network = fileNetwork(metadata, tensors, wanted, name);
+  const network = modelNetwork(metadata, tensors, wanted, name);
+  return { network, params: flatFromTensors(parameterTable(network), tensors, name), metadata, ...trainedOnOf(metadata, name) };
+}
+
+/**
+ * The network of a model file from its header alone (the tensors' names, shapes and
+ * dtypes; their data may be left out), which must hold exactly that network's
+ * tensors, and say what it was trained on in numbers that can be: what decodeModel
+ * checks before the values, so that a file can be checked before its data are read.
+ */
+export function modelNetwork(metadata: Record<string, string>, tensors: ReadonlyMap<string, NamedTensor> | SafetensorsEntry[], wanted: Network | undefined, name: string): Network {
+  const shapes = Array.isArray(tensors) ? new Map(tensors.map((e) => [e.name, { shape: e.shape, dtype: e.dtype, data: new Float32Array(0) }])) : tensors;
+  const network = fileNetwork(metadata, shapes, wanted, name);
   const table = parameterTable(network);
-  const isCheckpoint = [...tensors.keys()].some((t) => t.startsWith('adam.'));
-  rejectExtraTensors(tensors, table.names, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
-  return { network, params: flatFromTensors(table, tensors, name), metadata, ...trainedOnOf(metadata, name) };
+  const isCheckpoint = [...shapes.keys()].some((t) => t.startsWith('adam.'));
+  rejectExtraTensors(shapes, table.names, name, isCheckpoint ? ' (this looks like a training checkpoint, not a model)' : '');
+  const [problem] = tensorMismatches(table, shapes, '', false);
+  if (problem) throw new Error(`${name}: ${problem}`);
+  trainedOnOf(metadata, name);
+  return network;
 }
 
 /**

@@ -1,14 +1,19 @@
 /**
  * Files the Node programs read and write, with errors that name the path.
  *
+ * Reads open without blocking and check what they opened before reading it: a FIFO
+ * (whose open would wait for a writer, past every signal), a socket, a device or a
+ * directory is refused by name, and a reader learns the file's size first, to check
+ * it against what the format's header allows before any large read.
+ *
  * Writes go only to regular files or to new paths, and atomically: a temporary file
  * beside the destination, flushed, then renamed over it, so that a crash or a full
  * disk leaves the old file or the new one, never half of one, and a device node, a
  * directory or a FIFO given as an output is refused instead of replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
-import { access, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { access, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 const TEMP = /^(.*)\.tmp-(\d+)-[0-9a-f]{12}$/;
@@ -52,16 +57,111 @@ export function fileError(path: string, verb: string, err: unknown): Error {
   return new Error(`${path}: cannot ${verb}: ${reason}`);
 }
 
-/** Reads a whole file; a missing file, a directory or no permission is one line naming it. */
-export async function readInput(path: string, hint = ''): Promise<Buffer> {
-  if (path === '') throw new Error('an empty path was given for a file to read');
+/**
+ * The most bytes one read can give Node a buffer of (Node refuses a file over 2 GiB
+ * with a message that names no file): a larger input is refused here, by name.
+ */
+export const MAX_READ_BYTES = 2 ** 31 - 1;
+
+/** An input file opened for reading: a regular file, its size, and reads at offsets. */
+export interface InputFile {
+  path: string;
+  /** The size when it was opened. */
+  size: number;
+  /** `length` bytes from `offset` (a short file is an error naming it). */
+  read(offset: number, length: number): Uint8Array;
+  /** The whole file, which must be at most `maxBytes`. */
+  readAll(maxBytes?: number): Uint8Array;
+  close(): void;
+}
+
+/**
+ * Opens an input without blocking and checks that it is a regular file before
+ * anything is read: a FIFO (whose open would wait for a writer, past every signal),
+ * a socket, a device (/dev/zero never ends) or a directory is refused, by name, as
+ * `PATH: cannot read (WHAT): a FIFO, not a regular file`. The kind is asked of the
+ * path first and of the open file again (the path may change in between); the open
+ * itself is O_NONBLOCK, so that even a FIFO swapped in at the last moment cannot
+ * hang it. `what` names the option or the role (say, "--model").
+ */
+export function openInput(path: string, what = '', hint = ''): InputFile {
+  const verb = what ? `read (${what})` : 'read';
+  if (path === '') throw new Error(`${what ? `${what}: ` : ''}an empty path was given for a file to read`);
+  const refuse = (s: Stats) => {
+    if (!s.isFile()) throw new Error(`${path}: cannot ${verb}: ${s.isDirectory() ? 'a directory' : kind(s)}, not a regular file`);
+  };
+  let fd: number;
   try {
-    return await readFile(path);
+    refuse(statSync(path));
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
-    const e = fileError(path, 'read', err);
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    const e = fileError(path, verb, err);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && hint) e.message += `; ${hint}`;
     throw e;
   }
+  let size: number;
+  try {
+    const s = fstatSync(fd);
+    refuse(s);
+    size = s.size;
+  } catch (err) {
+    closeSync(fd);
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw fileError(path, verb, err);
+  }
+  const read = (offset: number, length: number): Uint8Array => {
+    const out = new Uint8Array(length);
+    let got = 0;
+    try {
+      while (got < length) {
+        const n = readSync(fd, out, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      throw fileError(path, verb, err);
+    }
+    if (got < length) throw new Error(`${path}: cannot ${verb}: the file ended after ${offset + got} bytes, ${offset + length} were expected (did it change while being read?)`);
+    return out;
+  };
+  return {
+    path,
+    size,
+    read,
+    readAll(maxBytes = MAX_READ_BYTES) {
+      const limit = Math.min(maxBytes, MAX_READ_BYTES);
+      if (size > limit) throw new Error(`${path}: cannot ${verb}: ${size} bytes is more than the ${limit} bytes (${sizeWords(limit)}) such a file may have`);
+      return read(0, size);
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+/** `n` bytes as MiB or GiB, for messages. */
+function sizeWords(n: number): string {
+  const gib = (n + 1) / 2 ** 30;
+  if (Number.isInteger(gib)) return `${gib} GiB`;
+  return `${Math.round((n / 2 ** 20) * 10) / 10} MiB`;
+}
+
+/** `f` on `path` opened by openInput, which is closed afterwards whatever happens. */
+export function withInput<T>(path: string, what: string, f: (file: InputFile) => T, hint = ''): T {
+  const file = openInput(path, what, hint);
+  try {
+    return f(file);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads a whole regular file (at most `maxBytes`), opened by openInput: a missing
+ * file, a directory, a FIFO or a device, or a file over the size, is one line naming it.
+ */
+export async function readInput(path: string, hint = '', what = '', maxBytes = MAX_READ_BYTES): Promise<Buffer> {
+  const bytes = withInput(path, what, (f) => f.readAll(maxBytes), hint);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
@@ -70,15 +170,10 @@ export async function readInput(path: string, hint = ''): Promise<Buffer> {
  */
 export function readTextInput(path: string, what: string, maxBytes = 1 << 20): string {
   if (path === '') throw new Error(`${what}: an empty path was given for a file to read`);
-  try {
-    const s = statSync(path);
-    if (!s.isFile()) throw new Error(`${path}: cannot read (${what}): ${s.isDirectory() ? "a directory" : kind(s)}, not a regular file`);
-    if (s.size > maxBytes) throw new Error(`${path}: cannot read (${what}): ${s.size} bytes is more than the ${maxBytes} a network file may have`);
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
-    throw fileError(path, `read (${what})`, err);
-  }
+  return withInput(path, what, (f) => {
+    if (f.size > maxBytes) throw new Error(`${path}: cannot read (${what}): ${f.size} bytes is more than the ${maxBytes} a network file may have`);
+    return new TextDecoder().decode(f.readAll(maxBytes));
+  });
 }
 
 /**
