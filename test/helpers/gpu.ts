@@ -3,8 +3,11 @@
 // NaN-poisoned outputs, and the comparison against the reference (close.ts). op-harness.ts
 // builds an op's whole check on them.
 import { suite, type Test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { requestGpu } from '../../src/gpu/node';
 import { Runtime, numel, type Tensor } from '../../src/gpu/runtime';
+import { SHADERS } from '../../src/shaders';
 import { Rng } from '../../src/util/rng';
 
 export { assertClose, closeness, RTOL } from './close';
@@ -13,13 +16,29 @@ export async function openRuntime(): Promise<Runtime> {
   return new Runtime(await requestGpu());
 }
 
-/** A uvu suite whose tests get the file's Runtime as `rt` in their context: `test('...', async ({ rt }) => ...)`. */
+/**
+ * A uvu suite whose tests get the file's Runtime as `rt` in their context: `test('...', async ({ rt }) => ...)`.
+ * A suite named for a shader (test/gpu/<shader>.test.ts) ends with a test that its
+ * tests compiled every entry point of shaders/<shader>.wgsl.
+ */
 export function gpuSuite(name: string): Test<{ rt: Runtime }> {
   const test = suite(name, { rt: undefined as unknown as Runtime });
   test.before(async (context) => {
     context.rt = await openRuntime();
   });
   test.after(({ rt }) => rt.destroy());
+  const source = SHADERS[name];
+  if (source !== undefined) {
+    const run = test.run;
+    test.run = () => {
+      test(`every entry point of shaders/${name}.wgsl was compiled by these tests`, ({ rt }) => {
+        const entries = new WgslReflect(source).entry.compute.map((f) => f.name);
+        const missing = entries.filter((e) => !rt.compiled.includes(`${name}.${e}`));
+        assert.equal(missing, [], `not compiled: ${missing.join(', ')} (compiled: ${rt.compiled.join(', ')})`);
+      });
+      run();
+    };
+  }
   return test;
 }
 
