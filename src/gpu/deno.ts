@@ -25,7 +25,8 @@ export const ADAPTERS = ['auto', 'hardware', 'llvmpipe', 'lavapipe', 'swiftshade
 export type AdapterChoice = (typeof ADAPTERS)[number];
 
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
-const LAVAPIPE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json'];
+// Mesa names the manifest for its architecture in Debian 12, plainly in Debian 13.
+const LAVAPIPE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json', '/usr/share/vulkan/icd.d/lvp_icd.json'];
 
 export const SETUP_HINT =
   'No WebGPU adapter was found by Deno (wgpu). On a machine without a GPU, install a software one with\n' +
