@@ -187,12 +187,22 @@ function firefoxPage(page: PuppeteerPage, downloads: string, home: string, owner
     async download(selector) {
       for (const f of readdirSync(downloads)) rmSync(join(downloads, f), { force: true });
       await page.click(selector);
-      // Firefox writes NAME.part, then renames it to NAME when the download is complete.
+      // Firefox writes NAME.part (or a file of a random name), then renames it to NAME
+      // when the download is complete: a name seen twice in a row that still reads is it.
       const deadline = Date.now() + 30_000;
+      let seen: string | null = null;
       for (;;) {
         const files = readdirSync(downloads);
         const done = files.filter((f) => !f.endsWith('.part'));
-        if (done.length > 0 && files.length === done.length) return { filename: done[0], bytes: readFileSync(join(downloads, done[0])) };
+        const name = done.length === 1 && files.length === 1 ? done[0] : null;
+        if (name !== null && name === seen) {
+          try {
+            return { filename: name, bytes: readFileSync(join(downloads, name)) };
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // renamed meanwhile: look again
+          }
+        }
+        seen = name;
         if (Date.now() > deadline) throw new Error(`download: nothing saved within 30 s of clicking ${selector} (${downloads}: ${files.join(', ') || 'empty'})`);
         await new Promise((r) => setTimeout(r, 100));
       }
