@@ -78,9 +78,11 @@ export async function trainTfjs(network: Network, train: MnistSplit, batch: numb
   // Weights drawn as the engine draws them (PyTorch's default init), laid out as
   // TensorFlow.js wants them: conv [kh, kw, in, out], dense [in, out].
   const v = new Map<string, tf.Variable>();
-  for (const s of parameterTable(network).slots) {
+  const table = parameterTable(network);
+  const initial = table.init(rng); // the engine's own initialisation, drawn in the same order
+  for (const s of table.slots) {
     if (s.role !== 'parameter') continue; // the twin keeps no running statistics: it only trains
-    const values = 'fill' in s.init ? new Float32Array(s.length).fill(s.init.fill) : Float32Array.from({ length: s.length }, () => rng.uniform(-1 / Math.sqrt((s.init as { fanIn: number }).fanIn), 1 / Math.sqrt((s.init as { fanIn: number }).fanIn)));
+    const values = table.view(initial, s.name);
     const [out, ...rest] = s.shape;
     const shape = s.shape.length === 4 ? [rest[1], rest[2], rest[0], out] : s.shape.length === 2 ? [rest[0], out] : [out];
     v.set(s.name, tf.variable(tf.tensor(values, shape)));

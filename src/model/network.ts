@@ -72,7 +72,7 @@ export function insertAfter(layers: readonly Layer[], name: string, ...extra: La
   return [...layers.slice(0, at + 1), ...extra, ...layers.slice(at + 1)];
 }
 
-/** @deprecated-free alias kept for the tests: a ReLU after the named layer. */
+/** Layers with a ReLU inserted after the layer named `name`. */
 export function withReluAfter(layers: readonly Layer[], name: string): Layer[] {
   return insertAfter(layers, name, relu());
 }
