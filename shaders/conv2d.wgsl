@@ -9,14 +9,17 @@
 //   backward_input   dinput[n,ci,y,x]  = sum_{co,ky,kx} weight[co,ci,ky,kx] * doutput[n,co,(y+P-ky)/S,(x+P-kx)/S]
 //                                        (only the terms where S divides y+P-ky and x+P-kx,
 //                                        0 <= (y+P-ky)/S < OH and 0 <= (x+P-kx)/S < OW)
-//   backward_params  two independent parts in one dispatch, the second starting on a
-//                    workgroup boundary (so no workgroup mixes them):
-//     weight part    partial[n,co,t]   = sum_p doutput[n,co,p] * in[n, ci, y*S+ky-P, x*S+kx-P]
-//     bias part      partial_bias[n,co] = sum_p doutput[n,co,p]
+//   backward_weight  partial[n,co,t]   = sum_p doutput[n,co,p] * in[n, ci, y*S+ky-P, x*S+kx-P]
+//   backward_bias    partial_bias[n,co] = sum_p doutput[n,co,p]
 //   reduce           dweight[co,t] = sum_n partial[n,co,t], then dbias[co] = sum_n partial_bias[n,co]
 //
-// backward_input stays a dispatch of its own: in one with backward_params (as linear.wgsl
-// does) llvmpipe ran the pair 1.5x slower than apart (bench/NOTES.md).
+// The three gradients are separate dispatches: llvmpipe compiles a dispatch's entry point
+// as one function that every invocation runs with a lane mask, so a part costs time
+// even to invocations that do not take it. The weight and bias parts in one dispatch
+// took 1.2-1.3x as long as the two apart (lenet5's conv1 and conv2, Mesa 22.3.6 and
+// 25.0.7), though the bias part alone takes a tenth of the weight part's time; with the
+// input part too, 1.5x (bench/NOTES.md). reduce keeps its bias part: a loop over the
+// batch either way.
 //
 // The weights come packed four channels to a vec4 (one load per tap), in two layouts:
 //   by_tap[t * 2*blocks8(C_OUT) + b]                  = weight[4b..4b+3, t]             (forward)
@@ -67,7 +70,7 @@ override RELU: bool = false;
 // load is a gather); four waste less on narrow rows. Either gives the same bits: every
 // result is the same sum in the same order (src/gpu/tuning.ts picks per adapter).
 override XB: u32 = 4u;
-// backward_params takes all K kernel rows of a weight gradient in one invocation (K
+// backward_weight takes all K kernel rows of a weight gradient in one invocation (K
 // new inputs per step for K x K x 4 multiply-adds), or one row (fewer registers, K
 // times the invocations). llvmpipe is faster with all; SwiftShader much slower.
 // The same bits either way.
@@ -80,7 +83,7 @@ override UNIFORM_WEIGHTS: bool = false;
 // 16 KiB: the least maxUniformBufferBindingSize WebGPU allows (compatibility mode).
 const UNIFORM_VEC4S: u32 = 1024u;
 
-// backward_params keeps its taps in registers, up to this many.
+// backward_weight keeps its taps in registers, up to this many.
 const MAX_K: u32 = 7u;
 
 struct Params {
@@ -483,17 +486,27 @@ fn weight_part_all_rows(i: u32) {
   }
 }
 
+@compute @workgroup_size(WG)
+fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i < input_part_size()) { input_part(i); }
+}
+
 // Invocations of the weight part: one per kernel row, or (ALL_ROWS) one for all K.
 fn weight_part_size() -> u32 { return params.batch * blocks(C_OUT) * C_IN * select(K, 1u, ALL_ROWS); }
 
-fn weight_part(i: u32) {
+@compute @workgroup_size(WG)
+fn backward_weight(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= weight_part_size()) { return; }
   if (ALL_ROWS) { weight_part_all_rows(i); } else { weight_part_one_row(i); }
 }
 
 // One invocation per (image, channel): the sum of that image's doutput plane.
-fn bias_part_size() -> u32 { return params.batch * C_OUT; }
-
-fn bias_part(i: u32) {
+@compute @workgroup_size(WG)
+fn backward_bias(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = invocation_index(id, groups);
+  if (i >= params.batch * C_OUT) { return; }
   let plane = out_h() * out_w();
   let base = i * plane; // (n * C_OUT + co) * plane
   var image_sum = 0.0;
@@ -501,22 +514,8 @@ fn bias_part(i: u32) {
   partial_bias[i] = image_sum;
 }
 
-@compute @workgroup_size(WG)
-fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i < input_part_size()) { input_part(i); }
-}
-
 // Where a part starts: the end of the one before, rounded up to a whole workgroup.
 fn aligned(n: u32) -> u32 { return (n + WG - 1u) / WG * WG; }
-
-@compute @workgroup_size(WG)
-fn backward_params(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  var i = invocation_index(id, groups);
-  if (i < weight_part_size()) { weight_part(i); return; }
-  i -= aligned(weight_part_size());
-  if (i < bias_part_size()) { bias_part(i); }
-}
 
 // dweight, then dbias: each the sum over the batch of per-image sums, image by image.
 // The bias part starts on a workgroup boundary too: llvmpipe runs a SIMD group's

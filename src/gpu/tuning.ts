@@ -17,7 +17,7 @@ export interface Tuning {
   /** conv2d.wgsl's XB for backward_input: llvmpipe 38 -> 23 ms, SwiftShader 73 -> 48 ms with eight. */
   convInputColumns: 4 | 8;
   /**
-   * conv2d.wgsl's ALL_ROWS: backward_params takes all K kernel rows of a weight
+   * conv2d.wgsl's ALL_ROWS: backward_weight takes all K kernel rows of a weight
    * gradient per invocation (K new inputs per step for K x K x 4 multiply-adds) rather
    * than one. llvmpipe: conv2 19 -> 14 ms, conv1 16.5 -> 10.5 ms; SwiftShader: 5-6x
    * slower (its arrays stay in memory, and conv1 has only 128 such invocations).

@@ -29,7 +29,7 @@ const blocks = (n: number) => Math.ceil(n / 4);
 /** forward's and backward_input's blocks: eight channels (two 4x4 blocks) by four or eight columns. */
 const blocks8 = (n: number) => Math.ceil(n / 8);
 
-const BACKWARD = ['backward_input', 'backward_params', 'reduce'] as const;
+const BACKWARD = ['backward_input', 'backward_weight', 'backward_bias', 'reduce'] as const;
 type Entry = 'forward' | (typeof BACKWARD)[number];
 
 
@@ -51,7 +51,7 @@ export class Conv2d {
     readonly shape: Conv2dShape,
     /** Output columns per invocation of forward and of backward_input (conv2d.wgsl's XB for each). */
     readonly columns: { forward: 4 | 8; input: 4 | 8 },
-    /** Whether backward_params takes all kernel rows per invocation (conv2d.wgsl's ALL_ROWS). */
+    /** Whether backward_weight takes all kernel rows per invocation (conv2d.wgsl's ALL_ROWS). */
     readonly allRows: boolean,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
@@ -127,7 +127,7 @@ export class Conv2d {
     }
     const sizes = { C_IN: s.inChannels, C_OUT: s.outChannels, H: s.height, W: s.width, K: s.kernel, STRIDE: stride, PAD: padding };
     const backward = options.backward ?? true;
-    const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_params' as const, 'reduce' as const] : [])];
+    const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_weight' as const, 'backward_bias' as const, 'reduce' as const] : [])];
     const relu: Constants = options.relu ? { RELU: 1 } : {};
     const columns = { forward: options.columns ?? rt.tuning.convColumns, input: options.inputColumns ?? rt.tuning.convInputColumns };
     for (const c of Object.values(columns)) if (c !== 4 && c !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${c}`);
@@ -141,7 +141,7 @@ export class Conv2d {
         ? { ...sizes, ...relu, XB: columns.forward, UNIFORM_WEIGHTS: fits(packing.forward) }
         : e === 'backward_input'
           ? { ...sizes, XB: columns.input, UNIFORM_WEIGHTS: fits(packing.backward) }
-          : e === 'backward_params'
+          : e === 'backward_weight'
             ? { ...sizes, ALL_ROWS: Number(allRows) }
             : sizes;
     const kernels = await Promise.all(entries.map((e) => rt.kernel('conv2d', e, constants(e))));
@@ -195,7 +195,7 @@ export class Conv2d {
   /**
    * The gradients of every image (the input's, given `dinput` and the weights packed
    * for it; the weights' and the bias's), then the weights' and the bias's summed over
-   * the batch in order: three dispatches, or two without the input's.
+   * the batch in order: four dispatches, or three without the input's.
    */
   backward(t: { doutput: Tensor; input: Tensor; dweight: Tensor; dbias: Tensor; by_tap_in?: Tensor; dinput?: Tensor }): Dispatch[] {
     const n = this.sizes();
@@ -216,10 +216,8 @@ export class Conv2d {
       list.push(dispatch(this.backwardKernel('backward_input'), this.params, { doutput: t.doutput, by_tap_in: t.by_tap_in, by_tap_in_u: uniformView(t.by_tap_in), dinput: t.dinput }, invocations, { flops: 2 * this.macs }));
     }
     const weightPart = s.batch * blocks(s.outChannels) * s.inChannels * (this.allRows ? 1 : s.kernel);
-    const biasPart = s.batch * s.outChannels;
-    const partials = { doutput: t.doutput, input: t.input, partial: partial.weight, partial_bias: partial.bias };
-    const params = this.backwardKernel('backward_params');
-    list.push(dispatch(params, this.params, partials, wholeWorkgroups(weightPart, params) + biasPart, { flops: 2 * this.macs + n.output }));
+    list.push(dispatch(this.backwardKernel('backward_weight'), this.params, { doutput: t.doutput, input: t.input, partial: partial.weight }, weightPart, { flops: 2 * this.macs }));
+    list.push(dispatch(this.backwardKernel('backward_bias'), this.params, { doutput: t.doutput, partial_bias: partial.bias }, s.batch * s.outChannels, { flops: n.output }));
     const reduce = this.backwardKernel('reduce');
     const sums = { saved_partial: partial.weight, saved_partial_bias: partial.bias, dweight: t.dweight, dbias: t.dbias };
     list.push(dispatch(reduce, this.params, sums, wholeWorkgroups(n.weight, reduce) + n.bias, { flops: partial.weight.length + partial.bias.length }));
