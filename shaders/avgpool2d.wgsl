@@ -22,13 +22,17 @@ override WG: u32 = 64;
 // The window: K x K, S apart (fixed trip counts once the pipeline is made).
 override K: u32 = 2u;
 override S: u32 = 2u;
+// A plane's size, H x W, and the output's, OH x OW: constants, so that the divisions
+// that find an invocation's place become multiplications (on the CPU adapters a
+// division by a uniform is a scalar division per lane: pool1's forward took 1.6x as
+// long with the sizes in the uniform, llvmpipe, Mesa 25.0.7).
+override H: u32;
+override W: u32;
+override OH: u32;
+override OW: u32;
 
 struct Params {
   planes: u32,
-  height: u32,
-  width: u32,
-  out_height: u32,
-  out_width: u32,
   // K*K, from the host, not from the override constants: SwiftShader turned a division
   // by that constant into a product with its rounded reciprocal (other bits than
   // PyTorch's in some outputs for K = 3 or 5). By a uniform it divides, as IEEE does.
@@ -49,15 +53,15 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let p = params;
   let i = invocation_index(id, groups);
-  if (i >= p.planes * p.out_height * p.out_width) { return; }
-  let x = i % p.out_width;
-  let y = (i / p.out_width) % p.out_height;
-  let plane = i / (p.out_width * p.out_height);
-  let top_left = plane * p.height * p.width + S * (y * p.width + x);
+  if (i >= p.planes * OH * OW) { return; }
+  let x = i % OW;
+  let y = (i / OW) % OH;
+  let plane = i / (OW * OH);
+  let top_left = plane * H * W + S * (y * W + x);
   var sum = 0.0;
   for (var ky = 0u; ky < K; ky++) {
     for (var kx = 0u; kx < K; kx++) {
-      sum += input[top_left + ky * p.width + kx];
+      sum += input[top_left + ky * W + kx];
     }
   }
   output[i] = sum / p.divisor;
@@ -75,16 +79,16 @@ fn windows_over(i: u32, count: u32) -> vec2u {
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let p = params;
   let i = invocation_index(id, groups);
-  if (i >= p.planes * p.height * p.width) { return; }
-  let ix = i % p.width;
-  let iy = (i / p.width) % p.height;
-  let first = (i / (p.width * p.height)) * p.out_height * p.out_width;
-  let rows = windows_over(iy, p.out_height);
-  let cols = windows_over(ix, p.out_width);
+  if (i >= p.planes * H * W) { return; }
+  let ix = i % W;
+  let iy = (i / W) % H;
+  let first = (i / (W * H)) * OH * OW;
+  let rows = windows_over(iy, OH);
+  let cols = windows_over(ix, OW);
   var sum = 0.0;
   for (var y = rows.x; y <= rows.y; y++) {
     for (var x = cols.x; x <= cols.y; x++) {
-      sum += doutput[first + y * p.out_width + x] / p.divisor;
+      sum += doutput[first + y * OW + x] / p.divisor;
     }
   }
   dinput[i] = sum;

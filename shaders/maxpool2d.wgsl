@@ -33,13 +33,17 @@ override WG: u32 = 64;
 // The window: K x K, S apart (fixed trip counts once the pipeline is made).
 override K: u32 = 2u;
 override S: u32 = 2u;
+// A plane's size, H x W, and the output's, OH x OW: constants, so that the divisions
+// that find an invocation's place become multiplications (on the CPU adapters a
+// division by a uniform is a scalar division per lane: pool1's forward took 1.6x as
+// long with the sizes in the uniform, llvmpipe, Mesa 25.0.7).
+override H: u32;
+override W: u32;
+override OH: u32;
+override OW: u32;
 
 struct Params {
   planes: u32,
-  height: u32,
-  width: u32,
-  out_height: u32,
-  out_width: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -59,17 +63,17 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let p = params;
   let i = invocation_index(id, groups);
-  if (i >= p.planes * p.out_height * p.out_width) { return; }
-  let x = i % p.out_width;
-  let y = (i / p.out_width) % p.out_height;
-  let plane = i / (p.out_width * p.out_height);
-  let base = plane * p.height * p.width;
-  let top_left = S * (y * p.width + x);
+  if (i >= p.planes * OH * OW) { return; }
+  let x = i % OW;
+  let y = (i / OW) % OH;
+  let plane = i / (OW * OH);
+  let base = plane * H * W;
+  let top_left = S * (y * W + x);
   var best = top_left;
   var value = input[base + best];
   for (var ky = 0u; ky < K; ky++) {
     for (var kx = 0u; kx < K; kx++) {
-      let at = top_left + ky * p.width + kx;
+      let at = top_left + ky * W + kx;
       let v = input[base + at];
       if (v > value) {
         value = v;
@@ -84,34 +88,33 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
 // One invocation per window, S >= K: its gradient g goes to the argmax, zeros to the
 // rest of its cell (see the top).
 fn scatter_window(o: u32, g: f32) {
-  let p = params;
-  let x = o % p.out_width;
-  let y = (o / p.out_width) % p.out_height;
-  let base = (o / (p.out_width * p.out_height)) * p.height * p.width;
+  let x = o % OW;
+  let y = (o / OW) % OH;
+  let base = (o / (OW * OH)) * H * W;
   let top = S * y;
   let left = S * x;
   let at = saved_argmax[o];
   for (var ky = 0u; ky < K; ky++) {
     for (var kx = 0u; kx < K; kx++) {
-      let i = (top + ky) * p.width + left + kx;
+      let i = (top + ky) * W + left + kx;
       dinput[base + i] = select(0.0, g, i == at);
     }
   }
   // The rest of the cell (nothing for LeNet-5's pools): right of the window, then below it.
-  let bottom = select(top + S, p.height, y + 1u == p.out_height);
-  let right = select(left + S, p.width, x + 1u == p.out_width);
+  let bottom = select(top + S, H, y + 1u == OH);
+  let right = select(left + S, W, x + 1u == OW);
   for (var r = top; r < top + K; r++) {
-    for (var c = left + K; c < right; c++) { dinput[base + r * p.width + c] = 0.0; }
+    for (var c = left + K; c < right; c++) { dinput[base + r * W + c] = 0.0; }
   }
   for (var r = top + K; r < bottom; r++) {
-    for (var c = left; c < right; c++) { dinput[base + r * p.width + c] = 0.0; }
+    for (var c = left; c < right; c++) { dinput[base + r * W + c] = 0.0; }
   }
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let o = invocation_index(id, groups);
-  if (o >= params.planes * params.out_height * params.out_width) { return; }
+  if (o >= params.planes * OH * OW) { return; }
   scatter_window(o, doutput[o]);
 }
 
@@ -120,7 +123,7 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
 @compute @workgroup_size(WG)
 fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let o = invocation_index(id, groups);
-  if (o >= params.planes * params.out_height * params.out_width) { return; }
+  if (o >= params.planes * OH * OW) { return; }
   scatter_window(o, select(0.0, doutput[o], saved_output[o] > 0.0));
 }
 
@@ -143,23 +146,22 @@ struct Cover {
 }
 
 fn cover(i: u32) -> Cover {
-  let p = params;
-  let ix = i % p.width;
-  let iy = (i / p.width) % p.height;
-  let plane = i / (p.width * p.height);
-  return Cover(iy * p.width + ix, plane * p.out_height * p.out_width, windows_over(iy, p.out_height), windows_over(ix, p.out_width));
+  let ix = i % W;
+  let iy = (i / W) % H;
+  let plane = i / (W * H);
+  return Cover(iy * W + ix, plane * OH * OW, windows_over(iy, OH), windows_over(ix, OW));
 }
 
 @compute @workgroup_size(WG)
 fn backward_gather(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = invocation_index(id, groups);
-  if (i >= params.planes * params.height * params.width) { return; }
+  if (i >= params.planes * H * W) { return; }
   let c = cover(i);
   var sum = 0.0;
   var hit = false;
   for (var y = c.rows.x; y <= c.rows.y; y++) {
     for (var x = c.cols.x; x <= c.cols.y; x++) {
-      let o = c.first + y * params.out_width + x;
+      let o = c.first + y * OW + x;
       if (saved_argmax[o] == c.at) {
         let g = doutput[o];
         sum = select(g, sum + g, hit);
@@ -176,13 +178,13 @@ fn backward_gather(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgr
 @compute @workgroup_size(WG)
 fn backward_relu_gather(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = invocation_index(id, groups);
-  if (i >= params.planes * params.height * params.width) { return; }
+  if (i >= params.planes * H * W) { return; }
   let c = cover(i);
   var sum = 0.0;
   var hit = false;
   for (var y = c.rows.x; y <= c.rows.y; y++) {
     for (var x = c.cols.x; x <= c.cols.y; x++) {
-      let o = c.first + y * params.out_width + x;
+      let o = c.first + y * OW + x;
       if (saved_argmax[o] == c.at) {
         let g = select(0.0, doutput[o], saved_output[o] > 0.0);
         sum = select(g, sum + g, hit);

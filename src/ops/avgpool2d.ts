@@ -22,15 +22,11 @@ export class AvgPool2d {
     checkPool2dShape('avgpool2d', shape);
     const entries: Entry[] = (options.backward ?? true) ? ['forward', 'backward'] : ['forward'];
     const window = pool2dWindow(shape);
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('avgpool2d', e, { K: window.kernel, S: window.stride })));
-    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
     const out = pool2dOutSize(shape);
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('avgpool2d', e, { K: window.kernel, S: window.stride, H: shape.height, W: shape.width, OH: out.height, OW: out.width })));
+    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
     const params = kernels[0].uniformBuffer({
       planes: shape.batch * shape.channels,
-      height: shape.height,
-      width: shape.width,
-      out_height: out.height,
-      out_width: out.width,
       divisor: window.kernel * window.kernel,
     });
     return new AvgPool2d(shape, k, params);

@@ -40,16 +40,12 @@ export class MaxPool2d {
     checkPool2dShape('maxpool2d', shape);
     const entries: Entry[] = (options.backward ?? true) ? ['forward', 'backward', 'backward_relu'] : ['forward'];
     const window = pool2dWindow(shape);
-    const suffix = backwardForm(shape, options) === 'gather' ? '_gather' : '';
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e === 'forward' ? e : `${e}${suffix}`, { K: window.kernel, S: window.stride })));
-    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
     const out = pool2dOutSize(shape);
+    const suffix = backwardForm(shape, options) === 'gather' ? '_gather' : '';
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e === 'forward' ? e : `${e}${suffix}`, { K: window.kernel, S: window.stride, H: shape.height, W: shape.width, OH: out.height, OW: out.width })));
+    const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
     const params = kernels[0].uniformBuffer({
       planes: shape.batch * shape.channels,
-      height: shape.height,
-      width: shape.width,
-      out_height: out.height,
-      out_width: out.width,
     });
     return new MaxPool2d(shape, k, params, suffix === '' ? out.height * out.width : shape.height * shape.width);
   }
