@@ -4,9 +4,11 @@
 // spent in each kernel; results appended to a JSON file.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { benchEngine, WARM_UP, type EngineRun } from '../bench/engine';
 import { profile, profileTable, profileTimestamps, type DispatchTime } from '../bench/profile';
+import { driverVersion } from '../gpu/device';
 import { dawn, type AdapterChoice } from '../gpu/node';
 import type { Network } from '../model/network';
 import { DEFAULT_CONFIG } from '../train/options';
@@ -14,16 +16,20 @@ import { checkDistinct, checkOutput, fileError, writeFileAtomic } from '../util/
 import { parseOptions, positiveInt } from './shared/args';
 import { archOption, describe, lockOutputs, openRuntime, readSplits, run } from './shared/common';
 
-const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME|FILE.json] [--steps N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
+const HELP = `usage: npm run bench -- [--adapter NAME] [--arch NAME|FILE.json] [--steps N] [--rounds N] [--tfjs-steps N] [--batch-size N] [--no-tfjs] [--no-deno] [--no-pytorch] [--json FILE]
 
 Trains a network (--arch, default lenet5) on MNIST with this engine in Node (Dawn), then
 in Deno (wgpu) on the same kind of adapter (where Deno is installed and has one), then
 with PyTorch on the CPU (where a python3 imports torch; PYTHON names one), then with
 TensorFlow.js's WebGPU backend on the same Dawn adapter, for --steps steps (default 200, after 20 warm-up steps) and
 --tfjs-steps steps (default 20, after 3: it is 10-30x slower),
-and prints images/s for each and their ratio, set-up time apart, and the share of a
-step spent in each kernel (timestamp queries where the adapter has them). Results go
-to --json FILE (default bench/results.json), one entry per adapter.`;
+and prints images/s for each and their ratio, set-up time apart, the cores the
+engine keeps busy, and the share of a step spent in each kernel (timestamp queries
+where the adapter has them). The engine and PyTorch then run again, one after the
+other, for --rounds in all (default 3): a CPU shared with other work swings by 2x
+between runs, so the ratio printed last is the median of the rounds' ratios, each
+from two runs seconds apart. Results go to --json FILE (default bench/results.json),
+one entry per adapter, with the driver's version and the tuning.`;
 
 const DENO = 'node_modules/.bin/deno';
 
@@ -36,6 +42,15 @@ function benchDeno(kind: string, arch: string, batchSize: number, steps: number)
   if (r.status !== 0) return { skipped: r.stderr.split('\n').find((l) => l.startsWith('error')) ?? `deno exited with ${r.status}` };
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
+
+/** The engine again in a process of its own (Node), as a later round beside PyTorch. */
+function benchNode(kind: string, arch: string, batchSize: number, steps: number): EngineRun | null {
+  const args = ['dist/cli/bench-engine.js', '--adapter', kind, '--arch', arch, '--batch-size', String(batchSize), '--steps', String(steps)];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  return r.status === 0 ? (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { engine: EngineRun }).engine : null;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface TorchRun {
   torch: string;
@@ -96,6 +111,7 @@ async function main(): Promise<number> {
       adapter: { type: 'string' },
       arch: { type: 'string', default: DEFAULT_CONFIG.arch },
       steps: { type: 'string', default: '200' },
+      rounds: { type: 'string', default: '3' },
       'tfjs-steps': { type: 'string', default: '20' },
       'batch-size': { type: 'string', default: String(DEFAULT_CONFIG.batchSize) },
       'no-tfjs': { type: 'boolean', default: false },
@@ -110,6 +126,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const steps = positiveInt(o.steps!, '--steps');
+  const rounds = positiveInt(o.rounds!, '--rounds');
   const tfjsSteps = positiveInt(o['tfjs-steps']!, '--tfjs-steps');
   const batchSize = positiveInt(o['batch-size']!, '--batch-size');
   const network = archOption(o.arch!);
@@ -121,11 +138,13 @@ async function main(): Promise<number> {
   const { train } = readSplits(undefined, false);
   const rt = await openRuntime(o.adapter);
   const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
-  console.log(`adapter: ${describe(rt)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
+  const driver = driverVersion(rt.adapter);
+  console.log(`adapter: ${describe(rt)}\ntuning: ${JSON.stringify(rt.tuning)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
   const { run: engine, trainer } = await benchEngine(rt, network, train!, batchSize, steps);
   const list = await trainer.stepDispatches(batchSize);
-  console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step, ${list.length} dispatches per step; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
+  const busy = engine.coresBusy === undefined ? '' : `, ${engine.coresBusy.toFixed(2)} of ${availableParallelism()} cores busy`;
+  console.log(`\nlenet-webgpu:   ${engine.imagesPerSecond.toFixed(0).padStart(6)} images/s  (${engine.msPerStep.toFixed(1)} ms/step, ${list.length} dispatches per step${busy}; set-up and warm-up ${engine.setupSeconds.toFixed(2)} s)`);
   const stamped = await profileTimestamps(rt, list);
   const rows = stamped ?? (await profile(rt, list));
   rt.destroy();
@@ -157,12 +176,29 @@ async function main(): Promise<number> {
   } else if (torch) {
     console.log(`PyTorch:        not run: ${torch.skipped}`);
   }
+  // More rounds, engine then PyTorch: the ratio as the median of theirs.
+  const ratios: { engine: number; pytorch: number; ratio: number }[] = [];
+  if (torch && 'imagesPerSecond' in torch) {
+    ratios.push({ engine: engine.imagesPerSecond, pytorch: torch.imagesPerSecond, ratio: engine.imagesPerSecond / torch.imagesPerSecond });
+    for (let r = 2; r <= rounds; r++) {
+      const e = benchNode(kind, o.arch!, batchSize, steps);
+      const t = benchPytorch(network, batchSize, steps);
+      if (!e || !('imagesPerSecond' in t)) break;
+      ratios.push({ engine: e.imagesPerSecond, pytorch: t.imagesPerSecond, ratio: e.imagesPerSecond / t.imagesPerSecond });
+    }
+    if (ratios.length > 1) {
+      console.log(`\nrounds (engine, PyTorch, ratio): ${ratios.map((x) => `${x.engine.toFixed(0)}/${x.pytorch.toFixed(0)} = ${x.ratio.toFixed(2)}`).join('; ')}`);
+      console.log(`engine/PyTorch, median of ${ratios.length} rounds: ${median(ratios.map((x) => x.ratio)).toFixed(2)}`);
+    }
+  }
   printProfile(rows, stamped ? 'GPU timestamps, each dispatch in its own pass' : 'host timing of isolated dispatches');
 
   const results = await readResults(o.json!);
   results[kind] = {
     date: new Date().toISOString(),
     adapter: rt.adapter,
+    driver,
+    tuning: rt.tuning,
     batchSize,
     steps,
     engine,
@@ -171,6 +207,8 @@ async function main(): Promise<number> {
     pytorch: torch && 'imagesPerSecond' in torch ? torch : null,
     tfjs: tfjs && { ...tfjs, steps: tfjsSteps },
     ratio: tfjs ? engine.imagesPerSecond / tfjs.imagesPerSecond : null,
+    pytorchRounds: ratios,
+    pytorchRatio: ratios.length ? median(ratios.map((x) => x.ratio)) : null,
     profile: { method: stamped ? 'timestamp-query' : 'host', rows },
   };
   await writeFileAtomic(o.json!, JSON.stringify(results, null, 1) + '\n');

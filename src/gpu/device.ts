@@ -44,6 +44,19 @@ export interface Gpu {
   wait?: <T>(start: () => Promise<T>) => Promise<T>;
 }
 
+/**
+ * The driver's version where the adapter says it, e.g. "Mesa 25.0.7" (llvmpipe through
+ * Dawn's OpenGL ES backend says "OpenGL ES 3.2 Mesa 25.0.7-2~bpo12+1"); null where it
+ * does not. The CPU adapters' speed depends on it more than on anything else
+ * (bench/NOTES.md), so the benchmarks record it.
+ */
+export function driverVersion(adapter: Pick<AdapterDescription, 'name' | 'description' | 'device'>): string | null {
+  const mesa = /\bMesa (\d+\.\d+(?:\.\d+)?)/.exec(`${adapter.description} ${adapter.device} ${adapter.name}`);
+  if (mesa) return `Mesa ${mesa[1]}`;
+  const swiftshader = /SwiftShader driver (\S+)/i.exec(adapter.description);
+  return swiftshader ? `SwiftShader ${swiftshader[1]}` : null;
+}
+
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i;
 /** Mesa's gallivm (llvmpipe, lavapipe) counts every loop iteration of an invocation and stops them all here. */
 const GALLIVM = /llvmpipe|lavapipe/i;
