@@ -19,6 +19,9 @@
 // PyTorch twin has it in Python: change all three or none.
 
 override WG: u32 = 64;
+// Elements per invocation, consecutive (src/gpu/dispatch.ts: PER_INVOCATION): on
+// llvmpipe an invocation costs time of its own besides its work.
+override PER: u32 = 1u;
 
 struct Params {
   count: u32,
@@ -56,14 +59,16 @@ fn keep(i: u32) -> bool {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  output[i] = select(0.0, input[i] * params.scale, keep(i));
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    output[i] = select(0.0, input[i] * params.scale, keep(i));
+  }
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  dinput[i] = select(0.0, doutput[i] * params.scale, keep(i));
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    dinput[i] = select(0.0, doutput[i] * params.scale, keep(i));
+  }
 }

@@ -12,8 +12,8 @@
 //              > 0: the gradient through a ReLU before the pool as well
 //
 // backward comes in two forms, with the same bits where both apply:
-//   backward, backward_relu (S >= K, windows that do not overlap): a scatter, one
-//     invocation per window. The windows' cells, rows S*y .. S*y+S-1 (to the last row
+//   backward, backward_relu (S >= K, windows that do not overlap): a scatter, window
+//     by window (PER of them to an invocation). The windows' cells, rows S*y .. S*y+S-1 (to the last row
 //     for the last window) by the same for columns, tile the plane, so each input
 //     element is written once, by the window whose cell holds it: the gradient at the
 //     argmax, 0 in the rest of the cell (the window's other inputs, the gaps between
@@ -25,9 +25,9 @@
 //     gradient as it is (-0.0 included), as the scatter writes it; 0 in no window.
 // On llvmpipe the scatter ran LeNet-5's pools' backward 3-6x faster than the gather.
 // Every result is computed whole by one invocation in a fixed order: the same bits
-// every run, no atomics. An invocation loops over K*K inputs (forward), its cell (the
-// scatter: K*K where the windows tile the plane, up to (K+S-1)^2 for the last ones)
-// or ceil(K/S)^2 windows (the gather).
+// every run, no atomics. An invocation loops over K*K inputs of each of its PER
+// windows (forward), each one's cell (the scatter: K*K where the windows tile the
+// plane, up to (K+S-1)^2 for the last ones) or ceil(K/S)^2 windows (the gather).
 
 override WG: u32 = 64;
 // The window: K x K, S apart (fixed trip counts once the pipeline is made).
@@ -41,6 +41,9 @@ override H: u32;
 override W: u32;
 override OH: u32;
 override OW: u32;
+// forward and the scatter: windows per invocation, consecutive (src/gpu/dispatch.ts:
+// PER_INVOCATION): on llvmpipe an invocation costs time of its own besides its work.
+override PER: u32 = 1u;
 
 struct Params {
   planes: u32,
@@ -61,9 +64,11 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let p = params;
-  let i = invocation_index(id, groups);
-  if (i >= p.planes * OH * OW) { return; }
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.planes * OH * OW); i++) { forward_window(i); }
+}
+
+fn forward_window(i: u32) {
   let x = i % OW;
   let y = (i / OW) % OH;
   let plane = i / (OW * OH);
@@ -113,18 +118,18 @@ fn scatter_window(o: u32, g: f32) {
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let o = invocation_index(id, groups);
-  if (o >= params.planes * OH * OW) { return; }
-  scatter_window(o, doutput[o]);
+  let first = invocation_index(id, groups) * PER;
+  for (var o = first; o < min(first + PER, params.planes * OH * OW); o++) { scatter_window(o, doutput[o]); }
 }
 
 // backward through the ReLU that made the pool's input as well: the maximum of a
 // window is the ReLU output at its argmax, so the gradient passes where it is > 0.
 @compute @workgroup_size(WG)
 fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let o = invocation_index(id, groups);
-  if (o >= params.planes * OH * OW) { return; }
-  scatter_window(o, select(0.0, doutput[o], saved_output[o] > 0.0));
+  let first = invocation_index(id, groups) * PER;
+  for (var o = first; o < min(first + PER, params.planes * OH * OW); o++) {
+    scatter_window(o, select(0.0, doutput[o], saved_output[o] > 0.0));
+  }
 }
 
 // The first and last window index along one side that contain input row (or column)

@@ -17,6 +17,9 @@ override SRC_H: u32;
 override SRC_W: u32;
 override DST_H: u32;
 override DST_W: u32;
+// Output values per invocation, consecutive (src/gpu/dispatch.ts: PER_INVOCATION): on
+// llvmpipe an invocation costs time of its own besides its work.
+override PER: u32 = 1u;
 
 struct Params {
   batch: u32,
@@ -50,8 +53,12 @@ fn label_of(index: u32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.batch * DST_H * DST_W) { return; }
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.batch * DST_H * DST_W); i++) { prepare(i); }
+}
+
+// Output value i: image n's pixel (oy, ox), and n's label with its first pixel.
+fn prepare(i: u32) {
   let n = i / (DST_H * DST_W);
   let oy = (i / DST_W) % DST_H;
   var ox = i % DST_W;

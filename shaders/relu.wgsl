@@ -5,6 +5,9 @@
 //              (PyTorch's threshold_backward on the result)
 
 override WG: u32 = 64;
+// Elements per invocation, consecutive (src/gpu/dispatch.ts: PER_INVOCATION): on
+// llvmpipe an invocation costs time of its own besides its work.
+override PER: u32 = 1u;
 
 struct Params {
   count: u32,
@@ -23,14 +26,16 @@ fn invocation_index(id: vec3u, groups: vec3u) -> u32 {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  output[i] = max(input[i], 0.0);
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    output[i] = max(input[i], 0.0);
+  }
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  dinput[i] = select(0.0, doutput[i], saved_output[i] > 0.0);
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    dinput[i] = select(0.0, doutput[i], saved_output[i] > 0.0);
+  }
 }

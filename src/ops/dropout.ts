@@ -2,7 +2,7 @@
 // nn.Dropout(p). The keep mask is a hash of (seed, step, layer, element), computed in
 // forward and again in backward (src/util/dropout-mask.ts); setStep() queues the seed
 // and step before each training step. Evaluation is the identity: no kernel.
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, PER_INVOCATION, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { dropoutScale, dropoutThreshold } from '../util/dropout-mask';
@@ -33,7 +33,7 @@ export class Dropout {
   static async create(rt: Runtime, count: number, options: DropoutOptions): Promise<Dropout> {
     dropoutThreshold(options.p); // checks p
     checkU32('layer', options.layer);
-    const [forward, backward] = await Promise.all([rt.kernel('dropout', 'forward'), rt.kernel('dropout', 'backward')]);
+    const [forward, backward] = await Promise.all([rt.kernel('dropout', 'forward', { PER: PER_INVOCATION }), rt.kernel('dropout', 'backward', { PER: PER_INVOCATION })]);
     const params = forward.uniformBuffer(Dropout.uniforms(count, options, 0, 1));
     return new Dropout(count, { ...options }, { forward, backward }, params, rt.device);
   }
@@ -56,12 +56,12 @@ export class Dropout {
   forward(t: { input: Tensor; output: Tensor }): Dispatch {
     expectLength('dropout.forward', 'input', t.input, this.count);
     expectLength('dropout.forward', 'output', t.output, this.count);
-    return dispatch(this.k.forward, this.params, t, this.count);
+    return dispatch(this.k.forward, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 
   backward(t: { doutput: Tensor; dinput: Tensor }): Dispatch {
     expectLength('dropout.backward', 'doutput', t.doutput, this.count);
     expectLength('dropout.backward', 'dinput', t.dinput, this.count);
-    return dispatch(this.k.backward, this.params, t, this.count);
+    return dispatch(this.k.backward, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 }

@@ -1,5 +1,5 @@
 // Host side of shaders/maxpool2d.wgsl: max-pooling, any kernel and stride, no padding, floor mode.
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, PER_INVOCATION, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { checkPool2dShape, elementCounts, pool2dOutSize, pool2dTensorShapes, pool2dWindow, type Pool2dShape } from './shapes';
@@ -27,8 +27,10 @@ export class MaxPool2d {
     readonly shape: Pool2dShape,
     private readonly k: Partial<Record<Entry, Kernel>>,
     private readonly params: GPUBuffer,
-    /** backward's invocations per plane: one per window (scatter) or per input element (gather). */
+    /** What backward goes through per plane: its windows (scatter) or its input elements (gather). */
     private readonly backwardPerPlane: number,
+    /** How many of those an invocation of backward takes (the shader's PER). */
+    private readonly backwardPer: number,
   ) {}
 
   /**
@@ -42,26 +44,30 @@ export class MaxPool2d {
     const window = pool2dWindow(shape);
     const out = pool2dOutSize(shape);
     const suffix = backwardForm(shape, options) === 'gather' ? '_gather' : '';
-    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e === 'forward' ? e : `${e}${suffix}`, { K: window.kernel, S: window.stride, H: shape.height, W: shape.width, OH: out.height, OW: out.width })));
+    const sizes = { K: window.kernel, S: window.stride, H: shape.height, W: shape.width, OH: out.height, OW: out.width };
+    // forward and the scatter take PER_INVOCATION windows to an invocation; the gather, one input element.
+    const per = (e: Entry) => (e === 'forward' || suffix === '' ? PER_INVOCATION : 1);
+    const kernels = await Promise.all(entries.map((e) => rt.kernel('maxpool2d', e === 'forward' ? e : `${e}${suffix}`, per(e) > 1 ? { ...sizes, PER: per(e) } : sizes)));
     const k: Partial<Record<Entry, Kernel>> = Object.fromEntries(entries.map((e, i) => [e, kernels[i]]));
     const params = kernels[0].uniformBuffer({
       planes: shape.batch * shape.channels,
     });
-    return new MaxPool2d(shape, k, params, suffix === '' ? out.height * out.width : shape.height * shape.width);
+    return new MaxPool2d(shape, k, params, suffix === '' ? out.height * out.width : shape.height * shape.width, suffix === '' ? PER_INVOCATION : 1);
   }
 
   /**
    * The most loop iterations one invocation runs, whatever the batch: forward's
-   * kernel^2 window elements, the scatter's largest cell (the last window's, which
-   * reaches to the end of the plane), the gather's ceil(kernel/stride)^2 windows.
+   * PER_INVOCATION windows of kernel^2 elements, the scatter's PER_INVOCATION cells as
+   * large as the largest (the last window's, which reaches to the end of the plane),
+   * the gather's ceil(kernel/stride)^2 windows.
    */
   static loopIterations(shape: Omit<Pool2dShape, 'batch'>, options: MaxPool2dOptions = {}): number {
     const s = { batch: 1, ...shape };
     const { kernel, stride } = pool2dWindow(s);
     const out = pool2dOutSize(s);
     const cell = (side: number, count: number) => (count > 1 ? Math.max(stride, side - (count - 1) * stride) : side);
-    const backward = backwardForm(s, options) === 'scatter' ? cell(s.height, out.height) * cell(s.width, out.width) : Math.ceil(kernel / stride) ** 2;
-    return Math.max(kernel * kernel, backward);
+    const backward = backwardForm(s, options) === 'scatter' ? PER_INVOCATION * cell(s.height, out.height) * cell(s.width, out.width) : Math.ceil(kernel / stride) ** 2;
+    return Math.max(PER_INVOCATION * kernel * kernel, backward);
   }
 
   private kernel(e: Entry): Kernel {
@@ -71,7 +77,7 @@ export class MaxPool2d {
   }
 
   private backwardInvocations(): number {
-    return this.shape.batch * this.shape.channels * this.backwardPerPlane;
+    return Math.ceil((this.shape.batch * this.shape.channels * this.backwardPerPlane) / this.backwardPer);
   }
 
   private sizes() {
@@ -84,7 +90,7 @@ export class MaxPool2d {
     expectLength('maxpool2d.forward', 'input', t.input, n.input);
     expectLength('maxpool2d.forward', 'output', t.output, n.output);
     expectLength('maxpool2d.forward', 'argmax', t.argmax, n.output);
-    return dispatch(this.kernel('forward'), this.params, t, n.output);
+    return dispatch(this.kernel('forward'), this.params, t, Math.ceil(n.output / PER_INVOCATION));
   }
 
   backward(t: { doutput: Tensor; saved_argmax: Tensor; dinput: Tensor }): Dispatch {

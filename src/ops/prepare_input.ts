@@ -2,7 +2,7 @@
 // set's image size to the network's input size, normalisation and optional flip, on
 // the GPU. The sizes become the shader's override constants, the normalisation its
 // uniform (which setNormalization() rewrites in place: bind groups stay as they are).
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, PER_INVOCATION, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import type { Normalization, PrepareShape } from './shapes';
@@ -24,7 +24,7 @@ export class PrepareInput {
       if (!(Number.isInteger(v) && v >= 1)) throw new Error(`prepare_input: ${name} must be a positive integer, got ${v}`);
     }
     const sizes = { SRC_H: shape.srcHeight, SRC_W: shape.srcWidth, DST_H: shape.dstHeight, DST_W: shape.dstWidth };
-    const kernel = await rt.kernel('prepare_input', 'forward', sizes);
+    const kernel = await rt.kernel('prepare_input', 'forward', { ...sizes, PER: PER_INVOCATION });
     return new PrepareInput(shape, rt, kernel, kernel.uniformBuffer(uniforms(shape.batch, normalization)));
   }
 
@@ -45,7 +45,7 @@ export class PrepareInput {
     expectLength('prepare_input.forward', 'labels', t.labels, batch);
     // It reads the batch's images only, not the whole data set it binds.
     const bytes = batch * (this.shape.srcHeight * this.shape.srcWidth + 4 + 4) + 4 * batch * dstHeight * dstWidth;
-    return dispatch(this.kernel, this.params, t, batch * dstHeight * dstWidth, { bytes });
+    return dispatch(this.kernel, this.params, t, Math.ceil((batch * dstHeight * dstWidth) / PER_INVOCATION), { bytes });
   }
 }
 

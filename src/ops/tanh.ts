@@ -1,5 +1,5 @@
 // Host side of shaders/tanh.wgsl: tanh, and its gradient from the forward's output.
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, PER_INVOCATION, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 
@@ -11,20 +11,20 @@ export class Tanh {
   ) {}
 
   static async create(rt: Runtime, count: number): Promise<Tanh> {
-    const [forward, backward] = await Promise.all([rt.kernel('tanh', 'forward'), rt.kernel('tanh', 'backward')]);
+    const [forward, backward] = await Promise.all([rt.kernel('tanh', 'forward', { PER: PER_INVOCATION }), rt.kernel('tanh', 'backward', { PER: PER_INVOCATION })]);
     return new Tanh(count, { forward, backward }, forward.uniformBuffer({ count }));
   }
 
   forward(t: { input: Tensor; output: Tensor }): Dispatch {
     expectLength('tanh.forward', 'input', t.input, this.count);
     expectLength('tanh.forward', 'output', t.output, this.count);
-    return dispatch(this.k.forward, this.params, t, this.count);
+    return dispatch(this.k.forward, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 
   backward(t: { doutput: Tensor; saved_output: Tensor; dinput: Tensor }): Dispatch {
     expectLength('tanh.backward', 'doutput', t.doutput, this.count);
     expectLength('tanh.backward', 'saved_output', t.saved_output, this.count);
     expectLength('tanh.backward', 'dinput', t.dinput, this.count);
-    return dispatch(this.k.backward, this.params, t, this.count);
+    return dispatch(this.k.backward, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 }
