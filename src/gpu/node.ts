@@ -209,14 +209,21 @@ async function find(name: Exclude<AdapterChoice, 'auto'>): Promise<Candidate | n
  * long as the GPU works. On a CPU adapter the "GPU" is the other threads of the same
  * few cores, so that spinning takes a core from it. The bindings look setImmediate
  * up on the global object at each call, so while we wait we hand them one that
- * polls every millisecond instead.
+ * polls every millisecond instead, after the first SPIN_MS of each wait: on Dawn's
+ * OpenGL ES backend the work is done when queue.submit returns, and a first poll a
+ * millisecond later cost each training step a millisecond with every core idle
+ * (bench/NOTES.md).
  */
 let waiting = 0;
+let spinUntil = 0;
+const SPIN_MS = 0.25;
 const immediate = globalThis.setImmediate;
-const politeImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
+const politeImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
+  performance.now() < spinUntil ? immediate(fn, ...args) : setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
 
 export async function politeWait<T>(start: () => Promise<T>): Promise<T> {
   if (waiting++ === 0) globalThis.setImmediate = politeImmediate;
+  spinUntil = performance.now() + SPIN_MS;
   try {
     return await start();
   } finally {
