@@ -42,6 +42,10 @@ export const DEFAULT_TUNING: Tuning = { convColumns: 4, convInputColumns: 4, con
 /** Measured here (bench/NOTES.md); an adapter not named keeps DEFAULT_TUNING. */
 const MEASURED: { adapter: RegExp; tuning: Tuning }[] = [
   // Mesa's gallivm: llvmpipe (OpenGL) and lavapipe (Vulkan) compile shaders alike.
+  // Measured on Mesa 22.3.6 (2026-11-29) and again on 25.0.7 (2026-12-08), where loads
+  // cost half as much: every choice was still the faster one on both, so one row
+  // serves both. `npm run bench` records the driver's version and the tuning with its
+  // figures, for a host where they part.
   { adapter: /llvmpipe|lavapipe/i, tuning: { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true, convUniformWeights: true } },
   { adapter: /swiftshader/i, tuning: { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true, convUniformWeights: false } },
 ];
