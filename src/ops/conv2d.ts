@@ -92,11 +92,12 @@ export class Conv2d {
 
   /**
    * Loop iterations, all loops together, of the invocation whose loops grow with the
-   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): reduce's loop
-   * over the batch, its last test included. The other kernels loop over one image at most.
+   * batch (llvmpipe silently ends them at 65,535; src/train/limits.ts): reduce's loops
+   * over the batch, four images a trip and then the rest, each with its last test.
+   * The other kernels loop over one image at most.
    */
   static batchLoopIterations(batch: number): number {
-    return batch + 1;
+    return Math.floor(batch / 4) + 1 + (batch % 4) + 1;
   }
 
   /**
