@@ -1,6 +1,7 @@
 // The per-adapter table of block shapes (src/gpu/tuning.ts) and LENET_TUNING's overrides.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { driverVersion } from '../src/gpu/device';
 import { DEFAULT_TUNING, tuningFor } from '../src/gpu/tuning';
 
 const llvmpipe = { name: 'llvmpipe (OpenGL ES, compatibility)', description: 'OpenGL ES 3.2 Mesa 22.3.6' };
@@ -29,6 +30,15 @@ test('a wrong LENET_TUNING item is an error naming it and the choices', () => {
   for (const bad of ['convColumns=6', 'linearWide=yes', 'wide=1', 'convColumns']) {
     assert.throws(() => tuningFor(llvmpipe, bad), (e: Error) => e.message.startsWith(`LENET_TUNING: "${bad}" is not one of convColumns=4|8`), bad);
   }
+});
+
+test('the driver version the benchmarks record: Mesa’s from its adapter line, SwiftShader’s, or none', () => {
+  const dawnGl = { name: 'llvmpipe (OpenGL ES, compatibility)', description: 'OpenGL version OpenGL ES 3.2 Mesa 25.0.7-2~bpo12+1', device: 'llvmpipe-llvm-15-0-6-256-bits-' };
+  assert.is(driverVersion(dawnGl), 'Mesa 25.0.7');
+  assert.is(driverVersion({ ...dawnGl, description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6' }), 'Mesa 22.3.6');
+  assert.is(driverVersion({ name: 'lavapipe (Vulkan)', description: 'Mesa 25.0.7 (LLVM 19.1.7)', device: '' }), 'Mesa 25.0.7');
+  assert.is(driverVersion({ ...swiftshader, device: '' }), 'SwiftShader 5.0.0');
+  assert.is(driverVersion({ ...gpu, device: '' }), null);
 });
 
 test.run();
