@@ -47,7 +47,8 @@ check_mesa() {
   fi
 }
 
-# Mesa's packages: they move together (each wants the others' exact version).
+# Mesa's packages that move together to bookworm-backports' version on Debian 12
+# (each wants the others' exact version).
 mesa=(libegl-mesa0 libgl1-mesa-dri libglapi-mesa libgbm1 libglx-mesa0 mesa-vulkan-drivers)
 mesa_version() { dpkg-query -W -f='${Version}' libgl1-mesa-dri 2>/dev/null || true; }
 if [ "$current_mesa" = yes ]; then
@@ -70,9 +71,8 @@ if [ "$current_mesa" = yes ]; then
         echo "install-deps: Mesa $(mesa_version)"
         ;;
       *)
-        # Debian 13 and later ship Mesa 25 or newer: installed below like the rest,
-        # and checked at the end.
-        packages+=("${mesa[@]}")
+        # Debian 13 and later ship Mesa 25 or newer: the list above installs it (its
+        # Mesa packages depend on the rest of Mesa's), and the end checks it.
         ;;
     esac
   fi
