@@ -65,10 +65,13 @@ override STRIDE: u32 = 1u;
 override PAD: u32 = 0u;
 // forward applies ReLU to its output (the layer's bias + ReLU fused into one pass).
 override RELU: bool = false;
-// Columns per invocation in forward or in backward_input (each pipeline its own): 4
-// or 8. Eight load each weight once for twice the multiply-adds (faster where every
-// load is a gather); four waste less on narrow rows. Either gives the same bits: every
-// result is the same sum in the same order (src/gpu/tuning.ts picks per adapter).
+// Columns per invocation in forward or in backward_input (each pipeline its own): 4,
+// 8 or 16. More load each weight once for more multiply-adds and spread each tap's
+// fixed costs (its loop trip, its loads and their index arithmetic) over more of them:
+// on llvmpipe those, not the multiply-adds, were most of the time, and 16 columns took
+// conv2 forward and backward_input 1.8x less than eight (bench/NOTES.md). Fewer waste
+// less on narrow rows. Every choice gives the same bits: every result is the same sum
+// in the same order (src/gpu/tuning.ts picks per adapter).
 override XB: u32 = 4u;
 // backward_weight takes all K kernel rows of a weight gradient in one invocation (K
 // new inputs per step for K x K x 4 multiply-adds), or one row (fewer registers, K
@@ -166,8 +169,8 @@ fn in4(row: u32, ix: vec4u) -> vec4f {
   return vec4f(in_row(row, ix.x), in_row(row, ix.y), in_row(row, ix.z), in_row(row, ix.w));
 }
 
-// Block (image n, channels co0..co0+7, row y, columns x0..x0+XB-1): two (or, with XB
-// = 8, four) 4x4 blocks that share their inputs. With stride 1, along a kernel row the
+// Block (image n, channels co0..co0+7, row y, columns x0..x0+XB-1): XB / 2 4x4 blocks
+// that share their inputs (two, four or eight). With stride 1, along a kernel row the
 // inputs slide by one column per tap, so each tap loads one new input and two vec4s of
 // weights for 8 x XB multiply-adds; with a stride each tap loads XB inputs.
 @compute @workgroup_size(WG)
@@ -183,11 +186,16 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
   let b = (i / (xblocks * oh)) % cblocks;
   let n = i / (xblocks * oh * cblocks);
 
-  // lo, hi: channels 0-3 and 4-7 of columns x0..x0+3; lo2, hi2: of x0+4..x0+7 (XB = 8).
+  // lo, hi: channels 0-3 and 4-7 of columns x0..x0+3; lo2, hi2: of x0+4..x0+7 (XB >=
+  // 8); lo3, hi3 and lo4, hi4: of x0+8..x0+11 and x0+12..x0+15 (XB = 16).
   var lo = Acc();
   var hi = Acc();
   var lo2 = Acc();
   var hi2 = Acc();
+  var lo3 = Acc();
+  var hi3 = Acc();
+  var lo4 = Acc();
+  var hi4 = Acc();
   var w = 2u * b;
   for (var ci = 0u; ci < C_IN; ci++) {
     for (var ky = 0u; ky < K; ky++) {
@@ -199,32 +207,58 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
         continue;
       }
       let row = ((n * C_IN + ci) * H + iy) * W;
-      // Lane j's column at tap kx: x[j] + kx (c2's lanes: x[j] + 4 S + kx).
+      // Lane j's column at tap kx: x[j] + kx (c2's, c3's, c4's lanes: x[j] + 4 S + kx,
+      // x[j] + 8 S + kx, x[j] + 12 S + kx).
       let x = (x0 + LANES) * STRIDE - PAD;
       var c = vec4f(0.0);
       var c2 = vec4f(0.0);
+      var c3 = vec4f(0.0);
+      var c4 = vec4f(0.0);
       if (STRIDE == 1u) {
         c = in4(row, x);
-        if (XB == 8u) { c2 = in4(row, x + 4u); }
+        if (XB >= 8u) { c2 = in4(row, x + 4u); }
+        if (XB == 16u) {
+          c3 = in4(row, x + 8u);
+          c4 = in4(row, x + 12u);
+        }
       }
       for (var kx = 0u; kx < K; kx++) {
         if (STRIDE > 1u) {
           c = in4(row, x + kx);
-          if (XB == 8u) { c2 = in4(row, x + 4u * STRIDE + kx); }
+          if (XB >= 8u) { c2 = in4(row, x + 4u * STRIDE + kx); }
+          if (XB == 16u) {
+            c3 = in4(row, x + 8u * STRIDE + kx);
+            c4 = in4(row, x + 12u * STRIDE + kx);
+          }
         }
         let wl = tap(w);
         let wh = tap(w + 1u);
         fma_block(&lo, wl, c);
         fma_block(&hi, wh, c);
-        if (XB == 8u) {
+        if (XB >= 8u) {
           fma_block(&lo2, wl, c2);
           fma_block(&hi2, wh, c2);
-          if (STRIDE == 1u) {
+        }
+        if (XB == 16u) {
+          fma_block(&lo3, wl, c3);
+          fma_block(&hi3, wh, c3);
+          fma_block(&lo4, wl, c4);
+          fma_block(&hi4, wh, c4);
+        }
+        // Slide the window one column right: one new input, the block's last.
+        if (STRIDE == 1u) {
+          let next = in_row(row, x0 + kx + XB - PAD);
+          if (XB == 4u) { c = vec4f(c.yzw, next); }
+          if (XB == 8u) {
             c = vec4f(c.yzw, c2.x);
-            c2 = vec4f(c2.yzw, in_row(row, x0 + kx + 8u - PAD));
+            c2 = vec4f(c2.yzw, next);
           }
-        } else if (STRIDE == 1u) {
-          c = vec4f(c.yzw, in_row(row, x0 + kx + 4u - PAD));
+          if (XB == 16u) {
+            c = vec4f(c.yzw, c2.x);
+            c2 = vec4f(c2.yzw, c3.x);
+            c3 = vec4f(c3.yzw, c4.x);
+            c4 = vec4f(c4.yzw, next);
+          }
         }
         w += 2u * cblocks;
       }
@@ -235,32 +269,42 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
     let bv = bias[min(co, C_OUT - 1u)];
     var v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u) + bv;
     var v2 = select(row_of(hi2, r - 4u), row_of(lo2, r), r < 4u) + bv;
+    var v3 = select(row_of(hi3, r - 4u), row_of(lo3, r), r < 4u) + bv;
+    var v4 = select(row_of(hi4, r - 4u), row_of(lo4, r), r < 4u) + bv;
     if (RELU) {
       v = max(v, vec4f(0.0));
       v2 = max(v2, vec4f(0.0));
+      v3 = max(v3, vec4f(0.0));
+      v4 = max(v4, vec4f(0.0));
     }
     let out = ((n * C_OUT + co) * oh + y) * ow + x0;
     for (var j = 0u; j < 4u; j++) {
       if (co < C_OUT && x0 + j < ow) { output[out + j] = v[j]; }
-      if (XB == 8u && co < C_OUT && x0 + 4u + j < ow) { output[out + 4u + j] = v2[j]; }
+      if (XB >= 8u && co < C_OUT && x0 + 4u + j < ow) { output[out + 4u + j] = v2[j]; }
+      if (XB == 16u && co < C_OUT && x0 + 8u + j < ow) { output[out + 8u + j] = v3[j]; }
+      if (XB == 16u && co < C_OUT && x0 + 12u + j < ow) { output[out + 12u + j] = v4[j]; }
     }
   }
 }
 
 // The doutput value at column sx / S of an output row, where S divides sx and that
 // column is on the row; 0 otherwise (with stride 1: column sx, or 0 off the row).
+// Unsigned: a column left of the row (sx < 0) wraps round past every real one. With
+// signed division and remainder, SwiftShader compiled backward_input with 16 columns
+// (17 calls a kernel row) in more memory than the machine had; unsigned, in 0.3 GB.
 fn dout_at(row: u32, sx: i32, ow: u32) -> f32 {
-  let ox = sx / i32(STRIDE);
-  let v = doutput[row + u32(clamp(ox, 0, i32(ow) - 1))];
-  return select(0.0, v, sx >= 0 && sx % i32(STRIDE) == 0 && ox < i32(ow));
+  let u = u32(sx);
+  let ox = u / STRIDE;
+  let v = doutput[row + min(ox, ow - 1u)];
+  return select(0.0, v, u % STRIDE == 0u && ox < ow);
 }
 
 fn dout4(row: u32, sx: i32, ow: u32) -> vec4f {
   return vec4f(dout_at(row, sx, ow), dout_at(row, sx + 1, ow), dout_at(row, sx + 2, ow), dout_at(row, sx + 3, ow));
 }
 
-// Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+XB-1): two (or
-// four) 4x4 blocks sharing their doutput values. Output rows (y + P - ky) / S that do
+// Block (image n, input channels ci0..ci0+7, row y, columns x0..x0+XB-1): XB / 2 4x4
+// blocks sharing their doutput values. Output rows (y + P - ky) / S that do
 // not exist are skipped whole; with stride 1, along a kernel row the doutput values
 // slide by one column per tap, so each tap loads one (and two vec4s of weights) for
 // 8 x XB multiply-adds; with a stride each tap loads XB, of which about one in S is
@@ -283,6 +327,10 @@ fn input_part(i: u32) {
   var hi = Acc();
   var lo2 = Acc();
   var hi2 = Acc();
+  var lo3 = Acc();
+  var hi3 = Acc();
+  var lo4 = Acc();
+  var hi4 = Acc();
   for (var co = 0u; co < C_OUT; co++) {
     let w_co = co * K * K;
     for (var ky = 0u; ky < K; ky++) {
@@ -290,29 +338,53 @@ fn input_part(i: u32) {
       let sy = y + PAD - ky;
       if (ky > y + PAD || sy % STRIDE != 0u || sy / STRIDE >= oh) { continue; }
       let row = ((n * C_OUT + co) * oh + sy / STRIDE) * ow;
-      // c[j] = doutput[.., (x + j - kx) / S] (c2: x + 4 + j - kx), starting at kx = 0.
+      // c[j] = doutput[.., (x + j - kx) / S] (c2, c3, c4: x + 4 + j - kx, x + 8 + j - kx,
+      // x + 12 + j - kx), starting at kx = 0.
       var c = vec4f(0.0);
       var c2 = vec4f(0.0);
+      var c3 = vec4f(0.0);
+      var c4 = vec4f(0.0);
       if (STRIDE == 1u) {
         c = dout4(row, x, ow);
-        if (XB == 8u) { c2 = dout4(row, x + 4, ow); }
+        if (XB >= 8u) { c2 = dout4(row, x + 4, ow); }
+        if (XB == 16u) {
+          c3 = dout4(row, x + 8, ow);
+          c4 = dout4(row, x + 12, ow);
+        }
       }
       for (var kx = 0u; kx < K; kx++) {
         if (STRIDE > 1u) {
           c = dout4(row, x - i32(kx), ow);
-          if (XB == 8u) { c2 = dout4(row, x + 4 - i32(kx), ow); }
+          if (XB >= 8u) { c2 = dout4(row, x + 4 - i32(kx), ow); }
+          if (XB == 16u) {
+            c3 = dout4(row, x + 8 - i32(kx), ow);
+            c4 = dout4(row, x + 12 - i32(kx), ow);
+          }
         }
         let w = (w_co + ky * K + kx) * 2u * cblocks + 2u * b;
         let wl = tap_in(w);
         let wh = tap_in(w + 1u);
         fma_block(&lo, wl, c);
         fma_block(&hi, wh, c);
-        if (XB == 8u) {
+        if (XB >= 8u) {
           fma_block(&lo2, wl, c2);
           fma_block(&hi2, wh, c2);
-          if (STRIDE == 1u) { c2 = vec4f(c.w, c2.xyz); }
         }
-        if (STRIDE == 1u) { c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz); }
+        if (XB == 16u) {
+          fma_block(&lo3, wl, c3);
+          fma_block(&hi3, wh, c3);
+          fma_block(&lo4, wl, c4);
+          fma_block(&hi4, wh, c4);
+        }
+        // Slide the window one column left: one new doutput value, the block's first.
+        if (STRIDE == 1u) {
+          if (XB == 16u) {
+            c4 = vec4f(c3.w, c4.xyz);
+            c3 = vec4f(c2.w, c3.xyz);
+          }
+          if (XB >= 8u) { c2 = vec4f(c.w, c2.xyz); }
+          c = vec4f(dout_at(row, x - i32(kx) - 1, ow), c.xyz);
+        }
       }
     }
   }
@@ -320,10 +392,14 @@ fn input_part(i: u32) {
     let ci = 8u * b + r;
     let v = select(row_of(hi, r - 4u), row_of(lo, r), r < 4u);
     let v2 = select(row_of(hi2, r - 4u), row_of(lo2, r), r < 4u);
+    let v3 = select(row_of(hi3, r - 4u), row_of(lo3, r), r < 4u);
+    let v4 = select(row_of(hi4, r - 4u), row_of(lo4, r), r < 4u);
     let out = ((n * C_IN + ci) * H + y) * W + x0;
     for (var j = 0u; j < 4u; j++) {
       if (ci < C_IN && x0 + j < W) { dinput[out + j] = v[j]; }
-      if (XB == 8u && ci < C_IN && x0 + 4u + j < W) { dinput[out + 4u + j] = v2[j]; }
+      if (XB >= 8u && ci < C_IN && x0 + 4u + j < W) { dinput[out + 4u + j] = v2[j]; }
+      if (XB == 16u && ci < C_IN && x0 + 8u + j < W) { dinput[out + 8u + j] = v3[j]; }
+      if (XB == 16u && ci < C_IN && x0 + 12u + j < W) { dinput[out + 12u + j] = v4[j]; }
     }
   }
 }

@@ -10,7 +10,7 @@ const swiftshader = { name: 'SwiftShader (Vulkan)', description: 'SwiftShader dr
 const gpu = { name: 'NVIDIA H200 (Vulkan)', description: '' };
 
 test('Mesa’s gallivm adapters get the shapes measured on llvmpipe, SwiftShader its own, others the defaults', () => {
-  const gallivm = { convColumns: 8, convInputColumns: 8, convAllRows: true, linearWide: true, convUniformWeights: true };
+  const gallivm = { convColumns: 16, convInputColumns: 16, convAllRows: true, linearWide: true, convUniformWeights: true };
   assert.equal(tuningFor(llvmpipe), gallivm);
   assert.equal(tuningFor(lavapipe), gallivm);
   assert.equal(tuningFor(swiftshader), { convColumns: 4, convInputColumns: 8, convAllRows: false, linearWide: true, convUniformWeights: false });
@@ -28,7 +28,7 @@ test('LENET_TUNING overrides the table item by item', () => {
 
 test('a wrong LENET_TUNING item is an error naming it and the choices', () => {
   for (const bad of ['convColumns=6', 'linearWide=yes', 'wide=1', 'convColumns']) {
-    assert.throws(() => tuningFor(llvmpipe, bad), (e: Error) => e.message.startsWith(`LENET_TUNING: "${bad}" is not one of convColumns=4|8`), bad);
+    assert.throws(() => tuningFor(llvmpipe, bad), (e: Error) => e.message.startsWith(`LENET_TUNING: "${bad}" is not one of convColumns=4|8|16`), bad);
   }
 });
 

@@ -3,6 +3,7 @@
 import { dispatch, expectLength, wholeWorkgroups, type Dispatch } from '../gpu/dispatch';
 import type { Constants, Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
+import { CONV_COLUMNS, type ConvColumns } from '../gpu/tuning';
 import { conv2dOutSize, conv2dTensorShapes, elementCounts, type Conv2dShape } from './shapes';
 
 /**
@@ -50,7 +51,7 @@ export class Conv2d {
   private constructor(
     readonly shape: Conv2dShape,
     /** Output columns per invocation of forward and of backward_input (conv2d.wgsl's XB for each). */
-    readonly columns: { forward: 4 | 8; input: 4 | 8 },
+    readonly columns: { forward: ConvColumns; input: ConvColumns },
     /** Whether backward_weight takes all kernel rows per invocation (conv2d.wgsl's ALL_ROWS). */
     readonly allRows: boolean,
     private readonly k: Partial<Record<Entry, Kernel>>,
@@ -114,7 +115,7 @@ export class Conv2d {
   static async create(
     rt: Runtime,
     shape: Conv2dShape,
-    options: { label?: string; relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {},
+    options: { label?: string; relu?: boolean; backward?: boolean; inputGrad?: boolean; columns?: ConvColumns; inputColumns?: ConvColumns; allRows?: boolean; uniformWeights?: boolean } = {},
   ): Promise<Conv2d> {
     const s = shape;
     const stride = s.stride ?? 1;
@@ -131,7 +132,7 @@ export class Conv2d {
     const entries: Entry[] = ['forward', ...(backward ? [...((options.inputGrad ?? true) ? (['backward_input'] as const) : []), 'backward_weight' as const, 'backward_bias' as const, 'reduce' as const] : [])];
     const relu: Constants = options.relu ? { RELU: 1 } : {};
     const columns = { forward: options.columns ?? rt.tuning.convColumns, input: options.inputColumns ?? rt.tuning.convInputColumns };
-    for (const c of Object.values(columns)) if (c !== 4 && c !== 8) throw new Error(`conv2d: columns must be 4 or 8, got ${c}`);
+    for (const c of Object.values(columns)) if (!CONV_COLUMNS.includes(c)) throw new Error(`conv2d: columns must be one of ${CONV_COLUMNS.join(', ')}, got ${c}`);
     const allRows = options.allRows ?? rt.tuning.convAllRows;
     // Through a uniform binding where the tuning says so and the packed weights fit in it.
     const uniform = options.uniformWeights ?? rt.tuning.convUniformWeights;

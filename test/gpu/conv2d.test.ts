@@ -7,6 +7,7 @@ import { submit } from '../../src/gpu/dispatch';
 import { numel, type Runtime } from '../../src/gpu/runtime';
 import { Conv2d } from '../../src/ops/conv2d';
 import { PackedWeights } from '../../src/ops/pack';
+import { CONV_COLUMNS, type ConvColumns } from '../../src/gpu/tuning';
 import { conv2dTensorShapes, type Conv2dShape } from '../../src/ops/shapes';
 import * as ref from '../../src/reference/ops';
 import { Rng } from '../../src/util/rng';
@@ -49,12 +50,12 @@ const reference = { forward: ref.conv2dForward, backwardInput: ref.conv2dBackwar
 /** The block shapes an adapter may be tuned to (src/gpu/tuning.ts): each pair is tested. */
 const TUNINGS = [
   { columns: 4, inputColumns: 4, allRows: false, uniformWeights: false },
-  { columns: 8, inputColumns: 8, allRows: true, uniformWeights: true },
+  { columns: 16, inputColumns: 16, allRows: true, uniformWeights: true },
 ] as const;
 const tuned = (t: (typeof TUNINGS)[number]) =>
   `${t.columns} columns per invocation, ${t.allRows ? 'all kernel rows' : 'one kernel row'} per weight invocation, weights as ${t.uniformWeights ? 'uniforms' : 'storage'}`;
 
-async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: 4 | 8; inputColumns?: 4 | 8; allRows?: boolean; uniformWeights?: boolean } = {}) {
+async function convWithPacking(rt: Runtime, s: Conv2dShape, options: { relu?: boolean; backward?: boolean; columns?: ConvColumns; inputColumns?: ConvColumns; allRows?: boolean; uniformWeights?: boolean } = {}) {
   const conv = await Conv2d.create(rt, s, options);
   const packed = await PackedWeights.create(rt, [{ name: 'conv', shape: s, offset: 0 }], numel(conv2dTensorShapes(s).weight), options.backward ?? true);
   return { conv, packed, ...packed.of('conv') };
@@ -73,13 +74,17 @@ for (const [name, s] of shapes) {
   }
 }
 
-type Tuning = { columns: 4 | 8; inputColumns: 4 | 8; allRows: boolean; uniformWeights: boolean };
-/** Every combination of the tuning choices (columns 4/8 for forward and for backward_input, allRows, uniformWeights). */
-const EVERY_TUNING: Tuning[] = ([4, 8] as const).flatMap((columns) =>
-  ([4, 8] as const).flatMap((inputColumns) =>
-    [false, true].flatMap((allRows) => [false, true].map((uniformWeights) => ({ columns, inputColumns, allRows, uniformWeights }))),
-  ),
-);
+type Tuning = { columns: ConvColumns; inputColumns: ConvColumns; allRows: boolean; uniformWeights: boolean };
+/**
+ * Every choice of each kernel: forward's columns and backward_input's are in
+ * different kernels, so pairing each forward choice with a different input choice
+ * (4 with 16, 8 with 8, 16 with 4) meets every value of both, by allRows, by
+ * uniformWeights.
+ */
+const EVERY_TUNING: Tuning[] = CONV_COLUMNS.flatMap((columns, i) => {
+  const inputColumns = CONV_COLUMNS[CONV_COLUMNS.length - 1 - i];
+  return [false, true].flatMap((allRows) => [false, true].map((uniformWeights) => ({ columns, inputColumns, allRows, uniformWeights })));
+});
 
 const sameBits: [[string, Conv2dShape], readonly Tuning[]][] = [
   [shapes[1], TUNINGS],
