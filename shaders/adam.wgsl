@@ -1,7 +1,7 @@
 // Adam, as torch.optim.Adam with its defaults (no weight decay, no amsgrad):
 // https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
-// One invocation per parameter, over all parameters at once (they live in one flat
-// buffer). The host works out the bias corrections for step t in float64, as
+// PER consecutive parameters per invocation, over all parameters at once (they live
+// in one flat buffer). The host works out the bias corrections for step t in float64, as
 // PyTorch does in Python, and so are 1 - beta1 and 1 - beta2 (in float32, 1 - 0.999
 // would be off by 1.3e-5 relative):
 //   step_size = lr / (1 - beta1^t),  bias_correction2_sqrt = sqrt(1 - beta2^t)
@@ -15,6 +15,9 @@
 // weights then need no packing pass of their own per step.
 
 override WG: u32 = 64;
+// Parameters per invocation, consecutive (src/gpu/dispatch.ts: PER_INVOCATION): on
+// llvmpipe an invocation costs time of its own besides its work.
+override PER: u32 = 1u;
 
 struct Params {
   count: u32,
@@ -53,18 +56,20 @@ fn update(i: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn step(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  param[i] = update(i);
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    param[i] = update(i);
+  }
 }
 
 @compute @workgroup_size(WG)
 fn step_and_pack(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = invocation_index(id, groups);
-  if (i >= params.count) { return; }
-  let value = update(i);
-  param[i] = value;
-  let s = slots[i];
-  if (s.x != NONE) { packed[s.x] = value; }
-  if (s.y != NONE) { packed[s.y] = value; }
+  let first = invocation_index(id, groups) * PER;
+  for (var i = first; i < min(first + PER, params.count); i++) {
+    let value = update(i);
+    param[i] = value;
+    let s = slots[i];
+    if (s.x != NONE) { packed[s.x] = value; }
+    if (s.y != NONE) { packed[s.y] = value; }
+  }
 }

@@ -1,7 +1,7 @@
 // Host side of shaders/adam.wgsl: one dispatch updates every parameter (and, with
 // step_and_pack, writes the packed copies of the conv weights: src/ops/pack.ts).
 // https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
-import { dispatch, expectLength, type Dispatch } from '../gpu/dispatch';
+import { dispatch, expectLength, PER_INVOCATION, type Dispatch } from '../gpu/dispatch';
 import type { Kernel } from '../gpu/kernel';
 import type { Runtime, Tensor } from '../gpu/runtime';
 import { ADAM_DEFAULTS, type AdamHyper } from './shapes';
@@ -19,7 +19,8 @@ export class Adam {
   ) {}
 
   static async create(rt: Runtime, count: number, hyper: AdamHyper = ADAM_DEFAULTS): Promise<Adam> {
-    const [kernel, packing] = await Promise.all([rt.kernel('adam', 'step'), rt.kernel('adam', 'step_and_pack')]);
+    const per = { PER: PER_INVOCATION };
+    const [kernel, packing] = await Promise.all([rt.kernel('adam', 'step', per), rt.kernel('adam', 'step_and_pack', per)]);
     return new Adam(count, hyper, kernel, packing, kernel.uniformBuffer(Adam.uniforms(count, hyper, 1)), rt.device);
   }
 
@@ -49,7 +50,7 @@ export class Adam {
 
   step(t: { param: Tensor; grad: Tensor; exp_avg: Tensor; exp_avg_sq: Tensor }): Dispatch {
     for (const [name, tensor] of Object.entries(t)) expectLength('adam.step', name, tensor, this.count);
-    return dispatch(this.kernel, this.params, t, this.count);
+    return dispatch(this.kernel, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 
   /**
@@ -60,6 +61,6 @@ export class Adam {
     const { slots, packed, ...flat } = t;
     for (const [name, tensor] of Object.entries(flat)) expectLength('adam.step_and_pack', name, tensor, this.count);
     expectLength('adam.step_and_pack', 'slots', slots, this.count * 2);
-    return dispatch(this.packing, this.params, t, this.count);
+    return dispatch(this.packing, this.params, t, Math.ceil(this.count / PER_INVOCATION));
   }
 }
