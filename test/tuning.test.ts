@@ -1,7 +1,7 @@
 // The per-adapter table of block shapes (src/gpu/tuning.ts) and LENET_TUNING's overrides.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { driverVersion } from '../src/gpu/device';
+import { driverVersion, llvmpipeThreads } from '../src/gpu/device';
 import { DEFAULT_TUNING, tuningFor } from '../src/gpu/tuning';
 
 const llvmpipe = { name: 'llvmpipe (OpenGL ES, compatibility)', description: 'OpenGL ES 3.2 Mesa 22.3.6' };
@@ -24,6 +24,12 @@ test('LENET_TUNING overrides the table item by item', () => {
   const table = tuningFor(llvmpipe);
   tuningFor(llvmpipe, 'convColumns=4');
   assert.equal(tuningFor(llvmpipe), table, 'an override leaves the table as it was');
+});
+
+test('Mesa’s threads: two per core', () => {
+  assert.is(llvmpipeThreads(2), '4');
+  assert.is(llvmpipeThreads(16), '32');
+  assert.is(llvmpipeThreads(0), '2', 'a machine that says it has no cores gets one core’s');
 });
 
 test('a wrong LENET_TUNING item is an error naming it and the choices', () => {

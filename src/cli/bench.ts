@@ -139,7 +139,7 @@ async function main(): Promise<number> {
   const rt = await openRuntime(o.adapter);
   const kind = rt.gpu.kind as Exclude<AdapterChoice, 'auto'>;
   const driver = driverVersion(rt.adapter);
-  console.log(`adapter: ${describe(rt)}\ntuning: ${JSON.stringify(rt.tuning)}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
+  console.log(`adapter: ${describe(rt)}\ntuning: ${JSON.stringify(rt.tuning)}${process.env.LP_NUM_THREADS ? `; Mesa's threads (LP_NUM_THREADS): ${process.env.LP_NUM_THREADS}` : ''}\n${network.name}, batch ${batchSize}, Adam, MNIST; ${WARM_UP} warm-up steps, then ${steps} timed`);
 
   const { run: engine, trainer } = await benchEngine(rt, network, train!, batchSize, steps);
   const list = await trainer.stepDispatches(batchSize);
@@ -199,6 +199,8 @@ async function main(): Promise<number> {
     adapter: rt.adapter,
     driver,
     tuning: rt.tuning,
+    // Mesa's threads (src/gpu/device.ts: llvmpipeThreads), where this process set them.
+    mesaThreads: process.env.LP_NUM_THREADS ?? null,
     batchSize,
     steps,
     engine,

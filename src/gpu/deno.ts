@@ -19,7 +19,7 @@
  * same exports, so the programs and the tests run unchanged.
  */
 import { existsSync } from 'node:fs';
-import { describeAdapter, openDevice, type Gpu } from './device';
+import { describeAdapter, llvmpipeThreads, openDevice, type Gpu } from './device';
 
 export const ADAPTERS = ['auto', 'hardware', 'llvmpipe', 'lavapipe', 'swiftshader'] as const;
 export type AdapterChoice = (typeof ADAPTERS)[number];
@@ -45,14 +45,16 @@ if (!deno.env.get('XDG_RUNTIME_DIR')) deno.env.set('XDG_RUNTIME_DIR', '/tmp');
 /** The environment that makes wgpu find one kind of adapter, or why it cannot here. */
 function environment(choice: Exclude<AdapterChoice, 'auto'>): { env: Record<string, string>; backend: string } | string {
   const icd = (paths: string[], what: string) => paths.find((p) => existsSync(p)) ?? `${what} is not installed (looked for ${paths.join(', ')})`;
+  // Mesa's threads, as in Node (llvmpipeThreads), unless the user set them.
+  const mesa: Record<string, string> = deno!.env.get('LP_NUM_THREADS') ? {} : { LP_NUM_THREADS: llvmpipeThreads(navigator.hardwareConcurrency) };
   switch (choice) {
     case 'hardware':
       return { env: {}, backend: 'vulkan' };
     case 'llvmpipe':
-      return { env: { DENO_WEBGPU_BACKEND: 'gl' }, backend: 'opengl' };
+      return { env: { DENO_WEBGPU_BACKEND: 'gl', ...mesa }, backend: 'opengl' };
     case 'lavapipe': {
       const path = icd(LAVAPIPE_ICDS, "lavapipe (Debian's mesa-vulkan-drivers)");
-      return LAVAPIPE_ICDS.includes(path) ? { env: { DENO_WEBGPU_BACKEND: 'vulkan', VK_ICD_FILENAMES: path }, backend: 'vulkan' } : path;
+      return LAVAPIPE_ICDS.includes(path) ? { env: { DENO_WEBGPU_BACKEND: 'vulkan', VK_ICD_FILENAMES: path, ...mesa }, backend: 'vulkan' } : path;
     }
     case 'swiftshader': {
       const path = icd(SWIFTSHADER_ICDS, "SwiftShader (Debian's chromium)");

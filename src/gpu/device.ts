@@ -45,6 +45,20 @@ export interface Gpu {
 }
 
 /**
+ * Mesa's llvmpipe threads (LP_NUM_THREADS, read when the driver starts) for a machine
+ * with `cores` cores, where the user has not set them: two per core. llvmpipe gives
+ * each thread a fixed share of a dispatch's workgroups, so a core the host slows for
+ * a moment (another tenant, another process) holds up the whole dispatch while the
+ * other core idles; with two threads a core, the idle core takes over a waiting
+ * thread. lenet5 on 2 cores (Mesa 25.0.7, alternating runs): 6,459 against 5,293
+ * images/s (medians of 8), ahead in 13 of 17 rounds, behind in the quietest
+ * (bench/NOTES.md). Mesa caps the number itself (LP_MAX_THREADS).
+ */
+export function llvmpipeThreads(cores: number): string {
+  return String(2 * Math.max(1, cores));
+}
+
+/**
  * The driver's version where the adapter says it, e.g. "Mesa 25.0.7" (llvmpipe through
  * Dawn's OpenGL ES backend says "OpenGL ES 3.2 Mesa 25.0.7-2~bpo12+1"); null where it
  * does not. The CPU adapters' speed depends on it more than on anything else

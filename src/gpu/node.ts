@@ -23,10 +23,10 @@
  * (file descriptor 2) around a native call.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
-import { describeAdapter, openDevice, type Gpu } from './device';
+import { describeAdapter, llvmpipeThreads, openDevice, type Gpu } from './device';
 
 export const ADAPTERS = ['auto', 'hardware', 'llvmpipe', 'swiftshader'] as const;
 export type AdapterChoice = (typeof ADAPTERS)[number];
@@ -79,6 +79,7 @@ export function dawn(name: Exclude<AdapterChoice, 'auto'>): Dawn | null {
   if (name === 'llvmpipe') {
     if (process.platform !== 'linux') return null;
     process.env.EGL_PLATFORM ??= 'surfaceless';
+    process.env.LP_NUM_THREADS ??= llvmpipeThreads(availableParallelism());
     const options = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
     return { gpu: instance(['backend=opengles']), options, backend: 'opengles', featureLevel: 'compatibility' };
   }
