@@ -50,9 +50,9 @@ export interface Gpu {
  * each thread a fixed share of a dispatch's workgroups, so a core the host slows for
  * a moment (another tenant, another process) holds up the whole dispatch while the
  * other core idles; with two threads a core, the idle core takes over a waiting
- * thread. lenet5 on 2 cores (Mesa 25.0.7, alternating runs): 6,459 against 5,293
- * images/s (medians of 8), ahead in 13 of 17 rounds, behind in the quietest
- * (bench/NOTES.md). Mesa caps the number itself (LP_MAX_THREADS).
+ * thread. lenet5 on 2 cores (Mesa 25.0.7, alternating runs against two threads):
+ * ahead in 17 of 21 rounds, e.g. medians of 8 6,459 against 5,293 images/s, behind
+ * in the quietest (bench/NOTES.md). Mesa caps the number itself (LP_MAX_THREADS).
  */
 export function llvmpipeThreads(cores: number): string {
   return String(2 * Math.max(1, cores));
